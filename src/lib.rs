@@ -1,0 +1,11 @@
+//! pitchgrade: grades recorded sales pitches against an enablement rubric.
+//!
+//! The module tree follows the pipeline in `DESIGN.md`:
+//! `ingest` (decode + delivery features) → `transcribe` (words with times) →
+//! `rubric` + `score` (measured and judged criteria, decision) → `pipeline`
+//! (sequences the stages for the CLI and, later, the worker).
+
+pub mod ingest;
+pub mod rubric;
+pub mod score;
+pub mod transcribe;

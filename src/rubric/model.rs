@@ -1,0 +1,137 @@
+//! The rubric as enablement writes it (TOML), deserialised strictly.
+//!
+//! `deny_unknown_fields` everywhere: a misspelt key silently ignored would
+//! change how reps are graded without anyone noticing.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rubric {
+    /// Stable identifier, e.g. "acme-sales-pitch". Lowercase, digits and dashes.
+    pub id: String,
+    /// Human title shown to reps and reviewers.
+    #[serde(default)]
+    pub title: String,
+    pub track: Track,
+    /// Bump on every change that could change a grade.
+    pub version: u32,
+    pub scenario: Scenario,
+    pub pass: PassRule,
+    #[serde(default, rename = "talking_point")]
+    pub talking_points: Vec<TalkingPoint>,
+    #[serde(default, rename = "objection")]
+    pub objections: Vec<Objection>,
+    #[serde(default)]
+    pub tone: Option<Tone>,
+    #[serde(default)]
+    pub timing: Option<Timing>,
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// Product, competitor and jargon words passed to transcription so they are spelled right.
+    #[serde(default)]
+    pub vocabulary: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Track {
+    Sales,
+    Technical,
+    Delivery,
+    Support,
+    Specialty,
+}
+
+/// What the rep was told before recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Who the made-up buyer is.
+    pub buyer: String,
+    #[serde(default)]
+    pub context: String,
+    /// Ids of the `[[objection]]` entries the buyer raises.
+    #[serde(default)]
+    pub objections: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassRule {
+    /// Pass bar: percent of weighted points (0–100).
+    pub score: f64,
+    /// ± band around the bar that goes to a human reviewer.
+    #[serde(default)]
+    pub borderline: f64,
+    /// Criterion ids that must be met (verdict "met") to pass at all.
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TalkingPoint {
+    pub id: String,
+    pub weight: f64,
+    /// The claim the rep must make, in plain words.
+    pub description: String,
+    /// Ways a rep might say it. Used by the offline judge as meaning anchors.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Shown to the rep when missed.
+    #[serde(default)]
+    pub coaching: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objection {
+    pub id: String,
+    pub weight: f64,
+    /// How the buyer raises it.
+    pub raised_as: String,
+    /// What a good answer does.
+    pub good_response: String,
+    /// Phrasings of a good answer, as meaning anchors for the offline judge.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub coaching: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tone {
+    pub weight: f64,
+    /// The tone wanted, e.g. "consultative: asks about the buyer's situation, no hard sell".
+    pub description: String,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub coaching: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    pub weight: f64,
+    /// Full marks inside [min, max] seconds.
+    pub target_seconds: [f64; 2],
+    /// Zero outside [min, max] seconds; linear between target and limit.
+    pub limit_seconds: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub weight: f64,
+    /// Full marks inside this pace band.
+    pub words_per_minute: [f64; 2],
+    pub max_filler_ratio: f64,
+    pub max_pause_seconds: f64,
+    /// Below this the delivery counts as monotone.
+    #[serde(default)]
+    pub min_pitch_variation_semitones: Option<f64>,
+}

@@ -1,0 +1,4 @@
+//! Stages 4–6: measured criteria (code), judged criteria (a [`judge::Judge`]),
+//! evidence checks, and the decision.
+
+pub mod judge;
