@@ -35,7 +35,7 @@ async fn s3() -> Target {
         )
     });
     // A prefix per test keeps parallel tests apart in the one bucket.
-    let url = format!("s3://{bucket}/test-{}", uuid::Uuid::new_v4().simple());
+    let url = format!("s3://{bucket}/test-{}", uuid::Uuid::now_v7().simple());
     Target {
         store: connect_objects(&url).await.unwrap(),
         is_s3: true,
@@ -90,7 +90,7 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 async fn read(store: &dyn ObjectStore, key: &ObjectKey, dir: &Path) -> Vec<u8> {
-    let dest = dir.join(format!("got-{}", uuid::Uuid::new_v4()));
+    let dest = dir.join(format!("got-{}", uuid::Uuid::now_v7()));
     let n = store.get_to_file(key, &dest).await.unwrap();
     let bytes = std::fs::read(&dest).unwrap();
     assert_eq!(n, bytes.len() as u64);

@@ -33,7 +33,7 @@ impl TestDb {
     }
 
     pub async fn postgres() -> TestDb {
-        let name = format!("pitchgrade_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("pitchgrade_test_{}", uuid::Uuid::now_v7().simple());
         let admin = admin_url();
         let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!(

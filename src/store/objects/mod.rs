@@ -107,7 +107,7 @@ where
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(StoreError::io(parent))?;
-    let tmp = parent.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let tmp = parent.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
     let result = match write(tmp.clone()).await {
         Ok(n) => tokio::fs::rename(&tmp, dest).await.map(|()| n),
         Err(e) => Err(e),

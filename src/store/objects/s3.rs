@@ -69,10 +69,11 @@ pub struct S3Store {
     prefix: String,
 }
 
-fn s3_err<E: std::error::Error>(op: &'static str, key: &str) -> impl FnOnce(E) -> StoreError + '_ {
+fn s3_err<E: std::error::Error>(op: &'static str, key: &str) -> impl FnOnce(E) -> StoreError {
+    let key = key.to_string();
     move |e| StoreError::S3 {
         op,
-        key: key.to_string(),
+        key,
         message: DisplayErrorContext(&e).to_string(),
     }
 }
