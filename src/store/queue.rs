@@ -83,6 +83,18 @@ pub fn after_lease_expired(attempt: u32, max_attempts: u32, now: DateTime<Utc>) 
     }
 }
 
+/// Longest error or failure reason stored. Backends sometimes answer with a whole
+/// HTML page; the row, the log line and the rep's screen need only the start.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// Cuts `text` to `MAX_REASON_CHARS` characters, marking the cut.
+pub fn bounded_reason(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_REASON_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
+
 /// `now + lease`, refusing leases that overflow the calendar instead of panicking.
 pub fn lease_deadline(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
     add(now, lease)
@@ -151,6 +163,15 @@ mod tests {
                 run_at: now + TimeDelta::seconds(5)
             }
         );
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded_reason("short"), "short");
+        let long = "é".repeat(MAX_REASON_CHARS + 10);
+        let cut = bounded_reason(&long);
+        assert_eq!(cut.chars().count(), MAX_REASON_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub trait Repo: Send + Sync {
 
     async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, StoreError>;
 
-    /// The rep's submissions, newest first.
+    /// The rep's submissions, newest first, at most `min(limit, MAX_PAGE)`.
     async fn list_submissions(
         &self,
         rep_id: &str,
@@ -313,6 +313,9 @@ pub trait Repo: Send + Sync {
     /// when they are out of attempts.
     async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, StoreError>;
 }
+
+/// Most rows one listing returns, whatever the caller asks for.
+pub const MAX_PAGE: u32 = 500;
 
 /// Tuning that deployments may change; the defaults suit the embedded install.
 #[derive(Debug, Clone)]

@@ -248,7 +248,7 @@ impl Repo for PgRepo {
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(rep_id)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit.min(MAX_PAGE)))
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("listing submissions"))?
@@ -417,6 +417,7 @@ impl Repo for PgRepo {
         error: &str,
         now: Ts,
     ) -> Result<FailOutcome, StoreError> {
+        let error = &*queue::bounded_reason(error);
         let mut tx = self.begin().await?;
         let job = Self::lock_job(&mut tx, job_id).await?;
         queue::check_fence(&job, attempt, None)?;
@@ -436,6 +437,7 @@ impl Repo for PgRepo {
         reason: &str,
         now: Ts,
     ) -> Result<(), StoreError> {
+        let reason = &*queue::bounded_reason(reason);
         let mut tx = self.begin().await?;
         let job = Self::lock_job(&mut tx, job_id).await?;
         if queue::check_fence(&job, attempt, Some(JobState::Dead))? == Fence::AlreadyDone {

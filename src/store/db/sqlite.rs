@@ -285,7 +285,7 @@ impl Repo for SqliteRepo {
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(rep_id)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit.min(MAX_PAGE)))
         .fetch_all(&self.readers)
         .await
         .map_err(StoreError::db("listing submissions"))?
@@ -452,6 +452,7 @@ impl Repo for SqliteRepo {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<FailOutcome, StoreError> {
+        let error = &*queue::bounded_reason(error);
         let mut tx = self.begin().await?;
         let job = Self::lock_job(&mut tx, job_id).await?;
         queue::check_fence(&job, attempt, None)?;
@@ -471,6 +472,7 @@ impl Repo for SqliteRepo {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let reason = &*queue::bounded_reason(reason);
         let mut tx = self.begin().await?;
         let job = Self::lock_job(&mut tx, job_id).await?;
         if queue::check_fence(&job, attempt, Some(JobState::Dead))? == Fence::AlreadyDone {
