@@ -538,3 +538,57 @@ async fn listing_shows_only_the_reps_submissions_newest_first(repo: Arc<dyn Repo
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn unknown_database_urls_are_refused_without_leaking_passwords() {
+    for url in [
+        "mysql://app:hunter2@db/pitchgrade",
+        "sqlite::memory:",
+        "pitchgrade.db",
+    ] {
+        match pitchgrade::store::connect(url).await {
+            Err(e @ StoreError::BadUrl { .. }) => {
+                assert!(!e.to_string().contains("hunter2"), "{e}")
+            }
+            Err(e) => panic!("{url}: expected BadUrl, got {e}"),
+            Ok(_) => panic!("{url} was accepted"),
+        }
+    }
+}
+
+/// Two repositories on one SQLite file behave like two processes (`serve` and a
+/// `migrate`, or two workers): `BEGIN IMMEDIATE` plus the busy timeout must keep
+/// their claims apart and both must see the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_shared_by_two_processes_never_double_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/pitchgrade.db").display()
+    );
+    let a = pitchgrade::store::connect(&url).await.unwrap();
+    let b = pitchgrade::store::connect(&url).await.unwrap();
+    for _ in 0..30 {
+        a.create_submission_with_job(&new_submission("rep-1", None), &grade_job(3), t0())
+            .await
+            .unwrap();
+    }
+    let claimers: Vec<_> = (0..8)
+        .map(|i| {
+            let repo = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(job) = repo.claim("w", LEASE, t0()).await.unwrap() {
+                    mine.push(job.job_id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for c in claimers {
+        seen.extend(c.await.unwrap());
+    }
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (30, 30));
+}

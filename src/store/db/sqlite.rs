@@ -63,6 +63,14 @@ impl SqliteRepo {
             // Another process (say `pitchgrade migrate`) may hold the lock briefly.
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        // A fresh install points at a data directory that may not exist yet.
+        if let Some(dir) = connect.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(StoreError::io(dir))?;
+            }
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
