@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The repository conformance tests need PostgreSQL on 127.0.0.1:5432.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+# A real S3-compatible server for the object-store conformance tests.
+eval "$(scripts/garage.sh)"
 # A target folder outside the clone lets repeated runs on one machine reuse the build.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
 cargo test --locked --all-targets -- --test-threads=2

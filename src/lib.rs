@@ -8,4 +8,5 @@
 pub mod ingest;
 pub mod rubric;
 pub mod score;
+pub mod store;
 pub mod transcribe;

@@ -1,0 +1,131 @@
+//! Row shapes shared by both backends. They differ only in how a timestamp is
+//! stored (PostgreSQL `timestamptz`, SQLite integer milliseconds, which compare
+//! correctly as numbers where SQLite's text timestamps would not), so rows are
+//! generic over the timestamp type and convert through `DbTime`.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{to_u32, Grade, Job, Submission};
+use crate::store::StoreError;
+
+pub(crate) trait DbTime {
+    fn to_utc(self) -> Result<DateTime<Utc>, StoreError>;
+}
+
+impl DbTime for DateTime<Utc> {
+    fn to_utc(self) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self)
+    }
+}
+
+impl DbTime for i64 {
+    fn to_utc(self) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::from_timestamp_millis(self)
+            .ok_or_else(|| StoreError::Corrupt(format!("timestamp {self} ms is out of range")))
+    }
+}
+
+fn opt<T: DbTime>(t: Option<T>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    t.map(DbTime::to_utc).transpose()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubmissionRow<T> {
+    id: Uuid,
+    rep_id: String,
+    rubric_id: String,
+    object_key: String,
+    content_type: String,
+    byte_size: i64,
+    status: String,
+    failure_reason: Option<String>,
+    idempotency_key: Option<String>,
+    created_at: T,
+    updated_at: T,
+}
+
+impl<T: DbTime> SubmissionRow<T> {
+    pub(crate) fn into_domain(self) -> Result<Submission, StoreError> {
+        Ok(Submission {
+            id: self.id,
+            rep_id: self.rep_id,
+            rubric_id: self.rubric_id,
+            object_key: self.object_key,
+            content_type: self.content_type,
+            byte_size: u64::try_from(self.byte_size).map_err(|_| {
+                StoreError::Corrupt(format!("negative byte size {}", self.byte_size))
+            })?,
+            status: self.status.parse()?,
+            failure_reason: self.failure_reason,
+            idempotency_key: self.idempotency_key,
+            created_at: self.created_at.to_utc()?,
+            updated_at: self.updated_at.to_utc()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GradeRow<T> {
+    id: Uuid,
+    submission_id: Uuid,
+    job_id: Uuid,
+    attempt: i32,
+    decision: String,
+    score: f64,
+    grade: Json<serde_json::Value>,
+    created_at: T,
+}
+
+impl<T: DbTime> GradeRow<T> {
+    pub(crate) fn into_domain(self) -> Result<Grade, StoreError> {
+        Ok(Grade {
+            id: self.id,
+            submission_id: self.submission_id,
+            job_id: self.job_id,
+            attempt: to_u32(self.attempt, "attempt")?,
+            decision: self.decision.parse()?,
+            score: self.score,
+            grade: self.grade.0,
+            created_at: self.created_at.to_utc()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow<T> {
+    id: Uuid,
+    submission_id: Uuid,
+    kind: String,
+    state: String,
+    attempt: i32,
+    max_attempts: i32,
+    run_at: T,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<T>,
+    heartbeat_at: Option<T>,
+    last_error: Option<String>,
+    created_at: T,
+    updated_at: T,
+}
+
+impl<T: DbTime> JobRow<T> {
+    pub(crate) fn into_domain(self) -> Result<Job, StoreError> {
+        Ok(Job {
+            id: self.id,
+            submission_id: self.submission_id,
+            kind: self.kind.parse()?,
+            state: self.state.parse()?,
+            attempt: to_u32(self.attempt, "attempt")?,
+            max_attempts: to_u32(self.max_attempts, "max_attempts")?,
+            run_at: self.run_at.to_utc()?,
+            lease_owner: self.lease_owner,
+            lease_expires_at: opt(self.lease_expires_at)?,
+            heartbeat_at: opt(self.heartbeat_at)?,
+            last_error: self.last_error,
+            created_at: self.created_at.to_utc()?,
+            updated_at: self.updated_at.to_utc()?,
+        })
+    }
+}

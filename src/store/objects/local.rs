@@ -1,0 +1,116 @@
+//! Objects as files under one directory. Writes go to a temporary file beside
+//! the target and are renamed into place, so a reader never sees half an object
+//! and a crash mid-write leaves the old object (or none), not a torn one.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{write_atomically, ObjectKey, ObjectStore};
+use crate::store::StoreError;
+
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the store rooted at `root`.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<LocalStore, StoreError> {
+        let root = root.into();
+        tokio::fs::create_dir_all(&root)
+            .await
+            .map_err(StoreError::io(&root))?;
+        let root = tokio::fs::canonicalize(&root)
+            .await
+            .map_err(StoreError::io(&root))?;
+        Ok(LocalStore { root })
+    }
+
+    /// `ObjectKey` admits only plain relative segments, so the join stays under root.
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        _content_type: &str,
+    ) -> Result<(), StoreError> {
+        let len = bytes.len() as u64;
+        write_atomically(&self.path_of(key), |tmp| async move {
+            tokio::fs::write(tmp, &bytes).await.map(|()| len)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        _content_type: &str,
+    ) -> Result<(), StoreError> {
+        let src = path.to_path_buf();
+        if !tokio::fs::metadata(&src)
+            .await
+            .map_err(StoreError::io(&src))?
+            .is_file()
+        {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a file",
+                src.display()
+            )));
+        }
+        write_atomically(&self.path_of(key), |tmp| tokio::fs::copy(src, tmp))
+            .await
+            .map(drop)
+    }
+
+    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, StoreError> {
+        let src = self.path_of(key);
+        match tokio::fs::metadata(&src).await {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(StoreError::ObjectNotFound(key.to_string())),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(StoreError::ObjectNotFound(key.to_string()))
+            }
+            Err(e) => return Err(StoreError::io(&src)(e)),
+        }
+        write_atomically(path, |tmp| tokio::fs::copy(src, tmp)).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let path = self.path_of(key);
+        match tokio::fs::remove_file(&path).await {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(StoreError::io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        let path = self.path_of(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(&path)(e)),
+        }
+    }
+
+    async fn presign_put(
+        &self,
+        _key: &ObjectKey,
+        _content_type: &str,
+        _expires: Duration,
+    ) -> Result<url::Url, StoreError> {
+        // A local install has no second HTTP server to sign for; the API takes the
+        // upload itself (multipart) instead.
+        Err(StoreError::Unsupported("presigned upload URLs"))
+    }
+}
