@@ -103,6 +103,9 @@ fn drop_record(text: &str, start: f64, end: f64, reason: String) -> DroppedSegme
 }
 
 fn segment_reason(seg: &DraftSegment, cfg: &GuardConfig) -> Option<String> {
+    if is_annotation(&seg.text) {
+        return Some("non-speech annotation".into());
+    }
     if let (Some(ns), Some(lp)) = (seg.no_speech_prob, seg.avg_logprob) {
         if ns > cfg.max_no_speech_prob && lp < cfg.min_avg_logprob {
             return Some(format!(
@@ -122,6 +125,15 @@ fn segment_reason(seg: &DraftSegment, cfg: &GuardConfig) -> Option<String> {
     let words = normalized_words(seg);
     repetition_loop(&words, cfg.loop_min_words)
         .map(|(phrase, reps)| format!("repetition loop: {phrase:?} x{reps}"))
+}
+
+/// Whisper's captions for sounds, not speech: "[BLANK_AUDIO]", "(music)", "♪".
+fn is_annotation(text: &str) -> bool {
+    let t = text.trim();
+    !t.is_empty()
+        && ((t.starts_with('[') && t.ends_with(']'))
+            || (t.starts_with('(') && t.ends_with(')'))
+            || t.chars().all(|c| matches!(c, '♪' | '♫' | ' ' | '*')))
 }
 
 fn word_reason(start: f64, end: f64, duration: f64, cfg: &GuardConfig) -> Option<String> {
@@ -234,6 +246,20 @@ mod tests {
         assert_eq!(kept[0].text, "no no no we never charge twice");
         assert!(dropped[0].reason.contains("compression_ratio 3.10"));
         assert_eq!(dropped[1].reason, "repetition loop: \"thank you\" x4");
+    }
+
+    #[test]
+    fn sound_captions_are_not_speech() {
+        let segs = vec![
+            seg("[BLANK_AUDIO]", 0.0, 1.0),
+            seg("(upbeat music)", 1.0, 2.0),
+            seg("♪ ♪", 2.0, 3.0),
+            seg("(Yes) we can", 3.0, 4.0),
+        ];
+        let (kept, dropped) = apply(segs, 10.0, &GuardConfig::default());
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].text, "(Yes) we can");
+        assert!(dropped.iter().all(|d| d.reason == "non-speech annotation"));
     }
 
     #[test]
