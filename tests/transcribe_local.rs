@@ -119,7 +119,7 @@ async fn word_times_increase_stay_inside_and_follow_a_pause() {
             .collect::<Vec<_>>()
             .join(" ")
     )
-    .contains(&"customers".to_string()));
+    .contains(&"month".to_string()));
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ impl Transcriber for DeepgramTranscriber {
             duration: audio.duration_seconds(),
             segments: segments_from_words(words),
         };
-        Ok(draft.finish(&self.guards))
+        Ok(draft.finish(&self.guards, audio))
     }
 }
 

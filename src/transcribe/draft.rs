@@ -4,8 +4,10 @@
 //! the same hallucination guards and filler marking for all of them, so no
 //! backend can skip a rule and scoring sees one behaviour.
 
+use super::energy::SpeechEnergy;
 use super::guards::{self, GuardConfig};
 use super::{fillers, Capabilities, Segment, Transcript, Word};
+use crate::ingest::Pcm;
 
 /// A backend segment before the guards, with the signals they judge by.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,8 +33,11 @@ pub struct Draft {
 }
 
 impl Draft {
-    pub fn finish(self, guard: &GuardConfig) -> Transcript {
-        let (kept, dropped) = guards::apply(self.segments, self.duration, guard);
+    /// Guards, fillers and indexes. `audio` is what was transcribed: the
+    /// guards check the text against its loudness.
+    pub fn finish(self, guard: &GuardConfig, audio: &Pcm) -> Transcript {
+        let energy = SpeechEnergy::new(&audio.samples);
+        let (kept, dropped) = guards::apply(self.segments, self.duration, guard, &energy);
         let mut words: Vec<Word> = Vec::new();
         let mut segments = Vec::with_capacity(kept.len());
         for seg in kept {
@@ -157,7 +162,12 @@ mod tests {
                 word("ship.", 1.5),
             ]),
         };
-        let t = draft.finish(&GuardConfig::default());
+        let t = draft.finish(
+            &GuardConfig::default(),
+            &Pcm {
+                samples: vec![0.3; 80_000],
+            },
+        );
         assert_eq!(t.text, "Um, hello. We ship.");
         assert_eq!(t.segments.len(), 2);
         assert_eq!(t.segments[1].words, 2..4);

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::draft::DraftSegment;
+use super::energy::SpeechEnergy;
 use super::fillers::normalize;
 use super::DroppedSegment;
 
@@ -42,10 +43,11 @@ impl Default for GuardConfig {
 
 /// Splits segments into kept and dropped. Kept segments have their invented or
 /// unusable words removed and times clamped to the audio.
-pub fn apply(
+pub(crate) fn apply(
     segments: Vec<DraftSegment>,
     duration: f64,
     cfg: &GuardConfig,
+    energy: &SpeechEnergy,
 ) -> (Vec<DraftSegment>, Vec<DroppedSegment>) {
     let mut kept: Vec<DraftSegment> = Vec::with_capacity(segments.len());
     let mut dropped = Vec::new();
@@ -62,6 +64,10 @@ pub fn apply(
 
         let reason = word_reason(seg.start, seg.end, duration, cfg)
             .or_else(|| segment_reason(&seg, cfg))
+            .or_else(|| {
+                (!energy.has_speech(seg.start, seg.end))
+                    .then(|| "no sound in the audio under this text".to_string())
+            })
             .or_else(|| {
                 (same_text_run > 2)
                     .then(|| format!("same text repeated in {same_text_run} segments in a row"))
@@ -210,6 +216,11 @@ mod tests {
         }
     }
 
+    /// Sound everywhere, so only the rule under test can drop anything.
+    fn loud() -> SpeechEnergy {
+        SpeechEnergy::new(&vec![0.3; 16_000 * 20])
+    }
+
     fn strings(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
     }
@@ -223,7 +234,7 @@ mod tests {
         let mut confident = seg("We cut onboarding to a day.", 0.0, 2.0);
         confident.no_speech_prob = Some(0.9);
         confident.avg_logprob = Some(-0.2);
-        let (kept, dropped) = apply(vec![confident, silent], 10.0, &cfg);
+        let (kept, dropped) = apply(vec![confident, silent], 10.0, &cfg, &loud());
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].text, "We cut onboarding to a day.");
         assert_eq!(dropped.len(), 1);
@@ -241,11 +252,26 @@ mod tests {
         squeezed.compression_ratio = Some(3.1);
         let looping = seg("thank you thank you thank you thank you", 2.0, 4.0);
         let speech = seg("no no no we never charge twice", 4.0, 6.0);
-        let (kept, dropped) = apply(vec![squeezed, looping, speech], 10.0, &cfg);
+        let (kept, dropped) = apply(vec![squeezed, looping, speech], 10.0, &cfg, &loud());
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].text, "no no no we never charge twice");
         assert!(dropped[0].reason.contains("compression_ratio 3.10"));
         assert_eq!(dropped[1].reason, "repetition loop: \"thank you\" x4");
+    }
+
+    #[test]
+    fn text_over_digital_silence_is_dropped() {
+        let mut samples = vec![0.0f32; 16_000 * 4];
+        samples[..16_000]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, s)| *s = (i as f32 * 0.3).sin() * 0.4);
+        let energy = SpeechEnergy::new(&samples);
+        let segs = vec![seg("real pitch", 0.0, 1.0), seg("you", 2.0, 4.0)];
+        let (kept, dropped) = apply(segs, 4.0, &GuardConfig::default(), &energy);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(dropped[0].text, "you");
+        assert_eq!(dropped[0].reason, "no sound in the audio under this text");
     }
 
     #[test]
@@ -256,7 +282,7 @@ mod tests {
             seg("♪ ♪", 2.0, 3.0),
             seg("(Yes) we can", 3.0, 4.0),
         ];
-        let (kept, dropped) = apply(segs, 10.0, &GuardConfig::default());
+        let (kept, dropped) = apply(segs, 10.0, &GuardConfig::default(), &loud());
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].text, "(Yes) we can");
         assert!(dropped.iter().all(|d| d.reason == "non-speech annotation"));
@@ -267,7 +293,7 @@ mod tests {
         let segs = (0..5)
             .map(|i| seg("Thank you.", i as f64, i as f64 + 1.0))
             .collect();
-        let (kept, dropped) = apply(segs, 10.0, &GuardConfig::default());
+        let (kept, dropped) = apply(segs, 10.0, &GuardConfig::default(), &loud());
         assert_eq!(kept.len(), 2);
         assert_eq!(dropped.len(), 3);
     }
@@ -277,7 +303,7 @@ mod tests {
         let mut s = seg("real words here", 8.0, 11.0); // words at 8-9, 9-10, 10-11
         s.words[2].start = 10.5;
         let late = seg("invented tail", 12.0, 13.0);
-        let (kept, dropped) = apply(vec![s, late], 10.0, &GuardConfig::default());
+        let (kept, dropped) = apply(vec![s, late], 10.0, &GuardConfig::default(), &loud());
         assert_eq!(kept.len(), 1);
         let kept_words: Vec<_> = kept[0].words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(kept_words, ["real", "words"]);
@@ -291,7 +317,7 @@ mod tests {
     fn nan_times_never_reach_the_transcript() {
         let mut s = seg("one two", 0.0, 1.0);
         s.words[0].start = f64::NAN;
-        let (kept, dropped) = apply(vec![s], 5.0, &GuardConfig::default());
+        let (kept, dropped) = apply(vec![s], 5.0, &GuardConfig::default(), &loud());
         assert_eq!(kept[0].words.len(), 1);
         assert_eq!(dropped[0].reason, "word time is not a number");
     }

@@ -7,6 +7,7 @@ mod chunk;
 pub mod config;
 pub mod deepgram;
 pub mod draft;
+mod energy;
 pub mod fillers;
 pub mod guards;
 pub mod local;

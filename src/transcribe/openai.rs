@@ -142,7 +142,7 @@ impl Transcriber for OpenAiTranscriber {
             duration: audio.duration_seconds(),
             segments,
         };
-        Ok(draft.finish(&self.guards))
+        Ok(draft.finish(&self.guards, audio))
     }
 }
 

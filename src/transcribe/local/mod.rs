@@ -18,10 +18,11 @@ use whisper_rs::{
 };
 
 pub use model_file::{ModelFileError, DEFAULT_MODEL};
-use words::{timed_words, SpeechEnergy, TimedToken};
+use words::{timed_words, TimedToken};
 
 use super::config::TranscriberConfig;
 use super::draft::{Draft, DraftSegment};
+use super::energy::SpeechEnergy;
 use super::guards::GuardConfig;
 use super::{
     ensure_audio, prompt, Capabilities, TranscribeError, TranscribeOptions, Transcriber, Transcript,
@@ -169,7 +170,7 @@ impl Transcriber for LocalTranscriber {
             duration: audio.duration_seconds(),
             segments,
         };
-        Ok(draft.finish(&self.guards))
+        Ok(draft.finish(&self.guards, audio))
     }
 }
 

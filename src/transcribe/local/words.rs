@@ -7,8 +7,10 @@
 //! scoring measures. So a word starts at the first frame of speech energy
 //! between the previous word's end and its own end.
 
-use crate::ingest::SAMPLE_RATE;
+use crate::transcribe::energy::SpeechEnergy;
 use crate::transcribe::Word;
+
+const MIN_WORD_SECONDS: f64 = 0.02;
 
 /// One text token as whisper.cpp reports it.
 #[derive(Debug, Clone)]
@@ -43,48 +45,6 @@ pub fn merge_tokens(tokens: &[TimedToken]) -> Vec<(String, f64, f32)> {
             (!text.is_empty()).then_some((text, end, confidence))
         })
         .collect()
-}
-
-/// 10 ms frame energies of the recording, to find where speech resumes.
-pub struct SpeechEnergy {
-    rms: Vec<f32>,
-    threshold: f32,
-}
-
-const FRAME: usize = (SAMPLE_RATE / 100) as usize;
-const MIN_WORD_SECONDS: f64 = 0.02;
-
-impl SpeechEnergy {
-    pub fn new(samples: &[f32]) -> Self {
-        let rms: Vec<f32> = samples
-            .chunks(FRAME)
-            .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt())
-            .collect();
-        let mut sorted = rms.clone();
-        sorted.sort_by(f32::total_cmp);
-        let pick = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 - 1.0) * q) as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
-        let (floor, peak) = (pick(0.10), pick(0.95));
-        // 5% of the way from the noise floor to loud speech: quiet consonants
-        // count as speech, room noise does not.
-        Self {
-            rms,
-            threshold: floor + 0.05 * (peak - floor),
-        }
-    }
-
-    /// First moment in `[from, to)` with speech energy; `from` when there is none.
-    pub fn onset(&self, from: f64, to: f64) -> f64 {
-        let first = (from.max(0.0) * 100.0).floor() as usize;
-        let last = ((to.max(0.0) * 100.0).ceil() as usize).min(self.rms.len());
-        (first..last)
-            .find(|&i| self.rms[i] > self.threshold)
-            .map_or(from, |i| (i as f64 / 100.0).max(from))
-    }
 }
 
 /// Words with start/end for one segment. `previous_end` is where the last word
