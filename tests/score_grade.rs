@@ -3,62 +3,14 @@
 
 use std::path::Path;
 
-use pitchgrade::rubric::{self, LoadedRubric, Rubric};
+mod common;
+
+use common::ScriptedJudge;
+use pitchgrade::rubric::{self, LoadedRubric};
 use pitchgrade::score::decide::{ReasonCode, Unscored};
-use pitchgrade::score::judge::{Evidence, Judge, JudgeError, Question, Verdict as JudgeVerdict};
 use pitchgrade::score::transcript_input::from_text;
 use pitchgrade::score::{grade, report, Decision, DeliveryInput, Verdict};
 use pitchgrade::transcribe::Transcript;
-
-/// A deterministic judge for these tests: credit per criterion id, or a failure.
-struct ScriptedJudge {
-    /// (criterion id, credit); criteria not listed get full credit.
-    credits: Vec<(&'static str, f64)>,
-    /// Criterion ids the judge fails on, with raw output.
-    failing: Vec<&'static str>,
-}
-
-#[async_trait::async_trait]
-impl Judge for ScriptedJudge {
-    fn name(&self) -> &str {
-        "scripted"
-    }
-    fn model(&self) -> &str {
-        "v1"
-    }
-    async fn judge(
-        &self,
-        _rubric: &Rubric,
-        q: &Question,
-        t: &Transcript,
-    ) -> Result<JudgeVerdict, JudgeError> {
-        if self.failing.contains(&q.criterion_id.as_str()) {
-            return Err(JudgeError::Malformed {
-                judge: "scripted".into(),
-                message: "truncated".into(),
-                raw: "{\"level\": \"me".into(),
-            });
-        }
-        let credit = self
-            .credits
-            .iter()
-            .find(|(id, _)| *id == q.criterion_id)
-            .map_or(1.0, |(_, c)| *c);
-        let w = &t.words[0];
-        Ok(JudgeVerdict {
-            criterion_id: q.criterion_id.clone(),
-            credit,
-            level: String::new(),
-            evidence: vec![Evidence {
-                quote: w.text.clone(),
-                start: w.start + 1.0 / 3.0,
-                end: w.end + 2.0 / 3.0,
-            }],
-            rationale: "scripted".into(),
-            raw: None,
-        })
-    }
-}
 
 fn sales_rubric() -> LoadedRubric {
     rubric::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rubrics/ledgerly-sales-pitch.toml"))

@@ -41,8 +41,13 @@ pub enum CaseError {
     NoCases(PathBuf),
     #[error("{path}: has no {expect}")]
     MissingExpectation { path: PathBuf, expect: String },
-    #[error("{path}: {message}")]
-    BadExpectation { path: PathBuf, message: String },
+    /// `at` is ":line:col" when the problem has a position in the file.
+    #[error("{path}{at}: {message}")]
+    BadExpectation {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
     #[error(transparent)]
     Read(#[from] RubricError),
     #[error(transparent)]
@@ -251,18 +256,23 @@ pub async fn run_cases(
 }
 
 fn read_expectation(path: &Path, known: &[String]) -> Result<Expectation, CaseError> {
-    let bad = |message: String| CaseError::BadExpectation {
+    let bad = |at: String, message: String| CaseError::BadExpectation {
         path: path.to_path_buf(),
+        at,
         message,
     };
     let bytes = read_limited(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| bad(String::new(), "not UTF-8 text".into()))?;
     let expected: Expectation = toml::from_str(text).map_err(|e| {
         let (line, col) = crate::rubric::lint::line_col(text, e.span().map_or(0, |s| s.start));
-        bad(format!("{line}:{col}: {}", e.message().trim()))
+        bad(format!(":{line}:{col}"), e.message().trim().to_string())
     })?;
     if let Some(unknown) = expected.criteria.keys().find(|id| !known.contains(id)) {
-        return Err(bad(format!("criterion {unknown:?} is not in the rubric")));
+        return Err(bad(
+            String::new(),
+            format!("criterion {unknown:?} is not in the rubric"),
+        ));
     }
     Ok(expected)
 }
