@@ -2,11 +2,13 @@
 //! evidence checks, and the decision.
 
 pub mod decide;
+pub mod evidence;
 pub mod grade;
 pub mod judge;
 pub mod measured;
 pub mod report;
 pub mod rubric_test;
+pub mod sentences;
 pub mod transcript_input;
 pub mod untrusted;
 
