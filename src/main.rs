@@ -1,5 +1,7 @@
 //! The `pitchgrade` command line: subcommands only, no logic.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,9 +12,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Decode a recording and print its delivery features (duration, speech, pauses, loudness, pitch).
+    Analyze(pitchgrade::ingest::cli::AnalyzeArgs),
+}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Analyze(args) => pitchgrade::ingest::cli::run_analyze(args),
+    }
 }
