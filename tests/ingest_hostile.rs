@@ -78,10 +78,10 @@ fn every_format_truncated() {
         (&["-c:a", "flac"], "a.flac", "cut off"),
         (&["-c:a", "libvorbis"], "a.ogg", "cut off"),
         (&["-c:a", "libopus"], "a.opus", "cut off"),
-        (&["-c:a", "libopus", "-f", "webm"], "a.webm", "cut off"),
-        (&["-c:a", "aac", "-movflags", "+faststart"], "fast.m4a", "cut off"),
+        (&["-c:a", "libopus", "-f", "webm"], "a.webm", "this WebM file is incomplete"),
+        (&["-c:a", "aac", "-movflags", "+faststart"], "fast.m4a", "this MP4 file is incomplete"),
         // The index is written last, so a cut file has none.
-        (&["-c:a", "aac"], "a.m4a", "incomplete"),
+        (&["-c:a", "aac"], "a.m4a", "this MP4 file is incomplete"),
         (&["-c:a", "libmp3lame"], "a.mp3", "cut off"),
     ];
     for (args, name, needle) in cases {
@@ -104,7 +104,7 @@ fn mp4_without_its_moov_atom() {
         }
         at += size;
     }
-    rejected(&w.write("nomoov.m4a", &out), "incomplete");
+    rejected(&w.write("nomoov.m4a", &out), "this MP4 file is incomplete");
 }
 
 #[test]

@@ -28,6 +28,9 @@ const BAD_FILE: u8 = 2;
 /// Runs the analysis. A bad file prints its one-line reason on stderr and
 /// exits 2; a failure on our side is returned as an error (exit 1).
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    // A decoder panic on a hostile file is caught and reported as one line;
+    // keep the default hook from printing a backtrace around that line.
+    std::panic::set_hook(Box::new(|info| tracing::debug!("caught panic: {info}")));
     let limits = Limits {
         max_bytes: args.max_mb.saturating_mul(1024 * 1024),
         max_seconds: args.max_minutes * 60.0,

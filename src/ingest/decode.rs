@@ -17,12 +17,16 @@ use symphonia::core::codecs::audio::well_known::{
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, Track, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, Track};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
 use super::limits::{MAX_CHANNELS, SAMPLE_RATE_RANGE};
-use super::source::Sniffed;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::source::{mp3_has_frame_count, mp4_cut_short, Sniffed, WatchedFile};
 use super::IngestError;
 
 /// Facts about the track being decoded, for the report.
@@ -52,6 +56,10 @@ pub struct Decoder {
     /// Frames the container promises, where its header can be trusted.
     declared_frames: Option<u64>,
     planes: Vec<Vec<f32>>,
+    /// Set when a read ran past the end of the file (see [`WatchedFile`]).
+    past_end: Arc<AtomicBool>,
+    sniffed: Sniffed,
+    path: PathBuf,
 }
 
 enum Codec {
@@ -65,11 +73,16 @@ const OPUS_RATE: u32 = crate::ingest::SAMPLE_RATE;
 const OPUS_MAX_FRAMES: usize = OPUS_RATE as usize * 120 / 1000;
 
 impl Decoder {
-    pub fn open(file: File, sniffed: Sniffed) -> Result<Self, IngestError> {
+    pub fn open(file: File, path: &Path, sniffed: Sniffed) -> Result<Self, IngestError> {
+        let (file, past_end) = WatchedFile::new(file)
+            .map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
         let reader = symphonia::default::get_probe()
             .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
             .map_err(|e| probe_error(e, sniffed))?;
+        // Probing reads the end of the file for trailing tags; only reads
+        // past the end from here on mean the audio itself is cut short.
+        past_end.store(false, Ordering::Relaxed);
         let track = pick_track(reader.tracks())?;
         let params = track
             .codec_params
@@ -80,6 +93,7 @@ impl Decoder {
         let track_id = track.id;
         let declared_frames = match sniffed {
             Sniffed::Wav | Sniffed::Flac | Sniffed::Aiff => track.num_frames.filter(|&n| n > 0),
+            Sniffed::Mp3 if mp3_has_frame_count(path) => track.num_frames.filter(|&n| n > 0),
             _ => None,
         };
         check_params(&params)?;
@@ -111,7 +125,7 @@ impl Decoder {
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: header_channels,
         };
-        Ok(Decoder { reader, track_id, codec, info, declared_frames, planes: Vec::new() })
+        Ok(Decoder { reader, track_id, codec, info, declared_frames, planes: Vec::new(), past_end, sniffed, path: path.to_path_buf() })
     }
 
     pub fn info(&self) -> &TrackInfo {
@@ -131,13 +145,10 @@ impl Decoder {
             let packet = match self.reader.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) | Err(SymphoniaError::ResetRequired) => break,
-                Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(IngestError::Truncated { at_seconds: at_seconds() });
-                }
-                Err(SymphoniaError::IoError(e)) => {
+                Err(SymphoniaError::IoError(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
                     return Err(IngestError::Internal(format!("reading the file: {e}")));
                 }
-                Err(_) => return Err(IngestError::Corrupt { at_seconds: at_seconds() }),
+                Err(_) => return Err(self.broken(at_seconds())),
             };
             if packet.track_id != self.track_id {
                 continue;
@@ -150,7 +161,7 @@ impl Decoder {
                 Err(()) => {
                     bad_run += 1;
                     if bad_run > MAX_CONSECUTIVE_BAD_PACKETS {
-                        return Err(IngestError::Corrupt { at_seconds: at_seconds() });
+                        return Err(self.broken(at_seconds()));
                     }
                     continue;
                 }
@@ -181,6 +192,17 @@ impl Decoder {
             }
         }
         Ok(())
+    }
+
+    /// The stream cannot go on: cut off if a read ran past the end, else damaged.
+    fn broken(&self, at_seconds: f64) -> IngestError {
+        if self.past_end.load(Ordering::Relaxed) {
+            IngestError::Truncated { at_seconds }
+        } else if self.sniffed == Sniffed::Mp4 && mp4_cut_short(&self.path) {
+            IngestError::Incomplete { format: "MP4" }
+        } else {
+            IngestError::Corrupt { at_seconds }
+        }
     }
 
     /// Decodes one packet into `self.planes`, returning its sample rate.
@@ -286,7 +308,11 @@ fn probe_error(e: SymphoniaError, sniffed: Sniffed) -> IngestError {
         (_, SymphoniaError::IoError(io)) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
             IngestError::Internal(format!("reading the file: {io}"))
         }
-        (Sniffed::Mp4, _) => IngestError::IncompleteMp4,
+        // An MP4 whose index (moov) is missing or cut, or a WebM cut inside
+        // its header: nothing before the first sample can be trusted.
+        (Sniffed::Mp4, _) => IngestError::Incomplete { format: "MP4" },
+        (Sniffed::WebM, _) => IngestError::Incomplete { format: "WebM" },
+        (Sniffed::Matroska, _) => IngestError::Incomplete { format: "Matroska" },
         (Sniffed::Unknown, _) => IngestError::UnknownFormat,
         (_, SymphoniaError::Unsupported(what)) => IngestError::BadHeader { what: what.to_string() },
         (_, SymphoniaError::IoError(_)) => IngestError::Truncated { at_seconds: 0.0 },

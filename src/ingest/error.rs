@@ -20,8 +20,8 @@ pub enum IngestError {
     NotAudio { kind: &'static str },
     #[error("this file is not a recording we can read: export it as M4A or MP3")]
     UnknownFormat,
-    #[error("this MP4 file is incomplete (its index is missing, so the recording was never finished): record or export it again")]
-    IncompleteMp4,
+    #[error("this {format} file is incomplete (the recording was never finished, or the upload was cut off): record or upload it again")]
+    Incomplete { format: &'static str },
     #[error("this file has no audio track")]
     NoAudioTrack,
     #[error("unsupported codec {codec}: export as M4A or MP3")]

@@ -59,15 +59,17 @@ const SILENCE_PEAK: f32 = 0.001;
 /// returns the 16 kHz mono samples for transcription (64 KB per second).
 pub fn analyze_file(path: &Path, limits: &Limits, keep_pcm: bool) -> Result<Analysis, IngestError> {
     let (file, sniffed) = source::open(path, limits)?;
-    let mut decoder = Decoder::open(file, sniffed).map_err(|e| refine_missing_track(e, path, sniffed))?;
-    // The decoders are bounds-checked Rust, but they are young and the input is
-    // hostile: a panic inside one must end as an error on this file, not take
-    // down a worker.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyze(&mut decoder, limits, keep_pcm)));
-    match outcome {
-        Ok(result) => result,
-        Err(_) => Err(IngestError::Corrupt { at_seconds: 0.0 }),
-    }
+    // The demuxers and decoders are safe Rust, but the input is hostile and a
+    // header can still trip an arithmetic-overflow check deep inside one: a
+    // panic must end as an error on this file, not take down a worker.
+    let opened = catch_panic(|| Decoder::open(file, path, sniffed))
+        .unwrap_or_else(|| Err(IngestError::BadHeader { what: "the decoder could not make sense of it".into() }));
+    let mut decoder = opened.map_err(|e| refine_missing_track(e, path, sniffed))?;
+    catch_panic(|| analyze(&mut decoder, limits, keep_pcm)).unwrap_or(Err(IngestError::Corrupt { at_seconds: 0.0 }))
+}
+
+fn catch_panic<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Analysis, IngestError> {
@@ -89,8 +91,9 @@ fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Ana
     let mut on_block = |block: Block<'_>| -> Result<(), IngestError> {
         let frames = block.planes[0].len();
         for plane in block.planes {
-            if plane.iter().any(|s| !s.is_finite()) {
-                return Err(IngestError::InvalidSamples { at_seconds: seconds.get() });
+            if let Some(i) = plane.iter().position(|s| !s.is_finite()) {
+                let at_seconds = seconds.get() + i as f64 / block.rate as f64;
+                return Err(IngestError::InvalidSamples { at_seconds });
             }
             clipping.push(plane);
         }

@@ -179,3 +179,108 @@ pub fn find_sample_entry(path: &Path, needles: &[&[u8; 4]]) -> Option<usize> {
         carry = keep;
     }
 }
+
+/// The upload as symphonia reads it, remembering whether a reader asked for
+/// bytes past the end. When a demuxer then fails, the file was cut off (an
+/// interrupted upload or recording), which deserves a different message
+/// from damage in the middle of a complete file.
+pub struct WatchedFile {
+    file: File,
+    len: u64,
+    pos: u64,
+    past_end: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WatchedFile {
+    pub fn new(file: File) -> std::io::Result<(Self, std::sync::Arc<std::sync::atomic::AtomicBool>)> {
+        let len = file.metadata()?.len();
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        Ok((WatchedFile { file, len, pos: 0, past_end: flag.clone() }, flag))
+    }
+}
+
+impl Read for WatchedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        if n < buf.len() && self.pos >= self.len {
+            self.past_end.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for WatchedFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.file.seek(to)?;
+        if self.pos > self.len {
+            self.past_end.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(self.pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for WatchedFile {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+/// Whether an MP3 starts with a Xing/Info/VBRI header, the only case in
+/// which its frame count (and so its length) is known rather than guessed.
+pub fn mp3_has_frame_count(path: &Path) -> bool {
+    let mut head = vec![0u8; 1 << 16];
+    let Ok(mut file) = File::open(path) else { return false };
+    let Ok(n) = file.read(&mut head) else { return false };
+    let head = &head[..n];
+    let mut start = 0;
+    if head.starts_with(b"ID3") && head.len() >= 10 {
+        // ID3v2 size: four 7-bit bytes.
+        let size = head[6..10].iter().fold(0usize, |acc, b| (acc << 7) | (*b as usize & 0x7F));
+        start = 10 + size;
+    }
+    let Some(frame) = head.get(start..(start + 64).min(head.len())) else { return false };
+    frame.windows(4).any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
+}
+
+/// Whether a top-level MP4 box claims more bytes than the file has: the mark
+/// of an upload cut short. symphonia refuses such a file before it reads a
+/// sample, so the reads never run past the end for [`WatchedFile`] to see.
+pub fn mp4_cut_short(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut file) = File::open(path) else { return false };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    let mut at = 0u64;
+    // Real files have a handful of top-level boxes; the cap bounds the walk.
+    for _ in 0..10_000 {
+        if at + 8 > len {
+            return false;
+        }
+        let mut header = [0u8; 16];
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(&mut header[..8]).is_err() {
+            return false;
+        }
+        let size = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
+            0 => return false, // extends to the end of the file by definition
+            1 => {
+                if file.read_exact(&mut header[8..16]).is_err() {
+                    return true;
+                }
+                u64::from_be_bytes(header[8..16].try_into().unwrap_or([0; 8]))
+            }
+            n => n as u64,
+        };
+        if size < 8 {
+            return false;
+        }
+        match at.checked_add(size) {
+            Some(end) if end <= len => at = end,
+            _ => return true,
+        }
+    }
+    false
+}
