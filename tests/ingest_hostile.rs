@@ -17,19 +17,30 @@ fn rejected(path: &Path, needle: &str) -> IngestError {
         Err(e) => e,
     };
     let msg = err.to_string();
-    assert!(msg.contains(needle), "{}: {msg:?} does not say {needle:?}", path.display());
+    assert!(
+        msg.contains(needle),
+        "{}: {msg:?} does not say {needle:?}",
+        path.display()
+    );
     assert!(!msg.contains('\n'), "{msg:?} is more than one line");
     assert!(err.is_permanent(), "{msg}");
     err
 }
 
 fn find(bytes: &[u8], what: &[u8]) -> usize {
-    bytes.windows(what.len()).position(|w| w == what).expect("chunk present")
+    bytes
+        .windows(what.len())
+        .position(|w| w == what)
+        .expect("chunk present")
 }
 
 /// A 5-second 440 Hz tone as a WAV with the given ffmpeg codec.
 fn tone_wav(w: &Workdir, codec: &str, name: &str) -> Vec<u8> {
-    let p = w.lavfi("sine=frequency=440:sample_rate=16000:duration=5", &["-c:a", codec, "-bitexact"], name);
+    let p = w.lavfi(
+        "sine=frequency=440:sample_rate=16000:duration=5",
+        &["-c:a", codec, "-bitexact"],
+        name,
+    );
     std::fs::read(p).unwrap()
 }
 
@@ -57,9 +68,16 @@ fn random_bytes() {
 #[test]
 fn documents_and_images_renamed_to_mp3() {
     let w = Workdir::new();
-    let pdf = w.write("deck.mp3", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n");
+    let pdf = w.write(
+        "deck.mp3",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n",
+    );
     rejected(&pdf, "this is a PDF document, not an audio recording");
-    let png = w.lavfi("color=c=red:size=32x32", &["-frames:v", "1", "-f", "image2", "-c:v", "png"], "slide.mp3");
+    let png = w.lavfi(
+        "color=c=red:size=32x32",
+        &["-frames:v", "1", "-f", "image2", "-c:v", "png"],
+        "slide.mp3",
+    );
     rejected(&png, "this is a PNG image");
 }
 
@@ -78,8 +96,16 @@ fn every_format_truncated() {
         (&["-c:a", "flac"], "a.flac", "cut off"),
         (&["-c:a", "libvorbis"], "a.ogg", "cut off"),
         (&["-c:a", "libopus"], "a.opus", "cut off"),
-        (&["-c:a", "libopus", "-f", "webm"], "a.webm", "this WebM file is incomplete"),
-        (&["-c:a", "aac", "-movflags", "+faststart"], "fast.m4a", "this MP4 file is incomplete"),
+        (
+            &["-c:a", "libopus", "-f", "webm"],
+            "a.webm",
+            "this WebM file is incomplete",
+        ),
+        (
+            &["-c:a", "aac", "-movflags", "+faststart"],
+            "fast.m4a",
+            "this MP4 file is incomplete",
+        ),
         // The index is written last, so a cut file has none.
         (&["-c:a", "aac"], "a.m4a", "this MP4 file is incomplete"),
         (&["-c:a", "libmp3lame"], "a.mp3", "cut off"),
@@ -92,7 +118,11 @@ fn every_format_truncated() {
 #[test]
 fn mp4_without_its_moov_atom() {
     let w = Workdir::new();
-    let m4a = w.ffmpeg(&w.speech_wav(), &["-c:a", "aac", "-movflags", "+faststart"], "a.m4a");
+    let m4a = w.ffmpeg(
+        &w.speech_wav(),
+        &["-c:a", "aac", "-movflags", "+faststart"],
+        "a.m4a",
+    );
     let bytes = std::fs::read(m4a).unwrap();
     // Rebuild the file from its top-level boxes, leaving out `moov`.
     let mut out = Vec::new();
@@ -114,7 +144,10 @@ fn wav_header_claiming_hours_of_data() {
     let data = find(&bytes, b"data");
     bytes[data + 4..data + 8].copy_from_slice(&0x7FFF_0000u32.to_le_bytes());
     bytes[4..8].copy_from_slice(&0x7FFF_1000u32.to_le_bytes());
-    rejected(&w.write("liar.wav", &bytes), "the recording stops at 0:05 — it looks cut off");
+    rejected(
+        &w.write("liar.wav", &bytes),
+        "the recording stops at 0:05 — it looks cut off",
+    );
 }
 
 #[test]
@@ -138,21 +171,33 @@ fn wav_header_with_absurd_channel_count() {
 #[test]
 fn video_only_mp4() {
     let w = Workdir::new();
-    let video = w.lavfi("testsrc=size=160x120:rate=10:duration=3", &["-c:v", "libx264", "-pix_fmt", "yuv420p"], "video.mp4");
+    let video = w.lavfi(
+        "testsrc=size=160x120:rate=10:duration=3",
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        "video.mp4",
+    );
     rejected(&video, "this file has no audio track");
 }
 
 #[test]
 fn all_silence() {
     let w = Workdir::new();
-    let silent = w.lavfi("anullsrc=r=44100:cl=stereo", &["-t", "10", "-c:a", "aac"], "silent.m4a");
+    let silent = w.lavfi(
+        "anullsrc=r=44100:cl=stereo",
+        &["-t", "10", "-c:a", "aac"],
+        "silent.m4a",
+    );
     rejected(&silent, "the recording is silent");
 }
 
 #[test]
 fn one_second_file() {
     let w = Workdir::new();
-    let short = w.lavfi("sine=frequency=300:duration=1", &["-c:a", "libmp3lame"], "short.mp3");
+    let short = w.lavfi(
+        "sine=frequency=300:duration=1",
+        &["-c:a", "libmp3lame"],
+        "short.mp3",
+    );
     rejected(&short, "only 1.0 s long");
 }
 
@@ -164,14 +209,33 @@ fn nan_and_infinite_float_samples() {
     let at = data + 4 * 16_000 * 2; // two seconds in
     bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
     bytes[at + 4..at + 8].copy_from_slice(&f32::INFINITY.to_le_bytes());
-    rejected(&w.write("nan.wav", &bytes), "invalid samples (NaN or infinity) at 0:02");
+    rejected(
+        &w.write("nan.wav", &bytes),
+        "invalid samples (NaN or infinity) at 0:02",
+    );
 }
 
 #[test]
 fn three_hour_low_bitrate_mp3_is_refused_at_the_limit() {
     let w = Workdir::new();
-    let long = w.lavfi("sine=frequency=200:sample_rate=8000", &["-t", "10800", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "8k"], "long.mp3");
-    assert!(std::fs::metadata(&long).unwrap().len() < 12 * 1024 * 1024, "a small file");
+    let long = w.lavfi(
+        "sine=frequency=200:sample_rate=8000",
+        &[
+            "-t",
+            "10800",
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "8k",
+        ],
+        "long.mp3",
+    );
+    assert!(
+        std::fs::metadata(&long).unwrap().len() < 12 * 1024 * 1024,
+        "a small file"
+    );
     rejected(&long, "longer than the 20-minute limit");
 }
 
@@ -181,30 +245,69 @@ fn amr_from_a_phone() {
     // AMR-NB magic followed by "no data" frames: a valid, silent AMR file.
     let mut bytes = b"#!AMR\n".to_vec();
     bytes.extend(std::iter::repeat_n(0x7Cu8, 500));
-    rejected(&w.write("memo.amr", &bytes), "unsupported codec AMR-NB: export as M4A or MP3");
+    rejected(
+        &w.write("memo.amr", &bytes),
+        "unsupported codec AMR-NB: export as M4A or MP3",
+    );
+}
+
+#[test]
+fn he_aac_is_refused_by_name() {
+    let w = Workdir::new();
+    let m4a = w.ffmpeg(&w.speech_wav(), &["-c:a", "aac"], "lc.m4a");
+    let mut bytes = std::fs::read(m4a).unwrap();
+    // ffmpeg cannot encode HE-AAC here, so relabel the AudioSpecificConfig
+    // (first byte after the esds DecoderSpecificInfo tag 0x05 and its
+    // length) from object type 2 (LC) to 5 (SBR), as an HE-AAC file has it.
+    let mut at = find(&bytes, b"esds");
+    at += bytes[at..].iter().position(|&b| b == 0x05).unwrap() + 1;
+    while bytes[at] & 0x80 != 0 {
+        at += 1;
+    }
+    at += 1;
+    assert_eq!(bytes[at] >> 3, 2, "an AAC-LC config");
+    bytes[at] = (5 << 3) | (bytes[at] & 0x07);
+    rejected(&w.write("he.m4a", &bytes), "unsupported codec HE-AAC");
 }
 
 #[test]
 fn limits_are_configurable() {
     let w = Workdir::new();
     let wav = w.speech_wav();
-    let small = Limits { max_bytes: 10_000, ..Limits::default() };
+    let small = Limits {
+        max_bytes: 10_000,
+        ..Limits::default()
+    };
     let e = analyze_file(&wav, &small, false).unwrap_err();
     assert!(matches!(e, IngestError::TooLarge { .. }), "{e}");
-    let short = Limits { max_seconds: 5.0, ..Limits::default() };
+    let short = Limits {
+        max_seconds: 5.0,
+        ..Limits::default()
+    };
     let e = analyze_file(&wav, &short, false).unwrap_err();
-    assert_eq!(e.to_string(), "the recording is longer than the 5-second limit: upload a shorter one");
+    assert_eq!(
+        e.to_string(),
+        "the recording is longer than the 5-second limit: upload a shorter one"
+    );
 }
 
 #[test]
 fn cli_bad_file_exits_2_with_one_line() {
     let w = Workdir::new();
     let pdf = w.write("deck.mp3", b"%PDF-1.4\n%%EOF\n");
-    let out = Command::cargo_bin("pitchgrade").unwrap().arg("analyze").arg(&pdf).output().unwrap();
+    let out = Command::cargo_bin("pitchgrade")
+        .unwrap()
+        .arg("analyze")
+        .arg(&pdf)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("this is a PDF document, not an audio recording"), "{stderr}");
+    assert!(
+        stderr.contains("this is a PDF document, not an audio recording"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -212,7 +315,12 @@ fn cli_bad_file_exits_2_with_one_line() {
 fn cli_limits_flags_apply() {
     let w = Workdir::new();
     let wav = w.speech_wav();
-    let out = Command::cargo_bin("pitchgrade").unwrap().args(["analyze", "--max-minutes", "0.1"]).arg(&wav).output().unwrap();
+    let out = Command::cargo_bin("pitchgrade")
+        .unwrap()
+        .args(["analyze", "--max-minutes", "0.1"])
+        .arg(&wav)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than the 6-second limit"));
 }

@@ -64,7 +64,10 @@ pub struct Decoder {
 
 enum Codec {
     Symphonia(Box<dyn AudioDecoder>),
-    Opus { decoder: Box<opus_pure::OpusDecoder>, out: Vec<f32> },
+    Opus {
+        decoder: Box<opus_pure::OpusDecoder>,
+        out: Vec<f32>,
+    },
 }
 
 /// Opus can decode at any of its rates; ours saves a resampling step.
@@ -74,11 +77,18 @@ const OPUS_MAX_FRAMES: usize = OPUS_RATE as usize * 120 / 1000;
 
 impl Decoder {
     pub fn open(file: File, path: &Path, sniffed: Sniffed) -> Result<Self, IngestError> {
-        let (file, past_end) = WatchedFile::new(file)
-            .map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+        let (file, past_end) = WatchedFile::new(file).map_err(|source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
         let reader = symphonia::default::get_probe()
-            .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
+            .probe(
+                &Hint::new(),
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
             .map_err(|e| probe_error(e, sniffed))?;
         // Probing reads the end of the file for trailing tags; only reads
         // past the end from here on mean the audio itself is cut short.
@@ -100,12 +110,20 @@ impl Decoder {
         let header_channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
         let (codec, name) = if params.codec == CODEC_ID_OPUS {
             if header_channels > 2 {
-                return Err(IngestError::UnsupportedCodec { codec: format!("Opus with {header_channels} channels") });
+                return Err(IngestError::UnsupportedCodec {
+                    codec: format!("Opus with {header_channels} channels"),
+                });
             }
             let decoder = opus_pure::OpusDecoder::new(OPUS_RATE as i32, 1)
                 .map_err(|e| IngestError::Internal(format!("opus decoder: {e}")))?;
             let out = vec![0.0; OPUS_MAX_FRAMES];
-            (Codec::Opus { decoder: Box::new(decoder), out }, "opus".to_string())
+            (
+                Codec::Opus {
+                    decoder: Box::new(decoder),
+                    out,
+                },
+                "opus".to_string(),
+            )
         } else {
             refuse_he_aac(&params)?;
             // Gapless trimming is off: with it, symphonia cuts a VBR MP3 that
@@ -114,8 +132,12 @@ impl Decoder {
             let decoder = symphonia::default::get_codecs()
                 .make_audio_decoder(&params, &opts)
                 .map_err(|e| match e {
-                    SymphoniaError::Unsupported(_) => IngestError::UnsupportedCodec { codec: codec_name(&params) },
-                    other => IngestError::BadHeader { what: other.to_string() },
+                    SymphoniaError::Unsupported(_) => IngestError::UnsupportedCodec {
+                        codec: codec_name(&params),
+                    },
+                    other => IngestError::BadHeader {
+                        what: other.to_string(),
+                    },
                 })?;
             (Codec::Symphonia(decoder), codec_name(&params))
         };
@@ -125,7 +147,17 @@ impl Decoder {
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: header_channels,
         };
-        Ok(Decoder { reader, track_id, codec, info, declared_frames, planes: Vec::new(), past_end, sniffed, path: path.to_path_buf() })
+        Ok(Decoder {
+            reader,
+            track_id,
+            codec,
+            info,
+            declared_frames,
+            planes: Vec::new(),
+            past_end,
+            sniffed,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn info(&self) -> &TrackInfo {
@@ -145,7 +177,9 @@ impl Decoder {
             let packet = match self.reader.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) | Err(SymphoniaError::ResetRequired) => break,
-                Err(SymphoniaError::IoError(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
+                Err(SymphoniaError::IoError(e))
+                    if e.kind() != std::io::ErrorKind::UnexpectedEof =>
+                {
                     return Err(IngestError::Internal(format!("reading the file: {e}")));
                 }
                 Err(_) => return Err(self.broken(at_seconds())),
@@ -171,10 +205,14 @@ impl Decoder {
                 continue;
             }
             if self.planes.len() > MAX_CHANNELS {
-                return Err(IngestError::BadHeader { what: format!("{} channels", self.planes.len()) });
+                return Err(IngestError::BadHeader {
+                    what: format!("{} channels", self.planes.len()),
+                });
             }
             if !SAMPLE_RATE_RANGE.contains(&rate) {
-                return Err(IngestError::BadHeader { what: format!("sample rate {rate} Hz") });
+                return Err(IngestError::BadHeader {
+                    what: format!("sample rate {rate} Hz"),
+                });
             }
             if self.info.sample_rate == 0 {
                 self.info.sample_rate = rate;
@@ -183,12 +221,17 @@ impl Decoder {
                 self.info.channels = self.planes.len();
             }
             frames_decoded += frames as u64;
-            sink(Block { planes: &self.planes, rate })?;
+            sink(Block {
+                planes: &self.planes,
+                rate,
+            })?;
         }
         if let Some(declared) = self.declared_frames {
             // The container said how long it is; stopping well short of that is truncation.
             if frames_decoded + frames_decoded / 50 < declared {
-                return Err(IngestError::Truncated { at_seconds: at_seconds() });
+                return Err(IngestError::Truncated {
+                    at_seconds: at_seconds(),
+                });
             }
         }
         Ok(())
@@ -218,11 +261,15 @@ impl Decoder {
                 if packet.data.is_empty() {
                     return Err(());
                 }
-                let n = decoder.decode(&packet.data, OPUS_MAX_FRAMES, out).map_err(|_| ())?;
+                let n = decoder
+                    .decode(&packet.data, OPUS_MAX_FRAMES, out)
+                    .map_err(|_| ())?;
                 // Packet trims (pre-skip, end padding) are in 48 kHz units.
                 let scale = 48_000 / OPUS_RATE as u64;
                 let start = ((packet.trim_start.get() / scale) as usize).min(n);
-                let end = n.saturating_sub((packet.trim_end.get() / scale) as usize).max(start);
+                let end = n
+                    .saturating_sub((packet.trim_end.get() / scale) as usize)
+                    .max(start);
                 self.planes.resize(1, Vec::new());
                 self.planes[0].clear();
                 self.planes[0].extend_from_slice(&out[start..end]);
@@ -237,9 +284,15 @@ fn pick_track(tracks: &[Track]) -> Result<&Track, IngestError> {
     // Prefer an audio track with a codec we can decode, so an MP4 with an
     // unsupported commentary track still yields its main audio.
     let decodable = |t: &&Track| {
-        t.codec_params.as_ref().and_then(|p| p.audio()).is_some_and(|p| {
-            p.codec == CODEC_ID_OPUS || symphonia::default::get_codecs().get_audio_decoder(p.codec).is_some()
-        })
+        t.codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .is_some_and(|p| {
+                p.codec == CODEC_ID_OPUS
+                    || symphonia::default::get_codecs()
+                        .get_audio_decoder(p.codec)
+                        .is_some()
+            })
     };
     tracks
         .iter()
@@ -251,12 +304,16 @@ fn pick_track(tracks: &[Track]) -> Result<&Track, IngestError> {
 fn check_params(params: &AudioCodecParameters) -> Result<(), IngestError> {
     if let Some(rate) = params.sample_rate {
         if !SAMPLE_RATE_RANGE.contains(&rate) {
-            return Err(IngestError::BadHeader { what: format!("sample rate {rate} Hz") });
+            return Err(IngestError::BadHeader {
+                what: format!("sample rate {rate} Hz"),
+            });
         }
     }
     if let Some(ch) = &params.channels {
         if ch.count() == 0 || ch.count() > MAX_CHANNELS {
-            return Err(IngestError::BadHeader { what: format!("{} channels", ch.count()) });
+            return Err(IngestError::BadHeader {
+                what: format!("{} channels", ch.count()),
+            });
         }
     }
     Ok(())
@@ -268,10 +325,18 @@ fn refuse_he_aac(params: &AudioCodecParameters) -> Result<(), IngestError> {
     if params.codec != CODEC_ID_AAC {
         return Ok(());
     }
-    let object_type = params.extra_data.as_ref().and_then(|d| d.first()).map(|b| b >> 3);
+    let object_type = params
+        .extra_data
+        .as_ref()
+        .and_then(|d| d.first())
+        .map(|b| b >> 3);
     match object_type {
-        Some(5) => Err(IngestError::UnsupportedCodec { codec: "HE-AAC".into() }),
-        Some(29) => Err(IngestError::UnsupportedCodec { codec: "HE-AAC v2".into() }),
+        Some(5) => Err(IngestError::UnsupportedCodec {
+            codec: "HE-AAC".into(),
+        }),
+        Some(29) => Err(IngestError::UnsupportedCodec {
+            codec: "HE-AAC v2".into(),
+        }),
         _ => Ok(()),
     }
 }
@@ -314,8 +379,12 @@ fn probe_error(e: SymphoniaError, sniffed: Sniffed) -> IngestError {
         (Sniffed::WebM, _) => IngestError::Incomplete { format: "WebM" },
         (Sniffed::Matroska, _) => IngestError::Incomplete { format: "Matroska" },
         (Sniffed::Unknown, _) => IngestError::UnknownFormat,
-        (_, SymphoniaError::Unsupported(what)) => IngestError::BadHeader { what: what.to_string() },
+        (_, SymphoniaError::Unsupported(what)) => IngestError::BadHeader {
+            what: what.to_string(),
+        },
         (_, SymphoniaError::IoError(_)) => IngestError::Truncated { at_seconds: 0.0 },
-        (_, other) => IngestError::BadHeader { what: other.to_string() },
+        (_, other) => IngestError::BadHeader {
+            what: other.to_string(),
+        },
     }
 }

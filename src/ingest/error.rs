@@ -36,7 +36,9 @@ pub enum IngestError {
     InvalidSamples { at_seconds: f64 },
     #[error("the recording is longer than the {} limit: upload a shorter one", minutes(*.max_seconds))]
     TooLong { max_seconds: f64 },
-    #[error("the recording is only {seconds:.1} s long: record the whole pitch and upload it again")]
+    #[error(
+        "the recording is only {seconds:.1} s long: record the whole pitch and upload it again"
+    )]
     TooShort { seconds: f64 },
     #[error("the recording is silent: check the microphone and record again")]
     Silent,
@@ -79,9 +81,17 @@ mod tests {
     #[test]
     fn messages_are_one_line_and_name_the_position() {
         let e = IngestError::Truncated { at_seconds: 42.7 };
-        assert_eq!(e.to_string(), "the recording stops at 0:42 — it looks cut off; upload it again");
-        let e = IngestError::TooLong { max_seconds: 1200.0 };
-        assert_eq!(e.to_string(), "the recording is longer than the 20-minute limit: upload a shorter one");
+        assert_eq!(
+            e.to_string(),
+            "the recording stops at 0:42 — it looks cut off; upload it again"
+        );
+        let e = IngestError::TooLong {
+            max_seconds: 1200.0,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the recording is longer than the 20-minute limit: upload a shorter one"
+        );
         assert!(!IngestError::Silent.to_string().contains('\n'));
     }
 
@@ -90,6 +100,10 @@ mod tests {
         assert!(IngestError::Silent.is_permanent());
         assert!(!IngestError::Internal("x".into()).is_permanent());
         let io = std::io::Error::other("disk");
-        assert!(!IngestError::Io { path: "f".into(), source: io }.is_permanent());
+        assert!(!IngestError::Io {
+            path: "f".into(),
+            source: io
+        }
+        .is_permanent());
     }
 }

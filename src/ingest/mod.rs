@@ -62,17 +62,25 @@ pub fn analyze_file(path: &Path, limits: &Limits, keep_pcm: bool) -> Result<Anal
     // The demuxers and decoders are safe Rust, but the input is hostile and a
     // header can still trip an arithmetic-overflow check deep inside one: a
     // panic must end as an error on this file, not take down a worker.
-    let opened = catch_panic(|| Decoder::open(file, path, sniffed))
-        .unwrap_or_else(|| Err(IngestError::BadHeader { what: "the decoder could not make sense of it".into() }));
+    let opened = catch_panic(|| Decoder::open(file, path, sniffed)).unwrap_or_else(|| {
+        Err(IngestError::BadHeader {
+            what: "the decoder could not make sense of it".into(),
+        })
+    });
     let mut decoder = opened.map_err(|e| refine_missing_track(e, path, sniffed))?;
-    catch_panic(|| analyze(&mut decoder, limits, keep_pcm)).unwrap_or(Err(IngestError::Corrupt { at_seconds: 0.0 }))
+    catch_panic(|| analyze(&mut decoder, limits, keep_pcm))
+        .unwrap_or(Err(IngestError::Corrupt { at_seconds: 0.0 }))
 }
 
 fn catch_panic<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
-fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Analysis, IngestError> {
+fn analyze(
+    decoder: &mut Decoder,
+    limits: &Limits,
+    keep_pcm: bool,
+) -> Result<Analysis, IngestError> {
     let mut features = Features::new()?;
     let mut clipping = Clipping::default();
     let mut pcm = keep_pcm.then(Vec::new);
@@ -99,12 +107,18 @@ fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Ana
         }
         seconds.set(seconds.get() + frames as f64 / block.rate as f64);
         if seconds.get() > limits.max_seconds {
-            return Err(IngestError::TooLong { max_seconds: limits.max_seconds });
+            return Err(IngestError::TooLong {
+                max_seconds: limits.max_seconds,
+            });
         }
         mix_to_mono(block.planes, &mut mono);
         let r = match &mut resampler {
             Some(r) if r.rate_in() == block.rate => r,
-            Some(_) => return Err(IngestError::Corrupt { at_seconds: seconds.get() }),
+            Some(_) => {
+                return Err(IngestError::Corrupt {
+                    at_seconds: seconds.get(),
+                })
+            }
             None => resampler.insert(Resampler::new(block.rate)?),
         };
         r.push(&mono, &mut to_features)
@@ -126,7 +140,11 @@ fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Ana
         return Err(IngestError::Silent);
     }
     let info = decoder.info();
-    let longest = measured.pauses.iter().map(Pause::seconds).fold(0.0, f64::max);
+    let longest = measured
+        .pauses
+        .iter()
+        .map(Pause::seconds)
+        .fold(0.0, f64::max);
     let report = AudioReport {
         format: info.format.to_string(),
         codec: info.codec.clone(),
@@ -142,7 +160,10 @@ fn analyze(decoder: &mut Decoder, limits: &Limits, keep_pcm: bool) -> Result<Ana
         pitch_variation_semitones: measured.pitch_variation_semitones,
         clipping_ratio: clipping.ratio(),
     };
-    Ok(Analysis { report, pcm: pcm.map(|samples| Pcm { samples }) })
+    Ok(Analysis {
+        report,
+        pcm: pcm.map(|samples| Pcm { samples }),
+    })
 }
 
 /// Averages the channels; a louder mix (sum) would clip, and one channel
@@ -168,8 +189,12 @@ fn refine_missing_track(e: IngestError, path: &Path, sniffed: source::Sniffed) -
         return e;
     }
     match source::find_sample_entry(path, &[b"samr", b"sawb"]) {
-        Some(0) => IngestError::UnsupportedCodec { codec: "AMR-NB".into() },
-        Some(_) => IngestError::UnsupportedCodec { codec: "AMR-WB".into() },
+        Some(0) => IngestError::UnsupportedCodec {
+            codec: "AMR-NB".into(),
+        },
+        Some(_) => IngestError::UnsupportedCodec {
+            codec: "AMR-WB".into(),
+        },
         None => e,
     }
 }

@@ -76,7 +76,12 @@ impl AudioReport {
             100.0 * self.clipping_ratio,
         );
         for p in &self.pauses {
-            s.push_str(&format!("  pause {} – {} ({:.1} s)\n", clock(p.start), clock(p.end), p.seconds()));
+            s.push_str(&format!(
+                "  pause {} – {} ({:.1} s)\n",
+                clock(p.start),
+                clock(p.end),
+                p.seconds()
+            ));
         }
         s
     }

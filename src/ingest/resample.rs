@@ -28,8 +28,14 @@ impl Resampler {
             None
         } else {
             Some(
-                Fft::<f32>::new(rate_in as usize, SAMPLE_RATE as usize, CHUNK, 1, FixedSync::Input)
-                    .map_err(|e| IngestError::Internal(format!("resampler for {rate_in} Hz: {e}")))?,
+                Fft::<f32>::new(
+                    rate_in as usize,
+                    SAMPLE_RATE as usize,
+                    CHUNK,
+                    1,
+                    FixedSync::Input,
+                )
+                .map_err(|e| IngestError::Internal(format!("resampler for {rate_in} Hz: {e}")))?,
             )
         };
         let (skip, out_len) = match &inner {
@@ -76,7 +82,10 @@ impl Resampler {
 
     /// Flushes what is buffered and the resampler's tail, then trims the output
     /// to exactly the input's duration.
-    pub fn finish(&mut self, sink: &mut dyn FnMut(&[f32]) -> Result<(), IngestError>) -> Result<(), IngestError> {
+    pub fn finish(
+        &mut self,
+        sink: &mut dyn FnMut(&[f32]) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
         if self.inner.is_none() {
             return Ok(());
         }
@@ -96,12 +105,15 @@ impl Resampler {
         partial: Option<usize>,
         sink: &mut dyn FnMut(&[f32]) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
-        let Some(inner) = self.inner.as_mut() else { return Ok(()) };
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(());
+        };
         let internal = |e: &dyn std::fmt::Display| IngestError::Internal(format!("resampler: {e}"));
         self.pending.resize(CHUNK, 0.0);
         let input = InterleavedSlice::new(&self.pending, 1, CHUNK).map_err(|e| internal(&e))?;
         let out_frames = self.out.len();
-        let mut output = InterleavedSlice::new_mut(&mut self.out, 1, out_frames).map_err(|e| internal(&e))?;
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.out, 1, out_frames).map_err(|e| internal(&e))?;
         let mut indexing = Indexing::new();
         indexing.partial_len = partial;
         let (_, produced) = inner
@@ -112,7 +124,11 @@ impl Resampler {
         let wanted = self.frames_in * SAMPLE_RATE as u64 / self.rate_in as u64;
         let room = wanted.saturating_sub(self.frames_out) as usize;
         let emit = &self.out[skipped..produced];
-        let emit = if partial.is_some() { &emit[..emit.len().min(room)] } else { emit };
+        let emit = if partial.is_some() {
+            &emit[..emit.len().min(room)]
+        } else {
+            emit
+        };
         self.frames_out += emit.len() as u64;
         sink(emit)
     }
@@ -150,12 +166,17 @@ mod tests {
     fn a_tone_keeps_its_frequency_and_phase_alignment() {
         let rate = 44_100;
         let hz = 440.0;
-        let input: Vec<f32> =
-            (0..rate * 2).map(|i| (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() as f32 * 0.5).collect();
+        let input: Vec<f32> = (0..rate * 2)
+            .map(|i| (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() as f32 * 0.5)
+            .collect();
         let out = resample(rate as u32, &input, 4096);
         // After the delay is trimmed, output sample n matches the tone at time n/16000.
         let err = (4000..28_000)
-            .map(|n| (out[n] as f64 - 0.5 * (2.0 * std::f64::consts::PI * hz * n as f64 / 16_000.0).sin()).abs())
+            .map(|n| {
+                (out[n] as f64
+                    - 0.5 * (2.0 * std::f64::consts::PI * hz * n as f64 / 16_000.0).sin())
+                .abs()
+            })
             .fold(0.0, f64::max);
         assert!(err < 0.02, "max error {err}");
     }

@@ -52,14 +52,20 @@ impl Sniffed {
 
 /// Opens `path` after checking it against `limits.max_bytes`, and sniffs it.
 pub fn open(path: &Path, limits: &Limits) -> Result<(File, Sniffed), IngestError> {
-    let io = |source| IngestError::Io { path: path.to_path_buf(), source };
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let bytes = file.metadata().map_err(io)?.len();
     if bytes == 0 {
         return Err(IngestError::Empty);
     }
     if bytes > limits.max_bytes {
-        return Err(IngestError::TooLarge { bytes, max_bytes: limits.max_bytes });
+        return Err(IngestError::TooLarge {
+            bytes,
+            max_bytes: limits.max_bytes,
+        });
     }
     let mut head = [0u8; 64];
     let mut n = 0;
@@ -79,10 +85,14 @@ pub fn open(path: &Path, limits: &Limits) -> Result<(File, Sniffed), IngestError
         return Err(IngestError::UnknownFormat);
     }
     if matches!(sniffed, Sniffed::Amr) {
-        return Err(IngestError::UnsupportedCodec { codec: "AMR-NB".into() });
+        return Err(IngestError::UnsupportedCodec {
+            codec: "AMR-NB".into(),
+        });
     }
     if matches!(sniffed, Sniffed::AmrWb) {
-        return Err(IngestError::UnsupportedCodec { codec: "AMR-WB".into() });
+        return Err(IngestError::UnsupportedCodec {
+            codec: "AMR-WB".into(),
+        });
     }
     let file = File::open(path).map_err(io)?;
     Ok((file, sniffed))
@@ -95,7 +105,8 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         Sniffed::Wav
     } else if starts(b"FORM") && (at(8, b"AIFF") || at(8, b"AIFC")) {
         Sniffed::Aiff
-    } else if at(4, b"ftyp") || at(4, b"moov") || at(4, b"mdat") || at(4, b"free") || at(4, b"wide") {
+    } else if at(4, b"ftyp") || at(4, b"moov") || at(4, b"mdat") || at(4, b"free") || at(4, b"wide")
+    {
         Sniffed::Mp4
     } else if starts(b"fLaC") {
         Sniffed::Flac
@@ -138,7 +149,10 @@ fn not_audio(head: &[u8]) -> Option<&'static str> {
         (b"\x7FELF", "a program"),
         (b"MZ", "a program"),
     ];
-    KINDS.iter().find(|(magic, _)| head.starts_with(magic)).map(|(_, kind)| *kind)
+    KINDS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, kind)| *kind)
 }
 
 #[cfg(test)]
@@ -192,10 +206,20 @@ pub struct WatchedFile {
 }
 
 impl WatchedFile {
-    pub fn new(file: File) -> std::io::Result<(Self, std::sync::Arc<std::sync::atomic::AtomicBool>)> {
+    pub fn new(
+        file: File,
+    ) -> std::io::Result<(Self, std::sync::Arc<std::sync::atomic::AtomicBool>)> {
         let len = file.metadata()?.len();
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        Ok((WatchedFile { file, len, pos: 0, past_end: flag.clone() }, flag))
+        Ok((
+            WatchedFile {
+                file,
+                len,
+                pos: 0,
+                past_end: flag.clone(),
+            },
+            flag,
+        ))
     }
 }
 
@@ -204,7 +228,8 @@ impl Read for WatchedFile {
         let n = self.file.read(buf)?;
         self.pos += n as u64;
         if n < buf.len() && self.pos >= self.len {
-            self.past_end.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.past_end
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(n)
     }
@@ -214,7 +239,8 @@ impl std::io::Seek for WatchedFile {
     fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
         self.pos = self.file.seek(to)?;
         if self.pos > self.len {
-            self.past_end.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.past_end
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(self.pos)
     }
@@ -234,17 +260,27 @@ impl symphonia::core::io::MediaSource for WatchedFile {
 /// which its frame count (and so its length) is known rather than guessed.
 pub fn mp3_has_frame_count(path: &Path) -> bool {
     let mut head = vec![0u8; 1 << 16];
-    let Ok(mut file) = File::open(path) else { return false };
-    let Ok(n) = file.read(&mut head) else { return false };
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let Ok(n) = file.read(&mut head) else {
+        return false;
+    };
     let head = &head[..n];
     let mut start = 0;
     if head.starts_with(b"ID3") && head.len() >= 10 {
         // ID3v2 size: four 7-bit bytes.
-        let size = head[6..10].iter().fold(0usize, |acc, b| (acc << 7) | (*b as usize & 0x7F));
+        let size = head[6..10]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 7) | (*b as usize & 0x7F));
         start = 10 + size;
     }
-    let Some(frame) = head.get(start..(start + 64).min(head.len())) else { return false };
-    frame.windows(4).any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
+    let Some(frame) = head.get(start..(start + 64).min(head.len())) else {
+        return false;
+    };
+    frame
+        .windows(4)
+        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
 }
 
 /// Whether a top-level MP4 box claims more bytes than the file has: the mark
@@ -252,8 +288,12 @@ pub fn mp3_has_frame_count(path: &Path) -> bool {
 /// sample, so the reads never run past the end for [`WatchedFile`] to see.
 pub fn mp4_cut_short(path: &Path) -> bool {
     use std::io::{Seek, SeekFrom};
-    let Ok(mut file) = File::open(path) else { return false };
-    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
     let mut at = 0u64;
     // Real files have a handful of top-level boxes; the cap bounds the walk.
     for _ in 0..10_000 {

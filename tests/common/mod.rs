@@ -23,7 +23,9 @@ pub struct Workdir {
 
 impl Workdir {
     pub fn new() -> Self {
-        Workdir { dir: tempfile::tempdir().expect("tempdir") }
+        Workdir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -39,11 +41,26 @@ impl Workdir {
         let mut parts = Vec::new();
         for (i, text) in SENTENCES.iter().enumerate() {
             let p = self.path(&format!("sentence{i}.wav"));
-            run("espeak-ng", &["-v", "en-us", "-s", "150", "-w", p.to_str().unwrap(), text]);
+            run(
+                "espeak-ng",
+                &["-v", "en-us", "-s", "150", "-w", p.to_str().unwrap(), text],
+            );
             parts.push(p);
             if let Some(gap) = GAPS.get(i) {
                 let g = self.path(&format!("gap{i}.wav"));
-                sox(&["-n", "-r", "22050", "-c", "1", "-b", "16", g.to_str().unwrap(), "trim", "0", &gap.to_string()]);
+                sox(&[
+                    "-n",
+                    "-r",
+                    "22050",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    g.to_str().unwrap(),
+                    "trim",
+                    "0",
+                    &gap.to_string(),
+                ]);
                 parts.push(g);
             }
         }
@@ -56,7 +73,14 @@ impl Workdir {
     /// Runs ffmpeg with `args` between `-i input` and the output file.
     pub fn ffmpeg(&self, input: &Path, args: &[&str], out_name: &str) -> PathBuf {
         let out = self.path(out_name);
-        let mut all = vec!["-hide_banner", "-loglevel", "error", "-y", "-i", input.to_str().unwrap()];
+        let mut all = vec![
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            input.to_str().unwrap(),
+        ];
         all.extend_from_slice(args);
         all.push(out.to_str().unwrap());
         run("ffmpeg", &all);
@@ -66,7 +90,16 @@ impl Workdir {
     /// ffmpeg from a lavfi source (`sine=...`, `anullsrc=...`).
     pub fn lavfi(&self, source: &str, args: &[&str], out_name: &str) -> PathBuf {
         let out = self.path(out_name);
-        let mut all = vec!["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source];
+        let mut all = vec![
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+        ];
         all.extend_from_slice(args);
         all.push(out.to_str().unwrap());
         run("ffmpeg", &all);
@@ -85,8 +118,15 @@ pub fn sox(args: &[&str]) {
 }
 
 pub fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn analyze(path: &Path) -> Result<Analysis, IngestError> {

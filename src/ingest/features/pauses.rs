@@ -53,7 +53,10 @@ impl Segmenter {
             self.speech_frames += MIN_SPEECH_FRAMES as u64;
             if let Some(end) = self.last_speech_end {
                 if self.run_start - end >= PAUSE_THRESHOLD_SECONDS {
-                    self.pauses.push(Pause { start: round_ms(end), end: round_ms(self.run_start) });
+                    self.pauses.push(Pause {
+                        start: round_ms(end),
+                        end: round_ms(self.run_start),
+                    });
                 }
             }
         } else {
@@ -91,15 +94,35 @@ mod tests {
 
     #[test]
     fn a_long_gap_between_speech_is_a_pause_with_its_times() {
-        let s = run(&[(false, 50), (true, 100), (false, 150), (true, 100), (false, 300)]);
+        let s = run(&[
+            (false, 50),
+            (true, 100),
+            (false, 150),
+            (true, 100),
+            (false, 300),
+        ]);
         assert!((s.speech_seconds() - 2.0).abs() < 1e-9);
-        assert_eq!(s.into_pauses(), vec![Pause { start: 1.5, end: 3.0 }]);
+        assert_eq!(
+            s.into_pauses(),
+            vec![Pause {
+                start: 1.5,
+                end: 3.0
+            }]
+        );
     }
 
     #[test]
     fn short_gaps_and_clicks_do_not_make_pauses() {
         // 0.5 s gap (below threshold), then a 2-frame click inside a 3 s silence.
-        let s = run(&[(true, 100), (false, 50), (true, 100), (false, 150), (true, 2), (false, 150), (true, 10)]);
+        let s = run(&[
+            (true, 100),
+            (false, 50),
+            (true, 100),
+            (false, 150),
+            (true, 2),
+            (false, 150),
+            (true, 10),
+        ]);
         let pauses = s.into_pauses();
         assert_eq!(pauses.len(), 1);
         assert!((pauses[0].seconds() - 3.02).abs() < 1e-9, "{pauses:?}");

@@ -104,7 +104,8 @@ impl Pitch {
 
     /// Standard deviation of pitch in semitones.
     pub fn variation_semitones(&self) -> Option<f64> {
-        (self.voiced >= MIN_VOICED).then(|| ((self.m2 / self.voiced as f64).sqrt() * 100.0).round() / 100.0)
+        (self.voiced >= MIN_VOICED)
+            .then(|| ((self.m2 / self.voiced as f64).sqrt() * 100.0).round() / 100.0)
     }
 }
 
@@ -118,7 +119,9 @@ mod tests {
 
     fn sine(hz: f64, seconds: f64) -> Vec<f32> {
         let n = (seconds * 16_000.0) as usize;
-        (0..n).map(|i| (0.3 * (2.0 * std::f64::consts::PI * hz * i as f64 / 16_000.0).sin()) as f32).collect()
+        (0..n)
+            .map(|i| (0.3 * (2.0 * std::f64::consts::PI * hz * i as f64 / 16_000.0).sin()) as f32)
+            .collect()
     }
 
     #[test]

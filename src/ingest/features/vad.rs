@@ -18,7 +18,10 @@ pub struct Vad {
 
 impl Vad {
     pub fn new() -> Self {
-        Vad { detector: Detector::default_boxed(), pending: Vec::with_capacity(FRAME) }
+        Vad {
+            detector: Detector::default_boxed(),
+            pending: Vec::with_capacity(FRAME),
+        }
     }
 
     /// Feeds 16 kHz mono samples; calls `on_frame(is_speech)` once per complete frame.
