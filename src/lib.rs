@@ -7,6 +7,7 @@
 
 pub mod commands;
 pub mod ingest;
+pub mod pipeline;
 pub mod rubric;
 pub mod score;
 pub mod store;

@@ -27,7 +27,10 @@ pub enum PipelineError {
     Transcription(#[from] TranscribeError),
     /// A blocking stage panicked or was cancelled: our fault, not the file's.
     #[error("internal error in stage {stage}: {message}")]
-    Internal { stage: &'static str, message: String },
+    Internal {
+        stage: &'static str,
+        message: String,
+    },
 }
 
 impl PipelineError {

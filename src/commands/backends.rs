@@ -1,0 +1,126 @@
+//! Command-line choice of transcription backend and judge, shared by
+//! `transcribe`, `grade` and `rubric test` so every command is configured the
+//! same way (flags, with environment variables for secrets).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::score::judge::anthropic::AnthropicJudge;
+use crate::score::judge::llm::LlmConfig;
+use crate::score::judge::offline::OfflineJudge;
+use crate::score::judge::openai::OpenAiJudge;
+use crate::score::judge::{Judge, JudgeError};
+use crate::transcribe::{
+    build_transcriber, BackendKind, TranscribeError, Transcriber, TranscriberConfig,
+};
+
+#[derive(Debug, Clone, Args)]
+pub struct JudgeArgs {
+    /// Who judges talking points, objections and tone.
+    #[arg(long, default_value = "offline", value_parser = ["offline", "openai", "anthropic"])]
+    pub judge: String,
+    /// The offline judge's sentence-embedding model (all-MiniLM-L6-v2 folder).
+    #[arg(
+        long,
+        env = "PITCHGRADE_JUDGE_MODEL",
+        default_value = "models/all-MiniLM-L6-v2"
+    )]
+    pub judge_model_dir: PathBuf,
+    /// LLM judge API root (default: the vendor's public API).
+    #[arg(long, env = "PITCHGRADE_JUDGE_BASE_URL")]
+    pub judge_base_url: Option<String>,
+    /// LLM judge model name (default: gpt-4o-mini / claude-sonnet-4-5).
+    #[arg(long, env = "PITCHGRADE_JUDGE_LLM")]
+    pub judge_llm: Option<String>,
+    /// Samples per criterion for LLM judges; disagreement sends the grade to review.
+    #[arg(long, default_value_t = 1)]
+    pub judge_samples: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot start the judge: {0}")]
+    Judge(#[from] JudgeError),
+    #[error("cannot start transcription: {0}")]
+    Transcriber(#[from] TranscribeError),
+    #[error("transcription settings: {0}")]
+    Config(String),
+    #[error("the {judge} judge needs an API key in {var}")]
+    MissingKey {
+        judge: &'static str,
+        var: &'static str,
+    },
+}
+
+impl JudgeArgs {
+    /// The judge these flags name. LLM keys come from `OPENAI_API_KEY` /
+    /// `ANTHROPIC_API_KEY` only, so they never show in shell history.
+    pub fn build(&self) -> Result<Box<dyn Judge>, BackendError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let llm = |default_url: &str, default_model: &str, key: String| {
+            let mut c = LlmConfig::new(
+                self.judge_base_url
+                    .clone()
+                    .unwrap_or_else(|| default_url.into()),
+                key,
+                self.judge_llm
+                    .clone()
+                    .unwrap_or_else(|| default_model.into()),
+            );
+            c.samples = self.judge_samples;
+            c.timeout = Duration::from_secs(120);
+            c
+        };
+        Ok(match self.judge.as_str() {
+            "openai" => {
+                let key = env("OPENAI_API_KEY").ok_or(BackendError::MissingKey {
+                    judge: "openai",
+                    var: "OPENAI_API_KEY",
+                })?;
+                Box::new(OpenAiJudge::new(llm(
+                    "https://api.openai.com/v1",
+                    "gpt-4o-mini",
+                    key,
+                ))?)
+            }
+            "anthropic" => {
+                let key = env("ANTHROPIC_API_KEY").ok_or(BackendError::MissingKey {
+                    judge: "anthropic",
+                    var: "ANTHROPIC_API_KEY",
+                })?;
+                Box::new(AnthropicJudge::new(llm(
+                    "https://api.anthropic.com",
+                    "claude-sonnet-4-5",
+                    key,
+                ))?)
+            }
+            _ => Box::new(OfflineJudge::load(&self.judge_model_dir)?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TranscriberArgs {
+    /// Transcription backend: local (offline Whisper), openai (any OpenAI-compatible server) or deepgram.
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+    /// Whisper model file for the local backend (default: models/ggml-tiny.en.bin).
+    #[arg(long)]
+    pub whisper_model: Option<PathBuf>,
+}
+
+impl TranscriberArgs {
+    /// Environment (`PITCHGRADE_TRANSCRIBE_BACKEND`, keys, URLs) overlaid with these flags.
+    pub fn build(&self) -> Result<Box<dyn Transcriber>, BackendError> {
+        let mut cfg = TranscriberConfig::from_env().map_err(BackendError::Config)?;
+        if let Some(b) = self.backend {
+            cfg.backend = b;
+        }
+        if let Some(p) = &self.whisper_model {
+            cfg.model_path = Some(p.clone());
+        }
+        Ok(build_transcriber(&cfg)?)
+    }
+}
