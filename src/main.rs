@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "pitchgrade", version, about = "Grade recorded sales pitches against enablement rubrics")]
+#[command(
+    name = "pitchgrade",
+    version,
+    about = "Grade recorded sales pitches against enablement rubrics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

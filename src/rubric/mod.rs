@@ -2,4 +2,6 @@
 
 pub mod model;
 
-pub use model::{Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, Track};
+pub use model::{
+    Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, Track,
+};
