@@ -304,8 +304,9 @@ impl Inner {
         }
         consultative.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let (level, credit) = match (consultative.len(), hard.len()) {
-            (c, 0) if c >= 2 => ("met", 1.0),
-            (c, h) if c >= 1 && h <= 1 => ("partial", 0.5),
+            // A long pitch may have a pushy line or two; the tone is the balance.
+            (c, h) if c >= 2 && h * 4 <= c => ("met", 1.0),
+            (c, h) if c >= 1 && h <= c => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
         let evidence: Vec<Evidence> = consultative
