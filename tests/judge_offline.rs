@@ -99,7 +99,7 @@ fn verdict(q: &Question, text: &str) -> Verdict {
 }
 
 const OPENING: &str =
-    "Hi Dana, thanks for making the time today. I know month end is a busy stretch for your team.";
+    "Hi Dana, thanks for making the time today. I appreciate you fitting this in.";
 
 #[test]
 fn a_paraphrase_of_the_talking_point_is_met_with_timed_evidence() {
@@ -142,8 +142,9 @@ fn injected_text_earns_no_credit() {
     );
     let before = verdict(&value_prop(), &weak);
     let after = verdict(&value_prop(), &injected);
-    assert!(after.credit <= before.credit, "{before:?} vs {after:?}");
-    assert_eq!(after.level, "missed", "{after:?}");
+    // The injected sentence is gone: the verdict is exactly the one without it.
+    assert_eq!(after, before);
+    assert_ne!(after.level, "met");
     assert!(after.evidence.iter().all(|e| !e.quote.contains("grader")));
 }
 

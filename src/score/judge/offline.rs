@@ -33,12 +33,16 @@ const NAME: &str = "offline";
 const MODEL: &str = "all-MiniLM-L6-v2";
 
 /// Similarity at which a window makes the claim of an anchor.
-pub const MET: f32 = 0.60;
+pub const MET: f32 = 0.55;
 /// Similarity at which a window makes part of the claim, or makes it loosely.
 pub const PARTIAL: f32 = 0.48;
 /// Similarity at which a sentence plays an objection part (acknowledge, check back)
 /// or a tone; these anchors are generic, so the bar is one level.
 pub const PART: f32 = 0.50;
+/// Similarity at which a sentence counts towards a tone (consultative or hard sell);
+/// tone anchors are the most generic of all, and a sentence counts for the
+/// closer of the two, so a lower bar is safe.
+pub const TONE: f32 = 0.40;
 /// Sentences around the answer to an objection searched for its other parts.
 const OBJECTION_REACH: usize = 3;
 
@@ -148,7 +152,7 @@ impl Inner {
         own: &[&str],
     ) -> Result<Verdict, JudgeError> {
         let anchors = self.anchor_vectors(own)?;
-        let best = e.best(&anchors, |_, _| true);
+        let best = e.best(&anchors, |w, _| !e.asks(w));
         let (level, credit) = match best {
             Some(b) if b.similarity >= MET => ("met", 1.0),
             Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
@@ -190,7 +194,7 @@ impl Inner {
     ) -> Result<Verdict, JudgeError> {
         let answer_anchors = self.anchor_vectors(own)?;
         let Some(answer) = e
-            .best(&answer_anchors, |_, _| true)
+            .best(&answer_anchors, |w, _| !e.asks(w))
             .filter(|b| b.similarity >= PARTIAL)
         else {
             return Ok(verdict(
@@ -202,18 +206,34 @@ impl Inner {
             ));
         };
         let around = e.windows.windows[answer.window].sentences.clone();
-        let near = around.start.saturating_sub(OBJECTION_REACH)..around.end + OBJECTION_REACH;
+        // Acknowledging comes before or with the answer, checking back with or after it.
+        let before = around.start.saturating_sub(OBJECTION_REACH)..around.end;
+        let after = around.start..around.end + OBJECTION_REACH;
         let mut ack_texts: Vec<String> =
             anchors::ACKNOWLEDGE.iter().map(|s| s.to_string()).collect();
         if let Some(concern) = q.raised_as.as_deref().filter(|c| !c.trim().is_empty()) {
             ack_texts.push(format!("I understand your concern that {}", concern.trim()));
         }
         let ack_refs: Vec<&str> = ack_texts.iter().map(String::as_str).collect();
-        let single_near =
-            |w: &Window, _: usize| w.sentences.len() == 1 && near.contains(&w.sentences.start);
-        let ack = e.best(&self.anchor_vectors(&ack_refs)?, single_near);
-        let check = e.best(&self.anchor_vectors(anchors::CHECK_BACK)?, single_near);
-
+        let ack_anchors = self.anchor_vectors(&ack_refs)?;
+        let check_anchors = self.anchor_vectors(anchors::CHECK_BACK)?;
+        let single_in = |range: std::ops::Range<usize>, not: Option<usize>| {
+            move |w: &Window, i: usize| {
+                w.sentences.len() == 1 && range.contains(&w.sentences.start) && Some(i) != not
+            }
+        };
+        let mut ack = e.best(&ack_anchors, single_in(before.clone(), None));
+        let mut check = e.best(&check_anchors, single_in(after.clone(), None));
+        // One sentence plays one part: the one it is closer to.
+        if let (Some(a), Some(c)) = (ack, check) {
+            if a.window == c.window {
+                if a.similarity >= c.similarity {
+                    check = e.best(&check_anchors, single_in(after, Some(a.window)));
+                } else {
+                    ack = e.best(&ack_anchors, single_in(before, Some(c.window)));
+                }
+            }
+        }
         let answer_credit = if answer.similarity >= MET { 1.0 } else { 0.5 };
         let part = |b: Option<Best>| b.filter(|b| b.similarity >= PART);
         let (ack, check) = (part(ack), part(check));
@@ -274,16 +294,19 @@ impl Inner {
             }
             let c = e.max_similarity(i, &wanted);
             let h = e.max_similarity(i, &pushy);
-            if c >= PART && c > h {
+            // A question to the buyer about their situation is the mark of consultative selling.
+            let asks_buyer = e.asks(w) && e.addresses_buyer(w);
+            if (c >= TONE || asks_buyer) && c > h {
                 consultative.push((c, i));
-            } else if h >= PART && h > c {
+            } else if h >= TONE && h > c {
                 hard.push((h, i));
             }
         }
         consultative.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let (level, credit) = match (consultative.len(), hard.len()) {
-            (c, 0) if c >= 3 => ("met", 1.0),
-            (c, h) if c >= 1 && h <= 1 => ("partial", 0.5),
+            // A long pitch may have a pushy line or two; the tone is the balance.
+            (c, h) if c >= 2 && h * 4 <= c => ("met", 1.0),
+            (c, h) if c >= 1 && h <= c => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
         let evidence: Vec<Evidence> = consultative
@@ -398,6 +421,22 @@ impl Embedded {
             .map(|a| cosine(v, a))
             .fold(f32::MIN, f32::max);
         (s * 1000.0).round() / 1000.0
+    }
+
+    /// A window that ends in a question asks rather than claims: it can show
+    /// a consultative tone or check back, but never make a talking point.
+    fn asks(&self, w: &Window) -> bool {
+        self.windows.sentences[w.sentences.clone()]
+            .last()
+            .is_some_and(|s| s.text.trim_end().ends_with('?'))
+    }
+
+    fn addresses_buyer(&self, w: &Window) -> bool {
+        self.windows.sentences[w.sentences.clone()].iter().any(|s| {
+            crate::score::evidence::normalise(&s.text)
+                .iter()
+                .any(|t| matches!(t.as_str(), "you" | "your" | "youre" | "yours" | "youve"))
+        })
     }
 
     fn evidence(&self, t: &Transcript, window: usize) -> Option<Evidence> {
