@@ -120,7 +120,7 @@ mod tests {
         // 1 s of speech-like noise, 2 s of silence, 1 s of speech.
         let mut samples = vec![0.0f32; 4 * 16_000];
         for (i, s) in samples.iter_mut().enumerate() {
-            if i < 16_000 || i >= 48_000 {
+            if !(16_000..48_000).contains(&i) {
                 *s = ((i as f32) * 0.3).sin() * 0.4;
             }
         }
