@@ -1,7 +1,14 @@
 //! Rubric files: the format enablement teams write, lint and JSON Schema.
 
+pub mod criteria;
+pub mod lint;
 pub mod model;
+pub mod parse;
+pub mod schema;
+pub mod validate;
 
+pub use criteria::{CriterionKind, CriterionSpec};
 pub use model::{
     Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, Track,
 };
+pub use parse::{lint_files, load, LoadedRubric, RubricError};

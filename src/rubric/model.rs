@@ -68,6 +68,10 @@ pub struct PassRule {
     /// Criterion ids that must be met (verdict "met") to pass at all.
     #[serde(default)]
     pub required: Vec<String>,
+    /// Mean word confidence (0–1) below which the transcript is too unsure to
+    /// grade unattended. Defaults to 0.6 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_transcript_confidence: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -134,4 +138,45 @@ pub struct Delivery {
     /// Below this the delivery counts as monotone.
     #[serde(default)]
     pub min_pitch_variation_semitones: Option<f64>,
+    /// Pace hard limits: zero credit outside, linear from the band. Defaults to
+    /// 50 wpm beyond each end of the band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words_per_minute_limits: Option<[f64; 2]>,
+    /// Filler ratio that earns zero. Defaults to twice `max_filler_ratio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filler_ratio_limit: Option<f64>,
+    /// Longest pause that earns zero. Defaults to twice `max_pause_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_limit_seconds: Option<f64>,
+    /// Pitch variation at or below which credit is zero. Defaults to half the minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch_variation_floor_semitones: Option<f64>,
+}
+
+impl Delivery {
+    pub fn pace_limits(&self) -> [f64; 2] {
+        self.words_per_minute_limits.unwrap_or([
+            (self.words_per_minute[0] - 50.0).max(0.0),
+            self.words_per_minute[1] + 50.0,
+        ])
+    }
+
+    pub fn filler_limit(&self) -> f64 {
+        self.filler_ratio_limit
+            .unwrap_or(self.max_filler_ratio * 2.0)
+    }
+
+    pub fn pause_limit(&self) -> f64 {
+        self.pause_limit_seconds
+            .unwrap_or(self.max_pause_seconds * 2.0)
+    }
+
+    /// `(floor, minimum)` when pitch variation is graded.
+    pub fn pitch_band(&self) -> Option<(f64, f64)> {
+        let min = self.min_pitch_variation_semitones?;
+        Some((
+            self.pitch_variation_floor_semitones.unwrap_or(min / 2.0),
+            min,
+        ))
+    }
 }

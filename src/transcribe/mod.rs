@@ -3,11 +3,67 @@
 //! Backends: `local` (whisper.cpp via whisper-rs, the offline default),
 //! `openai` (any OpenAI-compatible `/v1/audio/transcriptions`), `deepgram`.
 
+mod chunk;
+pub mod config;
+pub mod deepgram;
+pub mod draft;
+mod energy;
+pub mod fillers;
+pub mod guards;
+pub mod local;
+pub mod openai;
+pub mod prompt;
+mod retry;
 pub mod transcript;
+mod wav;
+pub mod wer;
 
+pub use config::{ApiKey, BackendKind, DeepgramConfig, OpenAiConfig, TranscriberConfig};
+pub use guards::GuardConfig;
 pub use transcript::{Capabilities, DroppedSegment, Segment, Transcript, Word};
 
 use crate::ingest::Pcm;
+
+/// The backend `cfg` names, ready to use. The local backend verifies and
+/// loads its model here, so call this once and keep the transcriber.
+pub fn build_transcriber(cfg: &TranscriberConfig) -> Result<Box<dyn Transcriber>, TranscribeError> {
+    Ok(match cfg.backend {
+        BackendKind::Local => Box::new(local::LocalTranscriber::load(cfg)?),
+        BackendKind::Openai => Box::new(openai::OpenAiTranscriber::new(cfg)?),
+        BackendKind::Deepgram => Box::new(deepgram::DeepgramTranscriber::new(cfg)?),
+    })
+}
+
+/// Empty audio is a caller mistake, not something to send to a paid API.
+fn ensure_audio(backend: &str, audio: &Pcm) -> Result<(), TranscribeError> {
+    if audio.samples.is_empty() {
+        return Err(TranscribeError::Permanent {
+            backend: backend.into(),
+            message: "the audio is empty".into(),
+        });
+    }
+    Ok(())
+}
+
+fn http_client(backend: &str, cfg: &TranscriberConfig) -> Result<reqwest::Client, TranscribeError> {
+    reqwest::Client::builder()
+        .timeout(cfg.timeout())
+        .connect_timeout(cfg.timeout().min(std::time::Duration::from_secs(30)))
+        .user_agent(concat!("pitchgrade/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| TranscribeError::Permanent {
+            backend: backend.into(),
+            message: format!("HTTP client: {e}"),
+        })
+}
+
+fn retry_policy(cfg: &TranscriberConfig) -> retry::RetryPolicy {
+    retry::RetryPolicy {
+        max_retries: cfg.max_retries,
+        initial_backoff: std::time::Duration::from_millis(cfg.initial_backoff_ms),
+        max_backoff: std::time::Duration::from_millis(cfg.max_backoff_ms),
+    }
+}
 
 /// What the caller wants from any backend.
 #[derive(Debug, Clone, Default)]

@@ -3,6 +3,11 @@
 //! A judge answers one criterion at a time with a level and quotes. It never
 //! decides weights, the pass bar or the decision: those are code in `score`.
 
+pub mod anthropic;
+pub mod llm;
+pub mod offline;
+pub mod openai;
+
 use serde::{Deserialize, Serialize};
 
 use crate::rubric::Rubric;

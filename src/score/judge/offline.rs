@@ -1,0 +1,338 @@
+//! The offline judge, the default: deterministic and meaning-based.
+//!
+//! Every sentence window of the transcript and every anchor (the criterion's
+//! description and example phrasings) is embedded with all-MiniLM-L6-v2; a
+//! criterion is met when some window means nearly the same as some anchor.
+//! Meaning, not keywords: a paraphrase lands close to its anchor, and a
+//! window must also read as a claim (clause structure, not a list of terms),
+//! so reciting the buzzwords of a talking point earns nothing. Sentences that
+//! address the grader are removed before anything is compared.
+//!
+//! Embeddings of anchors are cached for the judge's lifetime (a rubric is
+//! judged many times); the last transcript's windows are cached too, because
+//! the [`Judge`] trait asks one criterion at a time.
+
+mod anchors;
+pub mod embedder;
+pub mod windows;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use self::embedder::{cosine, Embedder, Pooled};
+use self::windows::{Window, Windows};
+use super::{Evidence, Judge, JudgeError, JudgedKind, Question, Verdict};
+use crate::rubric::Rubric;
+use crate::score::untrusted::mm_ss;
+use crate::transcribe::Transcript;
+
+const NAME: &str = "offline";
+const MODEL: &str = "all-MiniLM-L6-v2";
+
+/// Similarity at which a window makes the claim of an anchor.
+pub const MET: f32 = 0.60;
+/// Similarity at which a window makes part of the claim, or makes it loosely.
+pub const PARTIAL: f32 = 0.48;
+/// Similarity at which a sentence plays an objection part (acknowledge, check back)
+/// or a tone; these anchors are generic, so the bar is one level.
+pub const PART: f32 = 0.50;
+/// Sentences around the answer to an objection searched for its other parts.
+const OBJECTION_REACH: usize = 3;
+
+pub struct OfflineJudge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    embedder: Embedder,
+    anchors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    last: Mutex<Option<([u8; 32], Arc<Embedded>)>>,
+}
+
+/// A transcript's windows with one embedding per window.
+struct Embedded {
+    windows: Windows,
+    vectors: Vec<Vec<f32>>,
+}
+
+/// The closest window to a set of anchors.
+#[derive(Debug, Clone, Copy)]
+struct Best {
+    window: usize,
+    similarity: f32,
+}
+
+impl OfflineJudge {
+    /// Loads the embedding model from `model_dir` (the all-MiniLM-L6-v2 folder
+    /// holding `config.json`, `tokenizer.json`, `model.safetensors`).
+    pub fn load(model_dir: &Path) -> Result<Self, JudgeError> {
+        let embedder = Embedder::load(model_dir).map_err(|e| JudgeError::Setup {
+            judge: NAME.into(),
+            message: format!("loading {MODEL}: {e}"),
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                embedder,
+                anchors: Mutex::new(HashMap::new()),
+                last: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Judges on the calling thread. The async [`Judge::judge`] runs this on
+    /// a blocking thread so the model never stalls the runtime.
+    pub fn judge_blocking(&self, question: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+        self.inner.judge(question, transcript)
+    }
+}
+
+#[async_trait::async_trait]
+impl Judge for OfflineJudge {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn model(&self) -> &str {
+        MODEL
+    }
+
+    async fn judge(&self, _rubric: &Rubric, question: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+        let inner = Arc::clone(&self.inner);
+        let (question, transcript) = (question.clone(), transcript.clone());
+        tokio::task::spawn_blocking(move || inner.judge(&question, &transcript))
+            .await
+            .map_err(|e| JudgeError::Setup {
+                judge: NAME.into(),
+                message: format!("judge thread failed: {e}"),
+            })?
+    }
+}
+
+impl Inner {
+    fn judge(&self, q: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+        if q.description.trim().is_empty() && q.examples.iter().all(|e| e.trim().is_empty()) {
+            return Err(setup(format!("criterion {} has no description or examples to compare with", q.criterion_id)));
+        }
+        let embedded = self.embedded(transcript)?;
+        let mut own: Vec<&str> = vec![q.description.as_str()];
+        own.extend(q.examples.iter().map(String::as_str));
+        own.retain(|s| !s.trim().is_empty());
+        let verdict = match q.kind {
+            JudgedKind::TalkingPoint => self.talking_point(q, transcript, &embedded, &own)?,
+            JudgedKind::Objection => self.objection(q, transcript, &embedded, &own)?,
+            JudgedKind::Tone => self.tone(q, transcript, &embedded, &own)?,
+        };
+        Ok(verdict)
+    }
+
+    fn talking_point(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+        let anchors = self.anchor_vectors(own)?;
+        let best = e.best(&anchors, |_, _| true);
+        let (level, credit) = match best {
+            Some(b) if b.similarity >= MET => ("met", 1.0),
+            Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
+            _ => ("missed", 0.0),
+        };
+        let evidence = best.filter(|_| credit > 0.0).and_then(|b| e.evidence(t, b.window));
+        let rationale = match (&evidence, best) {
+            (Some(ev), Some(b)) => format!(
+                "At {} the rep {} the point (similarity {:.2}).",
+                mm_ss(ev.start),
+                if credit >= 1.0 { "makes" } else { "partly makes" },
+                b.similarity
+            ),
+            _ => format!("No sentence makes this point: {}", q.description.trim()),
+        };
+        Ok(verdict(q, level, credit, evidence.into_iter().collect(), rationale))
+    }
+
+    /// Scored on its parts: the answer (a reason or evidence) is what makes the
+    /// others count; acknowledging and checking back are searched near it.
+    fn objection(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+        let answer_anchors = self.anchor_vectors(own)?;
+        let Some(answer) = e.best(&answer_anchors, |_, _| true).filter(|b| b.similarity >= PARTIAL) else {
+            return Ok(verdict(q, "missed", 0.0, vec![], "The objection is never answered.".into()));
+        };
+        let around = e.windows.windows[answer.window].sentences.clone();
+        let near = around.start.saturating_sub(OBJECTION_REACH)..around.end + OBJECTION_REACH;
+        let mut ack_texts: Vec<String> = anchors::ACKNOWLEDGE.iter().map(|s| s.to_string()).collect();
+        if let Some(concern) = q.raised_as.as_deref().filter(|c| !c.trim().is_empty()) {
+            ack_texts.push(format!("I understand your concern that {}", concern.trim()));
+        }
+        let ack_refs: Vec<&str> = ack_texts.iter().map(String::as_str).collect();
+        let single_near = |w: &Window, _: usize| w.sentences.len() == 1 && near.contains(&w.sentences.start);
+        let ack = e.best(&self.anchor_vectors(&ack_refs)?, single_near);
+        let check = e.best(&self.anchor_vectors(anchors::CHECK_BACK)?, single_near);
+
+        let answer_credit = if answer.similarity >= MET { 1.0 } else { 0.5 };
+        let part = |b: Option<Best>| b.filter(|b| b.similarity >= PART);
+        let (ack, check) = (part(ack), part(check));
+        let credit = (answer_credit + f64::from(u8::from(ack.is_some())) + f64::from(u8::from(check.is_some()))) / 3.0;
+        let level = if credit >= 1.0 { "met" } else { "partial" };
+        let mut evidence = Vec::new();
+        let mut said = Vec::new();
+        for (name, b) in [("acknowledges the concern", ack), ("answers it", Some(answer)), ("checks back", check)] {
+            if let Some(ev) = b.and_then(|b| e.evidence(t, b.window)) {
+                said.push(format!("{name} at {}", mm_ss(ev.start)));
+                if !evidence.contains(&ev) {
+                    evidence.push(ev);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        if ack.is_none() {
+            missing.push("acknowledge the concern");
+        }
+        if answer_credit < 1.0 {
+            missing.push("answer it fully with a reason or evidence");
+        }
+        if check.is_none() {
+            missing.push("check back with the buyer");
+        }
+        let mut rationale = format!("The rep {}.", said.join(", "));
+        if !missing.is_empty() {
+            rationale.push_str(&format!(" Missing: {}.", missing.join(", ")));
+        }
+        Ok(verdict(q, level, credit, evidence, rationale))
+    }
+
+    /// Consultative (questions about the buyer's situation) versus hard sell
+    /// (pressure): each sentence counts for the tone it is closer to.
+    fn tone(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+        let mut wanted: Vec<&str> = own.to_vec();
+        wanted.extend_from_slice(anchors::CONSULTATIVE);
+        let wanted = self.anchor_vectors(&wanted)?;
+        let pushy = self.anchor_vectors(anchors::HARD_SELL)?;
+        let mut consultative: Vec<(f32, usize)> = Vec::new();
+        let mut hard: Vec<(f32, usize)> = Vec::new();
+        for (i, w) in e.windows.windows.iter().enumerate() {
+            if w.sentences.len() != 1 {
+                continue;
+            }
+            let c = e.max_similarity(i, &wanted);
+            let h = e.max_similarity(i, &pushy);
+            if c >= PART && c > h {
+                consultative.push((c, i));
+            } else if h >= PART && h > c {
+                hard.push((h, i));
+            }
+        }
+        consultative.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let (level, credit) = match (consultative.len(), hard.len()) {
+            (c, 0) if c >= 3 => ("met", 1.0),
+            (c, h) if c >= 1 && h <= 1 => ("partial", 0.5),
+            _ => ("missed", 0.0),
+        };
+        let evidence: Vec<Evidence> = consultative.iter().take(2).filter_map(|&(_, i)| e.evidence(t, i)).collect();
+        let pressure: Vec<String> = hard.iter().filter_map(|&(_, i)| e.evidence(t, i)).map(|ev| mm_ss(ev.start)).collect();
+        let mut rationale = format!("{} consultative sentence(s)", consultative.len());
+        if pressure.is_empty() {
+            rationale.push_str(", no hard-sell pressure.");
+        } else {
+            rationale.push_str(&format!(", hard-sell pressure at {}.", pressure.join(", ")));
+        }
+        Ok(verdict(q, level, credit, evidence, rationale))
+    }
+
+    /// Embeddings of anchor texts, computed once per text for the judge's life.
+    fn anchor_vectors(&self, texts: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, JudgeError> {
+        let mut cache = self.anchors.lock().map_err(|_| setup("anchor cache poisoned".into()))?;
+        let missing: Vec<&str> = texts.iter().copied().filter(|t| !cache.contains_key(*t)).collect();
+        if !missing.is_empty() {
+            let vectors = self.embedder.embed(&missing).map_err(|e| setup(format!("embedding anchors: {e}")))?;
+            for (text, v) in missing.iter().zip(vectors) {
+                cache.insert((*text).to_string(), Arc::new(v));
+            }
+        }
+        Ok(texts.iter().filter_map(|t| cache.get(*t).cloned()).collect())
+    }
+
+    /// The transcript's windows and embeddings, reused while the same
+    /// transcript is asked about criterion after criterion.
+    fn embedded(&self, transcript: &Transcript) -> Result<Arc<Embedded>, JudgeError> {
+        let key = transcript_key(transcript);
+        let mut last = self.last.lock().map_err(|_| setup("transcript cache poisoned".into()))?;
+        if let Some((k, e)) = last.as_ref() {
+            if *k == key {
+                return Ok(Arc::clone(e));
+            }
+        }
+        let windows = Windows::new(transcript);
+        let texts: Vec<&str> = windows.sentences.iter().map(|s| s.text.as_str()).collect();
+        let pooled = self
+            .embedder
+            .pool(&texts)
+            .map_err(|e| setup(format!("embedding transcript: {e}")))?;
+        let vectors = windows
+            .windows
+            .iter()
+            .map(|w| Pooled::merge(&pooled[w.sentences.clone()]).map(|p| p.embedding()).unwrap_or_default())
+            .collect();
+        let embedded = Arc::new(Embedded { windows, vectors });
+        *last = Some((key, Arc::clone(&embedded)));
+        Ok(embedded)
+    }
+}
+
+impl Embedded {
+    /// Best claim window under `keep`; ties go to the earliest window so the
+    /// answer never depends on iteration details.
+    fn best(&self, anchors: &[Arc<Vec<f32>>], keep: impl Fn(&Window, usize) -> bool) -> Option<Best> {
+        let mut best: Option<Best> = None;
+        for (i, w) in self.windows.windows.iter().enumerate() {
+            if !self.windows.is_claim(w) || !keep(w, i) {
+                continue;
+            }
+            let similarity = self.max_similarity(i, anchors);
+            if best.is_none_or(|b| similarity > b.similarity) {
+                best = Some(Best { window: i, similarity });
+            }
+        }
+        best
+    }
+
+    /// Highest similarity of a window to any anchor, rounded to 3 decimals so
+    /// float noise cannot move a verdict across a threshold between runs.
+    fn max_similarity(&self, window: usize, anchors: &[Arc<Vec<f32>>]) -> f32 {
+        let v = &self.vectors[window];
+        let s = anchors.iter().map(|a| cosine(v, a)).fold(f32::MIN, f32::max);
+        (s * 1000.0).round() / 1000.0
+    }
+
+    fn evidence(&self, t: &Transcript, window: usize) -> Option<Evidence> {
+        self.windows.evidence(t, self.windows.windows.get(window)?)
+    }
+}
+
+fn verdict(q: &Question, level: &str, credit: f64, evidence: Vec<Evidence>, rationale: String) -> Verdict {
+    Verdict {
+        criterion_id: q.criterion_id.clone(),
+        credit,
+        level: level.into(),
+        evidence,
+        rationale,
+        raw: None,
+    }
+}
+
+fn setup(message: String) -> JudgeError {
+    JudgeError::Setup {
+        judge: NAME.into(),
+        message,
+    }
+}
+
+/// Identity of a transcript's words and times, for the window cache.
+fn transcript_key(t: &Transcript) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for w in &t.words {
+        h.update(w.text.as_bytes());
+        h.update([0]);
+        h.update(w.start.to_le_bytes());
+        h.update(w.end.to_le_bytes());
+    }
+    h.finalize().into()
+}

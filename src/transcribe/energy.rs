@@ -1,0 +1,76 @@
+//! How loud the recording is, 10 ms at a time: where speech starts after a
+//! pause, and whether there is any sound at all under a piece of text.
+
+use crate::ingest::SAMPLE_RATE;
+
+const FRAME: usize = (SAMPLE_RATE / 100) as usize;
+/// About -66 dBFS: quieter than any microphone's noise floor, so a recording of
+/// pure digital silence has no "speech" however its loudness spreads.
+const MIN_SPEECH_RMS: f32 = 0.0005;
+
+/// 10 ms frame energies of the recording, to find where speech resumes.
+pub(crate) struct SpeechEnergy {
+    rms: Vec<f32>,
+    threshold: f32,
+}
+
+impl SpeechEnergy {
+    pub fn new(samples: &[f32]) -> Self {
+        let rms: Vec<f32> = samples
+            .chunks(FRAME)
+            .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt())
+            .collect();
+        let mut sorted = rms.clone();
+        sorted.sort_by(f32::total_cmp);
+        let pick = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let (floor, peak) = (pick(0.10), pick(0.95));
+        // 5% of the way from the noise floor to loud speech: quiet consonants
+        // count as speech, room noise does not.
+        Self {
+            rms,
+            threshold: (floor + 0.05 * (peak - floor)).max(MIN_SPEECH_RMS),
+        }
+    }
+
+    /// First moment in `[from, to)` with speech energy; `from` when there is none.
+    pub fn onset(&self, from: f64, to: f64) -> f64 {
+        let first = (from.max(0.0) * 100.0).floor() as usize;
+        let last = ((to.max(0.0) * 100.0).ceil() as usize).min(self.rms.len());
+        (first..last)
+            .find(|&i| self.rms[i] >= self.threshold)
+            .map_or(from, |i| (i as f64 / 100.0).max(from))
+    }
+
+    /// Whether any frame in `[from, to]` sounds like speech. Text placed over
+    /// digital silence was invented by the model.
+    pub fn has_speech(&self, from: f64, to: f64) -> bool {
+        let first = (from.max(0.0) * 100.0).floor() as usize;
+        let last = ((to.max(0.0) * 100.0).ceil() as usize + 1).min(self.rms.len());
+        (first..last).any(|i| self.rms[i] >= self.threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digital_silence_has_no_speech_and_tone_has() {
+        let mut samples = vec![0.0f32; 3 * 16_000];
+        for (i, s) in samples[16_000..32_000].iter_mut().enumerate() {
+            *s = (i as f32 * 0.3).sin() * 0.4;
+        }
+        let e = SpeechEnergy::new(&samples);
+        assert!(!e.has_speech(0.0, 0.95));
+        assert!(e.has_speech(0.5, 1.2));
+        assert!(!e.has_speech(2.05, 3.0));
+        assert!(!SpeechEnergy::new(&vec![0.0; 16_000]).has_speech(0.0, 1.0));
+        assert!(SpeechEnergy::new(&vec![0.2; 16_000]).has_speech(0.0, 1.0));
+        assert!((e.onset(0.0, 3.0) - 1.0).abs() < 0.011);
+    }
+}

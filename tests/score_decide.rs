@@ -1,0 +1,172 @@
+//! The decision is code: every reason that sends a grade to review, and the
+//! plain pass/fail cases around the bar.
+
+use pitchgrade::rubric::PassRule;
+use pitchgrade::score::decide::{
+    decide, Decision, Outcome, ReasonCode, Signals, Unscored, Verdict,
+};
+
+fn rule() -> PassRule {
+    PassRule {
+        score: 70.0,
+        borderline: 5.0,
+        required: vec!["value".into()],
+        min_transcript_confidence: None,
+    }
+}
+
+/// Two criteria: "value" (required, weight 40) and "other" (weight 60).
+fn outcomes(value: Option<f64>, other: Option<f64>) -> Vec<Outcome<'static>> {
+    let make = |id, weight, credit: Option<f64>, required| Outcome {
+        id,
+        weight,
+        credit,
+        verdict: match credit {
+            None => Verdict::Unscored,
+            Some(c) if c >= 1.0 => Verdict::Met,
+            Some(c) if c > 0.0 => Verdict::Partial,
+            Some(_) => Verdict::Missed,
+        },
+        unscored: credit.is_none().then_some(Unscored::JudgeFailed),
+        required,
+    };
+    vec![
+        make("value", 40.0, value, true),
+        make("other", 60.0, other, false),
+    ]
+}
+
+fn codes(o: &pitchgrade::score::decide::Outcomes) -> Vec<ReasonCode> {
+    o.reasons.iter().map(|r| r.code).collect()
+}
+
+#[test]
+fn clear_pass_and_clear_fail() {
+    let pass = decide(
+        &rule(),
+        &outcomes(Some(1.0), Some(0.8)),
+        &Signals::default(),
+    );
+    assert_eq!(pass.score, 88.0);
+    assert_eq!(pass.decision, Decision::Pass);
+    assert_eq!(codes(&pass), vec![ReasonCode::AboveBar]);
+
+    let fail = decide(
+        &rule(),
+        &outcomes(Some(1.0), Some(0.25)),
+        &Signals::default(),
+    );
+    assert_eq!(fail.score, 55.0);
+    assert_eq!(fail.decision, Decision::Fail);
+    assert_eq!(codes(&fail), vec![ReasonCode::BelowBar]);
+}
+
+#[test]
+fn band_edges_are_half_open() {
+    // score = 40 + 60 * other; bar 70 ± 5 → review in [65, 75).
+    let at = |other: f64| {
+        decide(
+            &rule(),
+            &outcomes(Some(1.0), Some(other)),
+            &Signals::default(),
+        )
+    };
+    assert_eq!(at(25.0 / 60.0).decision, Decision::Borderline); // 65.0
+    assert_eq!(at(24.0 / 60.0).decision, Decision::Fail); // 64.0
+    assert_eq!(at(34.0 / 60.0).decision, Decision::Borderline); // 74.0
+    assert_eq!(at(35.0 / 60.0).decision, Decision::Pass); // 75.0
+    assert!(codes(&at(0.5)).contains(&ReasonCode::InsideBand));
+}
+
+#[test]
+fn a_missed_required_criterion_fails_even_with_a_high_score() {
+    let rule = PassRule {
+        score: 50.0,
+        ..rule()
+    };
+    let o = decide(&rule, &outcomes(Some(0.0), Some(1.0)), &Signals::default());
+    assert_eq!(o.score, 60.0);
+    assert_eq!(o.decision, Decision::Fail);
+    assert!(codes(&o).contains(&ReasonCode::RequiredMissed));
+}
+
+#[test]
+fn a_partly_met_required_criterion_goes_to_review() {
+    let o = decide(
+        &rule(),
+        &outcomes(Some(0.5), Some(1.0)),
+        &Signals::default(),
+    );
+    assert_eq!(o.score, 80.0);
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::RequiredPartial));
+}
+
+#[test]
+fn an_unscored_criterion_is_never_zero_and_never_a_pass() {
+    let o = decide(&rule(), &outcomes(Some(1.0), None), &Signals::default());
+    // Left out of the score, not counted as 0 (which would read 40).
+    assert_eq!(o.score, 100.0);
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::JudgeFailed));
+
+    let o = decide(&rule(), &outcomes(None, Some(1.0)), &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::RequiredUnscored));
+
+    let o = decide(&rule(), &outcomes(None, None), &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::NothingScored));
+}
+
+#[test]
+fn judge_disagreement_goes_to_review() {
+    let mut c = outcomes(Some(1.0), None);
+    c[1].unscored = Some(Unscored::JudgeDisagreement);
+    let o = decide(&rule(), &c, &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::JudgeDisagreement));
+    assert!(!codes(&o).contains(&ReasonCode::JudgeFailed));
+}
+
+#[test]
+fn criteria_that_need_audio_are_left_out_without_review() {
+    let mut c = outcomes(Some(1.0), None);
+    c[1].unscored = Some(Unscored::NeedsAudio);
+    let o = decide(&rule(), &c, &Signals::default());
+    assert_eq!(o.decision, Decision::Pass);
+    assert_eq!(o.score, 100.0);
+}
+
+#[test]
+fn low_transcript_confidence_goes_to_review() {
+    let signals = Signals {
+        transcript_confidence: Some(0.41),
+        ..Signals::default()
+    };
+    let o = decide(&rule(), &outcomes(Some(1.0), Some(1.0)), &signals);
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::LowTranscriptConfidence));
+
+    let lenient = PassRule {
+        min_transcript_confidence: Some(0.4),
+        ..rule()
+    };
+    assert_eq!(
+        decide(&lenient, &outcomes(Some(1.0), Some(1.0)), &signals).decision,
+        Decision::Pass
+    );
+}
+
+#[test]
+fn injection_goes_to_review_even_when_failing() {
+    let signals = Signals {
+        injection_flagged: true,
+        ..Signals::default()
+    };
+    for (value, other) in [(Some(1.0), Some(1.0)), (Some(0.0), Some(0.0))] {
+        let o = decide(&rule(), &outcomes(value, other), &signals);
+        assert_eq!(o.decision, Decision::Borderline);
+        assert!(codes(&o).contains(&ReasonCode::InjectionFlagged));
+    }
+}
