@@ -208,6 +208,9 @@ mod tests {
 
     #[test]
     fn normalise_splits_punctuation_and_drops_apostrophes() {
-        assert_eq!(normalise("Don't -- real-time, OK?"), ["dont", "real", "time", "ok"]);
+        assert_eq!(
+            normalise("Don't -- real-time, OK?"),
+            ["dont", "real", "time", "ok"]
+        );
     }
 }
