@@ -11,7 +11,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::{grade_job, new_submission, t0, TestDb};
-use pitchgrade::store::db::{GradeDecision, NewGrade};
+use pitchgrade::store::db::{Decision, NewGrade};
 
 const JOBS: usize = 400;
 
@@ -40,7 +40,7 @@ async fn main() {
                     let repo = repo.clone();
                     tokio::spawn(async move {
                         let grade = NewGrade {
-                            decision: GradeDecision::Pass,
+                            decision: Decision::Pass,
                             score: 0.9,
                             grade: serde_json::json!({"criteria": []}),
                         };

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use harness::{grade_job, new_submission, t0, TestDb};
 use pitchgrade::store::db::{
-    FailOutcome, GradeDecision, JobState, NewGrade, QueueDepth, Rescued, SubmissionStatus,
+    Decision, FailOutcome, JobState, NewGrade, QueueDepth, Rescued, SubmissionStatus,
 };
 use pitchgrade::store::{Repo, StoreError};
 use serde_json::json;
@@ -24,7 +24,7 @@ fn secs(n: i64) -> TimeDelta {
     TimeDelta::seconds(n)
 }
 
-fn a_grade(decision: GradeDecision) -> NewGrade {
+fn a_grade(decision: Decision) -> NewGrade {
     NewGrade {
         decision,
         score: 0.82,
@@ -208,10 +208,10 @@ async fn claim_heartbeat_complete(repo: Arc<dyn Repo>) {
     );
 
     let grade = repo
-        .complete(c.job_id, 1, &a_grade(GradeDecision::Pass), t0() + secs(45))
+        .complete(c.job_id, 1, &a_grade(Decision::Pass), t0() + secs(45))
         .await
         .unwrap();
-    assert_eq!((grade.attempt, grade.decision), (1, GradeDecision::Pass));
+    assert_eq!((grade.attempt, grade.decision), (1, Decision::Pass));
     let view = repo.get_submission(c.submission.id).await.unwrap().unwrap();
     assert_eq!(view.submission.status, SubmissionStatus::Graded);
     assert_eq!(view.grade.as_ref(), Some(&grade));
@@ -219,7 +219,7 @@ async fn claim_heartbeat_complete(repo: Arc<dyn Repo>) {
 
     // A worker that lost the reply and completes again gets the same grade back.
     let again = repo
-        .complete(c.job_id, 1, &a_grade(GradeDecision::Fail), t0() + secs(46))
+        .complete(c.job_id, 1, &a_grade(Decision::Fail), t0() + secs(46))
         .await
         .unwrap();
     assert_eq!(again, grade);
@@ -247,7 +247,7 @@ async fn borderline_grade_goes_to_review(repo: Arc<dyn Repo>) {
     repo.complete(
         job.job_id,
         job.attempt,
-        &a_grade(GradeDecision::Borderline),
+        &a_grade(Decision::Borderline),
         t0(),
     )
     .await
@@ -347,7 +347,7 @@ async fn expired_lease_is_rescued_and_the_stale_attempt_is_fenced(repo: Arc<dyn 
         repo.complete(
             c.job_id,
             stale.attempt,
-            &a_grade(GradeDecision::Fail),
+            &a_grade(Decision::Fail),
             t0() + secs(33)
         )
         .await
@@ -370,12 +370,12 @@ async fn expired_lease_is_rescued_and_the_stale_attempt_is_fenced(repo: Arc<dyn 
         .complete(
             c.job_id,
             fresh.attempt,
-            &a_grade(GradeDecision::Pass),
+            &a_grade(Decision::Pass),
             t0() + secs(40),
         )
         .await
         .unwrap();
-    assert_eq!((grade.attempt, grade.decision), (2, GradeDecision::Pass));
+    assert_eq!((grade.attempt, grade.decision), (2, Decision::Pass));
     let view = repo.get_submission(c.submission.id).await.unwrap().unwrap();
     assert_eq!(view.grade, Some(grade));
 }

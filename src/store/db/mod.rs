@@ -81,14 +81,26 @@ text_enum!(
     JobKind { Grade = "grade" }
 );
 
-text_enum!(
-    /// The grade's outcome; `Borderline` sends the submission to human review.
-    GradeDecision {
-        Pass = "pass",
-        Fail = "fail",
-        Borderline = "borderline",
+/// The grade's outcome, as the scorer decides it; `Borderline` sends the
+/// submission to human review.
+pub use crate::score::decide::Decision;
+
+pub(crate) fn decision_text(d: Decision) -> &'static str {
+    match d {
+        Decision::Pass => "pass",
+        Decision::Fail => "fail",
+        Decision::Borderline => "borderline",
     }
-);
+}
+
+pub(crate) fn parse_decision(s: &str) -> Result<Decision, StoreError> {
+    match s {
+        "pass" => Ok(Decision::Pass),
+        "fail" => Ok(Decision::Fail),
+        "borderline" => Ok(Decision::Borderline),
+        other => Err(StoreError::Corrupt(format!("unknown decision {other:?}"))),
+    }
+}
 
 /// What the API knows when a rep uploads a recording.
 #[derive(Debug, Clone)]
@@ -141,7 +153,7 @@ pub struct Created {
 /// What a worker hands to `complete`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewGrade {
-    pub decision: GradeDecision,
+    pub decision: Decision,
     pub score: f64,
     /// The full grade (criteria, evidence) as produced by the scorer.
     pub grade: serde_json::Value,
@@ -154,7 +166,7 @@ pub struct Grade {
     pub job_id: Uuid,
     /// The job attempt that wrote this grade.
     pub attempt: u32,
-    pub decision: GradeDecision,
+    pub decision: Decision,
     pub score: f64,
     pub grade: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -424,10 +436,10 @@ pub(crate) fn claimed(job: Job, lease_expires_at: DateTime<Utc>) -> ClaimedJob {
 }
 
 /// A borderline grade waits for a human; pass and fail are final.
-pub(crate) fn status_for(decision: GradeDecision) -> SubmissionStatus {
+pub(crate) fn status_for(decision: Decision) -> SubmissionStatus {
     match decision {
-        GradeDecision::Pass | GradeDecision::Fail => SubmissionStatus::Graded,
-        GradeDecision::Borderline => SubmissionStatus::NeedsReview,
+        Decision::Pass | Decision::Fail => SubmissionStatus::Graded,
+        Decision::Borderline => SubmissionStatus::NeedsReview,
     }
 }
 

@@ -376,7 +376,7 @@ impl Repo for PgRepo {
         .bind(job.submission_id)
         .bind(job.id)
         .bind(to_i32(attempt, "attempt")?)
-        .bind(grade.decision.as_str())
+        .bind(decision_text(grade.decision))
         .bind(grade.score)
         .bind(Json(&grade.grade))
         .bind(now)

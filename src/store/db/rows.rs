@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{to_u32, Grade, Job, Submission};
+use super::{parse_decision, to_u32, Grade, Job, Submission};
 use crate::store::StoreError;
 
 pub(crate) trait DbTime {
@@ -85,7 +85,7 @@ impl<T: DbTime> GradeRow<T> {
             submission_id: self.submission_id,
             job_id: self.job_id,
             attempt: to_u32(self.attempt, "attempt")?,
-            decision: self.decision.parse()?,
+            decision: parse_decision(&self.decision)?,
             score: self.score,
             grade: self.grade.0,
             created_at: self.created_at.to_utc()?,

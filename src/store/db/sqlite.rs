@@ -5,12 +5,11 @@
 //! transaction sees the queue as no one else can change it. Reads use a separate
 //! pool and, thanks to WAL, never wait for the writer.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::str::FromStr;
-
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -57,9 +56,9 @@ impl SqliteRepo {
             .map_err(StoreError::db("parsing the SQLite URL"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL is durable across application crashes in WAL mode; only an
-            // OS crash can lose the last commits, and the queue re-runs those.
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: once the API has told a rep "accepted", not even a power cut
+            // may lose the submission. NORMAL would only survive process crashes.
+            .synchronous(SqliteSynchronous::Full)
             // Another process (say `pitchgrade migrate`) may hold the lock briefly.
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
@@ -419,7 +418,7 @@ impl Repo for SqliteRepo {
         .bind(job.submission_id)
         .bind(job.id)
         .bind(to_i32(attempt, "attempt")?)
-        .bind(grade.decision.as_str())
+        .bind(decision_text(grade.decision))
         .bind(grade.score)
         .bind(Json(&grade.grade))
         .bind(ms(now))
