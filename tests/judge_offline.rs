@@ -21,7 +21,9 @@ fn model_dir() -> PathBuf {
 
 fn judge() -> &'static OfflineJudge {
     static JUDGE: OnceLock<OfflineJudge> = OnceLock::new();
-    JUDGE.get_or_init(|| OfflineJudge::load(&model_dir()).expect("the MiniLM model in models/ or ../shared/models/"))
+    JUDGE.get_or_init(|| {
+        OfflineJudge::load(&model_dir()).expect("the MiniLM model in models/ or ../shared/models/")
+    })
 }
 
 /// A transcript from text, one word every 0.4 s, as a typed transcript would be.
@@ -83,17 +85,21 @@ fn tone() -> Question {
     Question {
         criterion_id: "tone".into(),
         kind: JudgedKind::Tone,
-        description: "Consultative: asks about the buyer's close process and goals, no pressure".into(),
+        description: "Consultative: asks about the buyer's close process and goals, no pressure"
+            .into(),
         raised_as: None,
         examples: vec!["How many days does your team spend on the close today?".into()],
     }
 }
 
 fn verdict(q: &Question, text: &str) -> Verdict {
-    judge().judge_blocking(q, &transcript(text)).expect("judged")
+    judge()
+        .judge_blocking(q, &transcript(text))
+        .expect("judged")
 }
 
-const OPENING: &str = "Hi Dana, thanks for making the time today. I know month end is a busy stretch for your team.";
+const OPENING: &str =
+    "Hi Dana, thanks for making the time today. I appreciate you fitting this in.";
 
 #[test]
 fn a_paraphrase_of_the_talking_point_is_met_with_timed_evidence() {
@@ -136,8 +142,9 @@ fn injected_text_earns_no_credit() {
     );
     let before = verdict(&value_prop(), &weak);
     let after = verdict(&value_prop(), &injected);
-    assert!(after.credit <= before.credit, "{before:?} vs {after:?}");
-    assert_eq!(after.level, "missed", "{after:?}");
+    // The injected sentence is gone: the verdict is exactly the one without it.
+    assert_eq!(after, before);
+    assert_ne!(after.level, "met");
     assert!(after.evidence.iter().all(|e| !e.quote.contains("grader")));
 }
 
@@ -153,7 +160,9 @@ fn objection_credit_follows_its_parts() {
         "{OPENING} In practice the licence pays for itself within six months, because your team stops paying overtime every month end. \
          We also ship new features every quarter."
     );
-    let none = format!("{OPENING} We also ship new features every quarter, and the dashboards look great.");
+    let none = format!(
+        "{OPENING} We also ship new features every quarter, and the dashboards look great."
+    );
     let full = verdict(&q, &full);
     let partial = verdict(&q, &answer_only);
     let missed = verdict(&q, &none);
@@ -161,7 +170,11 @@ fn objection_credit_follows_its_parts() {
     assert_eq!(partial.level, "partial", "{partial:?}");
     assert!(partial.credit > 0.0 && partial.credit < 1.0, "{partial:?}");
     assert!(partial.rationale.contains("acknowledge"), "{partial:?}");
-    assert_eq!((missed.level.as_str(), missed.credit), ("missed", 0.0), "{missed:?}");
+    assert_eq!(
+        (missed.level.as_str(), missed.credit),
+        ("missed", 0.0),
+        "{missed:?}"
+    );
     assert_eq!(full.evidence.len(), 3, "one quote per part: {full:?}");
 }
 
@@ -193,7 +206,9 @@ fn the_same_input_gives_the_same_verdict_across_judges() {
     let fresh = OfflineJudge::load(&model_dir()).expect("model");
     for q in [value_prop(), price_objection(), tone()] {
         let a = verdict(&q, &text);
-        let b = fresh.judge_blocking(&q, &transcript(&text)).expect("judged");
+        let b = fresh
+            .judge_blocking(&q, &transcript(&text))
+            .expect("judged");
         assert_eq!(a, b);
     }
 }
@@ -212,15 +227,22 @@ async fn the_async_trait_gives_the_blocking_answer() {
         "#,
     )
     .expect("rubric");
-    let text = format!("{OPENING} Your team would finish the month-end close three times faster with Ledgerly.");
+    let text = format!(
+        "{OPENING} Your team would finish the month-end close three times faster with Ledgerly."
+    );
     let q = value_prop();
-    let via_trait = judge().judge(&rubric, &q, &transcript(&text)).await.expect("judged");
+    let via_trait = judge()
+        .judge(&rubric, &q, &transcript(&text))
+        .await
+        .expect("judged");
     assert_eq!(via_trait, verdict(&q, &text));
     assert_eq!(via_trait.level, "met");
 }
 
 #[test]
 fn a_missing_model_is_a_setup_error() {
-    let err = OfflineJudge::load(std::path::Path::new("/nonexistent/minilm")).err().expect("no model there");
+    let err = OfflineJudge::load(std::path::Path::new("/nonexistent/minilm"))
+        .err()
+        .expect("no model there");
     assert!(err.to_string().contains("config.json"), "{err}");
 }

@@ -55,7 +55,11 @@ fn transcript(shift: f64) -> Transcript {
         }
     }
     Transcript {
-        text: words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
+        text: words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         words,
         segments: vec![],
         dropped: vec![],
@@ -70,7 +74,13 @@ fn transcript(shift: f64) -> Transcript {
     }
 }
 
-fn q(id: &str, kind: JudgedKind, description: &str, raised_as: Option<&str>, examples: &[&str]) -> Question {
+fn q(
+    id: &str,
+    kind: JudgedKind,
+    description: &str,
+    raised_as: Option<&str>,
+    examples: &[&str],
+) -> Question {
     Question {
         criterion_id: id.into(),
         kind,
@@ -83,28 +93,79 @@ fn q(id: &str, kind: JudgedKind, description: &str, raised_as: Option<&str>, exa
 fn questions() -> Vec<Question> {
     use JudgedKind::*;
     vec![
-        q("value_prop", TalkingPoint, "Ledgerly closes the month-end books three times faster", None,
-          &["close the books in two days instead of six", "your month-end close takes a third of the time"]),
-        q("integration", TalkingPoint, "Works with the ERP the buyer already runs, nothing to replace", None,
-          &["it plugs into the NetSuite you already have", "no need to rip out your ERP"]),
-        q("audit_trail", TalkingPoint, "Every change is logged for the auditors automatically", None,
-          &["auditors can see who changed what and when"]),
-        q("proof", TalkingPoint, "A similar customer got payback within six months", None,
-          &["a manufacturer like you paid back the licence in five months"]),
-        q("next_step", TalkingPoint, "Proposes a concrete next step with a date, such as a pilot", None,
-          &["let's book thirty minutes next week to scope a pilot"]),
-        q("price", Objection, "Reframes price on the cost of a slow close and gives evidence", Some("It costs more than our current tool"),
-          &["the overtime your team stops working pays for the licence"]),
-        q("switching_cost", Objection, "Lowers the risk of switching with a parallel run and onboarding help", Some("Switching would disrupt our close"),
-          &["we run in parallel with your current process so nothing is at risk"]),
-        q("tone", Tone, "Consultative: asks about the buyer's process and goals, no pressure", None,
-          &["How many days does your close take today?"]),
+        q(
+            "value_prop",
+            TalkingPoint,
+            "Ledgerly closes the month-end books three times faster",
+            None,
+            &[
+                "close the books in two days instead of six",
+                "your month-end close takes a third of the time",
+            ],
+        ),
+        q(
+            "integration",
+            TalkingPoint,
+            "Works with the ERP the buyer already runs, nothing to replace",
+            None,
+            &[
+                "it plugs into the NetSuite you already have",
+                "no need to rip out your ERP",
+            ],
+        ),
+        q(
+            "audit_trail",
+            TalkingPoint,
+            "Every change is logged for the auditors automatically",
+            None,
+            &["auditors can see who changed what and when"],
+        ),
+        q(
+            "proof",
+            TalkingPoint,
+            "A similar customer got payback within six months",
+            None,
+            &["a manufacturer like you paid back the licence in five months"],
+        ),
+        q(
+            "next_step",
+            TalkingPoint,
+            "Proposes a concrete next step with a date, such as a pilot",
+            None,
+            &["let's book thirty minutes next week to scope a pilot"],
+        ),
+        q(
+            "price",
+            Objection,
+            "Reframes price on the cost of a slow close and gives evidence",
+            Some("It costs more than our current tool"),
+            &["the overtime your team stops working pays for the licence"],
+        ),
+        q(
+            "switching_cost",
+            Objection,
+            "Lowers the risk of switching with a parallel run and onboarding help",
+            Some("Switching would disrupt our close"),
+            &["we run in parallel with your current process so nothing is at risk"],
+        ),
+        q(
+            "tone",
+            Tone,
+            "Consultative: asks about the buyer's process and goals, no pressure",
+            None,
+            &["How many days does your close take today?"],
+        ),
     ]
 }
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20).max(1);
+    let runs: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20)
+        .max(1);
     let model_dir = args.next().map(PathBuf::from).unwrap_or_else(|| {
         let local = PathBuf::from("models/all-MiniLM-L6-v2");
         if local.join("model.safetensors").exists() {
@@ -143,13 +204,19 @@ fn main() -> anyhow::Result<()> {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let words = transcript(0.0).words.len();
-    println!("offline judge: {words} words (~5 min), {} criteria, RAYON_NUM_THREADS={threads}", questions.len());
+    println!(
+        "offline judge: {words} words (~5 min), {} criteria, RAYON_NUM_THREADS={threads}",
+        questions.len()
+    );
     println!("verdicts: {summary}");
     println!("| measure | ms |");
     println!("|---|---|");
     println!("| model load | {:.1} |", ms(load));
     println!("| first run (anchors embedded too) | {:.1} |", ms(cold));
-    println!("| median of {runs} runs | {:.1} |", ms(times[times.len() / 2]));
+    println!(
+        "| median of {runs} runs | {:.1} |",
+        ms(times[times.len() / 2])
+    );
     println!("| min | {:.1} |", ms(times[0]));
     println!("| max | {:.1} |", ms(times[times.len() - 1]));
     Ok(())

@@ -61,8 +61,8 @@ impl<'t> TokenIndex<'t> {
             }
             // One table per start gives the match count for every window length.
             let matched = lcs_by_prefix(&q, &self.tokens[start..start + longest]);
-            for len in min_len..=longest {
-                let ratio = matched[len] as f64 / m.max(len) as f64;
+            for (len, &hits) in matched.iter().enumerate().skip(min_len) {
+                let ratio = hits as f64 / m.max(len) as f64;
                 if ratio >= MIN_MATCH_RATIO && best.is_none_or(|(r, _, _)| ratio > r) {
                     best = Some((ratio, start, start + len));
                 }
@@ -208,6 +208,9 @@ mod tests {
 
     #[test]
     fn normalise_splits_punctuation_and_drops_apostrophes() {
-        assert_eq!(normalise("Don't -- real-time, OK?"), ["dont", "real", "time", "ok"]);
+        assert_eq!(
+            normalise("Don't -- real-time, OK?"),
+            ["dont", "real", "time", "ok"]
+        );
     }
 }

@@ -62,15 +62,29 @@ struct Block {
 }
 
 fn answer(raw: &str) -> Result<Answer, JudgeError> {
-    let msg: MessageResponse =
-        serde_json::from_str(raw).map_err(|e| llm::malformed(NAME, format!("not a Messages API response: {e}"), raw))?;
+    let msg: MessageResponse = serde_json::from_str(raw)
+        .map_err(|e| llm::malformed(NAME, format!("not a Messages API response: {e}"), raw))?;
     match msg.stop_reason.as_deref() {
-        Some("max_tokens") => return Err(llm::malformed(NAME, "output truncated (stop_reason \"max_tokens\")", raw)),
+        Some("max_tokens") => {
+            return Err(llm::malformed(
+                NAME,
+                "output truncated (stop_reason \"max_tokens\")",
+                raw,
+            ))
+        }
         Some("refusal") => {
-            let said: Vec<&str> = msg.content.iter().filter_map(|b| b.text.as_deref()).collect();
+            let said: Vec<&str> = msg
+                .content
+                .iter()
+                .filter_map(|b| b.text.as_deref())
+                .collect();
             return Err(JudgeError::Refused {
                 judge: NAME.into(),
-                message: if said.is_empty() { "the model refused".into() } else { said.join(" ") },
+                message: if said.is_empty() {
+                    "the model refused".into()
+                } else {
+                    said.join(" ")
+                },
                 raw: raw.into(),
             });
         }
@@ -82,7 +96,8 @@ fn answer(raw: &str) -> Result<Answer, JudgeError> {
         .find(|b| b.kind == "tool_use" && b.name.as_deref() == Some(TOOL))
         .and_then(|b| b.input)
         .ok_or_else(|| llm::malformed(NAME, format!("no {TOOL} tool call in the response"), raw))?;
-    serde_json::from_value(input).map_err(|e| llm::malformed(NAME, format!("answer does not match the schema: {e}"), raw))
+    serde_json::from_value(input)
+        .map_err(|e| llm::malformed(NAME, format!("answer does not match the schema: {e}"), raw))
 }
 
 #[async_trait::async_trait]
@@ -95,7 +110,12 @@ impl Judge for AnthropicJudge {
         &self.config.model
     }
 
-    async fn judge(&self, rubric: &Rubric, q: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+    async fn judge(
+        &self,
+        rubric: &Rubric,
+        q: &Question,
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
         let url = self.config.endpoint("v1/messages");
         let body = self.body(rubric, q, transcript);
         let mut samples = Vec::new();
@@ -112,7 +132,11 @@ impl Judge for AnthropicJudge {
             samples.push(answer(&raw)?);
             raws.push(raw);
         }
-        let raw = if raws.len() == 1 { raws.remove(0) } else { Value::from(raws).to_string() };
+        let raw = if raws.len() == 1 {
+            raws.remove(0)
+        } else {
+            Value::from(raws).to_string()
+        };
         llm::combine(NAME, q, transcript, &samples, raw)
     }
 }

@@ -29,7 +29,11 @@ pub struct LlmConfig {
 }
 
 impl LlmConfig {
-    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, model: impl Into<String>) -> Self {
+    pub fn new(
+        base_url: impl Into<String>,
+        api_key: impl Into<String>,
+        model: impl Into<String>,
+    ) -> Self {
         Self {
             base_url: base_url.into(),
             api_key: api_key.into(),
@@ -58,7 +62,11 @@ impl LlmConfig {
     }
 
     pub(crate) fn endpoint(&self, path: &str) -> String {
-        format!("{}/{}", self.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 }
 
@@ -176,13 +184,26 @@ pub fn question_prompt(rubric: &Rubric, q: &Question, transcript: &Transcript) -
         ),
     };
     let mut out = String::new();
-    out.push_str(&format!("Scenario: the buyer is {}.\n", one_line(&rubric.scenario.buyer)));
+    out.push_str(&format!(
+        "Scenario: the buyer is {}.\n",
+        one_line(&rubric.scenario.buyer)
+    ));
     if !rubric.scenario.context.trim().is_empty() {
-        out.push_str(&format!("Context: {}\n", one_line(&rubric.scenario.context)));
+        out.push_str(&format!(
+            "Context: {}\n",
+            one_line(&rubric.scenario.context)
+        ));
     }
-    out.push_str(&format!("\nCriterion {} ({what}):\n{}\n", q.criterion_id, one_line(&q.description)));
+    out.push_str(&format!(
+        "\nCriterion {} ({what}):\n{}\n",
+        q.criterion_id,
+        one_line(&q.description)
+    ));
     if let Some(raised) = q.raised_as.as_deref() {
-        out.push_str(&format!("The buyer raises it as: \"{}\"\n", one_line(raised)));
+        out.push_str(&format!(
+            "The buyer raises it as: \"{}\"\n",
+            one_line(raised)
+        ));
     }
     if !q.examples.is_empty() {
         out.push_str("Example phrasings that would count:\n");
@@ -249,7 +270,10 @@ pub fn combine(
 /// downgraded to missed.
 pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: String) -> Verdict {
     let index = TokenIndex::new(transcript);
-    let injected: Vec<(f64, f64)> = detect_injection(transcript).iter().map(|h| (h.start, h.end)).collect();
+    let injected: Vec<(f64, f64)> = detect_injection(transcript)
+        .iter()
+        .map(|h| (h.start, h.end))
+        .collect();
     let mut evidence: Vec<Evidence> = Vec::new();
     let mut dropped = 0;
     for quote in &answer.quotes {
@@ -265,10 +289,15 @@ pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: Strin
     let mut level = answer.level;
     let mut rationale = one_line(&answer.rationale);
     if dropped > 0 {
-        rationale.push_str(&format!(" ({dropped} quote(s) not found in the transcript were discarded.)"));
+        rationale.push_str(&format!(
+            " ({dropped} quote(s) not found in the transcript were discarded.)"
+        ));
     }
     if level != Level::Missed && evidence.is_empty() {
-        rationale.push_str(&format!(" Downgraded from {} to missed: no quote was verified.", level.name()));
+        rationale.push_str(&format!(
+            " Downgraded from {} to missed: no quote was verified.",
+            level.name()
+        ));
         level = Level::Missed;
     }
     Verdict {
@@ -287,7 +316,11 @@ const MAX_BODY: usize = 4 << 20;
 /// Sends a request built by `build`, retrying 408/429/5xx and connection
 /// failures with backoff (or the server's `Retry-After`, capped). Returns
 /// the body of the first 2xx answer.
-pub async fn send(judge: &str, policy: &RetryPolicy, build: impl Fn() -> reqwest::RequestBuilder) -> Result<String, JudgeError> {
+pub async fn send(
+    judge: &str,
+    policy: &RetryPolicy,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<String, JudgeError> {
     let attempts = policy.attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
@@ -295,12 +328,15 @@ pub async fn send(judge: &str, policy: &RetryPolicy, build: impl Fn() -> reqwest
             Ok(resp) => {
                 let status = resp.status();
                 let retry_after = retry_after(&resp);
-                let body = read_body(resp).await.map_err(|e| transport(judge, format!("reading response: {e}")))?;
+                let body = read_body(resp)
+                    .await
+                    .map_err(|e| transport(judge, format!("reading response: {e}")))?;
                 if status.is_success() {
                     return Ok(body);
                 }
                 last = format!("HTTP {status}: {}", snippet(&body));
-                let retryable = status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
+                let retryable =
+                    status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
                 if !retryable {
                     return Err(transport(judge, last));
                 }
@@ -316,11 +352,18 @@ pub async fn send(judge: &str, policy: &RetryPolicy, build: impl Fn() -> reqwest
             tokio::time::sleep(wait.unwrap_or(backoff).min(policy.max_delay)).await;
         }
     }
-    Err(transport(judge, format!("gave up after {attempts} attempt(s): {last}")))
+    Err(transport(
+        judge,
+        format!("gave up after {attempts} attempt(s): {last}"),
+    ))
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     let secs: f64 = v.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
 }

@@ -67,11 +67,23 @@ pub enum JudgeError {
     #[error("{judge}: transport: {message}")]
     Transport { judge: String, message: String },
     #[error("{judge}: refused: {message}")]
-    Refused { judge: String, message: String, raw: String },
+    Refused {
+        judge: String,
+        message: String,
+        raw: String,
+    },
     #[error("{judge}: malformed output: {message}")]
-    Malformed { judge: String, message: String, raw: String },
+    Malformed {
+        judge: String,
+        message: String,
+        raw: String,
+    },
     #[error("{judge}: samples disagree: {message}")]
-    Disagreement { judge: String, message: String, raw: String },
+    Disagreement {
+        judge: String,
+        message: String,
+        raw: String,
+    },
     #[error("{judge}: {message}")]
     Setup { judge: String, message: String },
 }

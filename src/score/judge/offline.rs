@@ -33,12 +33,16 @@ const NAME: &str = "offline";
 const MODEL: &str = "all-MiniLM-L6-v2";
 
 /// Similarity at which a window makes the claim of an anchor.
-pub const MET: f32 = 0.60;
+pub const MET: f32 = 0.55;
 /// Similarity at which a window makes part of the claim, or makes it loosely.
 pub const PARTIAL: f32 = 0.48;
 /// Similarity at which a sentence plays an objection part (acknowledge, check back)
 /// or a tone; these anchors are generic, so the bar is one level.
 pub const PART: f32 = 0.50;
+/// Similarity at which a sentence counts towards a tone (consultative or hard sell);
+/// tone anchors are the most generic of all, and a sentence counts for the
+/// closer of the two, so a lower bar is safe.
+pub const TONE: f32 = 0.40;
 /// Sentences around the answer to an objection searched for its other parts.
 const OBJECTION_REACH: usize = 3;
 
@@ -84,7 +88,11 @@ impl OfflineJudge {
 
     /// Judges on the calling thread. The async [`Judge::judge`] runs this on
     /// a blocking thread so the model never stalls the runtime.
-    pub fn judge_blocking(&self, question: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+    pub fn judge_blocking(
+        &self,
+        question: &Question,
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
         self.inner.judge(question, transcript)
     }
 }
@@ -99,7 +107,12 @@ impl Judge for OfflineJudge {
         MODEL
     }
 
-    async fn judge(&self, _rubric: &Rubric, question: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+    async fn judge(
+        &self,
+        _rubric: &Rubric,
+        question: &Question,
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
         let inner = Arc::clone(&self.inner);
         let (question, transcript) = (question.clone(), transcript.clone());
         tokio::task::spawn_blocking(move || inner.judge(&question, &transcript))
@@ -114,7 +127,10 @@ impl Judge for OfflineJudge {
 impl Inner {
     fn judge(&self, q: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
         if q.description.trim().is_empty() && q.examples.iter().all(|e| e.trim().is_empty()) {
-            return Err(setup(format!("criterion {} has no description or examples to compare with", q.criterion_id)));
+            return Err(setup(format!(
+                "criterion {} has no description or examples to compare with",
+                q.criterion_id
+            )));
         }
         let embedded = self.embedded(transcript)?;
         let mut own: Vec<&str> = vec![q.description.as_str()];
@@ -128,53 +144,111 @@ impl Inner {
         Ok(verdict)
     }
 
-    fn talking_point(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+    fn talking_point(
+        &self,
+        q: &Question,
+        t: &Transcript,
+        e: &Embedded,
+        own: &[&str],
+    ) -> Result<Verdict, JudgeError> {
         let anchors = self.anchor_vectors(own)?;
-        let best = e.best(&anchors, |_, _| true);
+        let best = e.best(&anchors, |w, _| !e.asks(w));
         let (level, credit) = match best {
             Some(b) if b.similarity >= MET => ("met", 1.0),
             Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
-        let evidence = best.filter(|_| credit > 0.0).and_then(|b| e.evidence(t, b.window));
+        let evidence = best
+            .filter(|_| credit > 0.0)
+            .and_then(|b| e.evidence(t, b.window));
         let rationale = match (&evidence, best) {
             (Some(ev), Some(b)) => format!(
                 "At {} the rep {} the point (similarity {:.2}).",
                 mm_ss(ev.start),
-                if credit >= 1.0 { "makes" } else { "partly makes" },
+                if credit >= 1.0 {
+                    "makes"
+                } else {
+                    "partly makes"
+                },
                 b.similarity
             ),
             _ => format!("No sentence makes this point: {}", q.description.trim()),
         };
-        Ok(verdict(q, level, credit, evidence.into_iter().collect(), rationale))
+        Ok(verdict(
+            q,
+            level,
+            credit,
+            evidence.into_iter().collect(),
+            rationale,
+        ))
     }
 
     /// Scored on its parts: the answer (a reason or evidence) is what makes the
     /// others count; acknowledging and checking back are searched near it.
-    fn objection(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+    fn objection(
+        &self,
+        q: &Question,
+        t: &Transcript,
+        e: &Embedded,
+        own: &[&str],
+    ) -> Result<Verdict, JudgeError> {
         let answer_anchors = self.anchor_vectors(own)?;
-        let Some(answer) = e.best(&answer_anchors, |_, _| true).filter(|b| b.similarity >= PARTIAL) else {
-            return Ok(verdict(q, "missed", 0.0, vec![], "The objection is never answered.".into()));
+        let Some(answer) = e
+            .best(&answer_anchors, |w, _| !e.asks(w))
+            .filter(|b| b.similarity >= PARTIAL)
+        else {
+            return Ok(verdict(
+                q,
+                "missed",
+                0.0,
+                vec![],
+                "The objection is never answered.".into(),
+            ));
         };
         let around = e.windows.windows[answer.window].sentences.clone();
-        let near = around.start.saturating_sub(OBJECTION_REACH)..around.end + OBJECTION_REACH;
-        let mut ack_texts: Vec<String> = anchors::ACKNOWLEDGE.iter().map(|s| s.to_string()).collect();
+        // Acknowledging comes before or with the answer, checking back with or after it.
+        let before = around.start.saturating_sub(OBJECTION_REACH)..around.end;
+        let after = around.start..around.end + OBJECTION_REACH;
+        let mut ack_texts: Vec<String> =
+            anchors::ACKNOWLEDGE.iter().map(|s| s.to_string()).collect();
         if let Some(concern) = q.raised_as.as_deref().filter(|c| !c.trim().is_empty()) {
             ack_texts.push(format!("I understand your concern that {}", concern.trim()));
         }
         let ack_refs: Vec<&str> = ack_texts.iter().map(String::as_str).collect();
-        let single_near = |w: &Window, _: usize| w.sentences.len() == 1 && near.contains(&w.sentences.start);
-        let ack = e.best(&self.anchor_vectors(&ack_refs)?, single_near);
-        let check = e.best(&self.anchor_vectors(anchors::CHECK_BACK)?, single_near);
-
+        let ack_anchors = self.anchor_vectors(&ack_refs)?;
+        let check_anchors = self.anchor_vectors(anchors::CHECK_BACK)?;
+        let single_in = |range: std::ops::Range<usize>, not: Option<usize>| {
+            move |w: &Window, i: usize| {
+                w.sentences.len() == 1 && range.contains(&w.sentences.start) && Some(i) != not
+            }
+        };
+        let mut ack = e.best(&ack_anchors, single_in(before.clone(), None));
+        let mut check = e.best(&check_anchors, single_in(after.clone(), None));
+        // One sentence plays one part: the one it is closer to.
+        if let (Some(a), Some(c)) = (ack, check) {
+            if a.window == c.window {
+                if a.similarity >= c.similarity {
+                    check = e.best(&check_anchors, single_in(after, Some(a.window)));
+                } else {
+                    ack = e.best(&ack_anchors, single_in(before, Some(c.window)));
+                }
+            }
+        }
         let answer_credit = if answer.similarity >= MET { 1.0 } else { 0.5 };
         let part = |b: Option<Best>| b.filter(|b| b.similarity >= PART);
         let (ack, check) = (part(ack), part(check));
-        let credit = (answer_credit + f64::from(u8::from(ack.is_some())) + f64::from(u8::from(check.is_some()))) / 3.0;
+        let credit = (answer_credit
+            + f64::from(u8::from(ack.is_some()))
+            + f64::from(u8::from(check.is_some())))
+            / 3.0;
         let level = if credit >= 1.0 { "met" } else { "partial" };
         let mut evidence = Vec::new();
         let mut said = Vec::new();
-        for (name, b) in [("acknowledges the concern", ack), ("answers it", Some(answer)), ("checks back", check)] {
+        for (name, b) in [
+            ("acknowledges the concern", ack),
+            ("answers it", Some(answer)),
+            ("checks back", check),
+        ] {
             if let Some(ev) = b.and_then(|b| e.evidence(t, b.window)) {
                 said.push(format!("{name} at {}", mm_ss(ev.start)));
                 if !evidence.contains(&ev) {
@@ -201,7 +275,13 @@ impl Inner {
 
     /// Consultative (questions about the buyer's situation) versus hard sell
     /// (pressure): each sentence counts for the tone it is closer to.
-    fn tone(&self, q: &Question, t: &Transcript, e: &Embedded, own: &[&str]) -> Result<Verdict, JudgeError> {
+    fn tone(
+        &self,
+        q: &Question,
+        t: &Transcript,
+        e: &Embedded,
+        own: &[&str],
+    ) -> Result<Verdict, JudgeError> {
         let mut wanted: Vec<&str> = own.to_vec();
         wanted.extend_from_slice(anchors::CONSULTATIVE);
         let wanted = self.anchor_vectors(&wanted)?;
@@ -214,20 +294,30 @@ impl Inner {
             }
             let c = e.max_similarity(i, &wanted);
             let h = e.max_similarity(i, &pushy);
-            if c >= PART && c > h {
+            // A question to the buyer about their situation is the mark of consultative selling.
+            let asks_buyer = e.asks(w) && e.addresses_buyer(w);
+            if (c >= TONE || asks_buyer) && c > h {
                 consultative.push((c, i));
-            } else if h >= PART && h > c {
+            } else if h >= TONE && h > c {
                 hard.push((h, i));
             }
         }
         consultative.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let (level, credit) = match (consultative.len(), hard.len()) {
-            (c, 0) if c >= 3 => ("met", 1.0),
+            (c, 0) if c >= 2 => ("met", 1.0),
             (c, h) if c >= 1 && h <= 1 => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
-        let evidence: Vec<Evidence> = consultative.iter().take(2).filter_map(|&(_, i)| e.evidence(t, i)).collect();
-        let pressure: Vec<String> = hard.iter().filter_map(|&(_, i)| e.evidence(t, i)).map(|ev| mm_ss(ev.start)).collect();
+        let evidence: Vec<Evidence> = consultative
+            .iter()
+            .take(2)
+            .filter_map(|&(_, i)| e.evidence(t, i))
+            .collect();
+        let pressure: Vec<String> = hard
+            .iter()
+            .filter_map(|&(_, i)| e.evidence(t, i))
+            .map(|ev| mm_ss(ev.start))
+            .collect();
         let mut rationale = format!("{} consultative sentence(s)", consultative.len());
         if pressure.is_empty() {
             rationale.push_str(", no hard-sell pressure.");
@@ -239,22 +329,38 @@ impl Inner {
 
     /// Embeddings of anchor texts, computed once per text for the judge's life.
     fn anchor_vectors(&self, texts: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, JudgeError> {
-        let mut cache = self.anchors.lock().map_err(|_| setup("anchor cache poisoned".into()))?;
-        let missing: Vec<&str> = texts.iter().copied().filter(|t| !cache.contains_key(*t)).collect();
+        let mut cache = self
+            .anchors
+            .lock()
+            .map_err(|_| setup("anchor cache poisoned".into()))?;
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !cache.contains_key(*t))
+            .collect();
         if !missing.is_empty() {
-            let vectors = self.embedder.embed(&missing).map_err(|e| setup(format!("embedding anchors: {e}")))?;
+            let vectors = self
+                .embedder
+                .embed(&missing)
+                .map_err(|e| setup(format!("embedding anchors: {e}")))?;
             for (text, v) in missing.iter().zip(vectors) {
                 cache.insert((*text).to_string(), Arc::new(v));
             }
         }
-        Ok(texts.iter().filter_map(|t| cache.get(*t).cloned()).collect())
+        Ok(texts
+            .iter()
+            .filter_map(|t| cache.get(*t).cloned())
+            .collect())
     }
 
     /// The transcript's windows and embeddings, reused while the same
     /// transcript is asked about criterion after criterion.
     fn embedded(&self, transcript: &Transcript) -> Result<Arc<Embedded>, JudgeError> {
         let key = transcript_key(transcript);
-        let mut last = self.last.lock().map_err(|_| setup("transcript cache poisoned".into()))?;
+        let mut last = self
+            .last
+            .lock()
+            .map_err(|_| setup("transcript cache poisoned".into()))?;
         if let Some((k, e)) = last.as_ref() {
             if *k == key {
                 return Ok(Arc::clone(e));
@@ -269,7 +375,11 @@ impl Inner {
         let vectors = windows
             .windows
             .iter()
-            .map(|w| Pooled::merge(&pooled[w.sentences.clone()]).map(|p| p.embedding()).unwrap_or_default())
+            .map(|w| {
+                Pooled::merge(&pooled[w.sentences.clone()])
+                    .map(|p| p.embedding())
+                    .unwrap_or_default()
+            })
             .collect();
         let embedded = Arc::new(Embedded { windows, vectors });
         *last = Some((key, Arc::clone(&embedded)));
@@ -280,7 +390,11 @@ impl Inner {
 impl Embedded {
     /// Best claim window under `keep`; ties go to the earliest window so the
     /// answer never depends on iteration details.
-    fn best(&self, anchors: &[Arc<Vec<f32>>], keep: impl Fn(&Window, usize) -> bool) -> Option<Best> {
+    fn best(
+        &self,
+        anchors: &[Arc<Vec<f32>>],
+        keep: impl Fn(&Window, usize) -> bool,
+    ) -> Option<Best> {
         let mut best: Option<Best> = None;
         for (i, w) in self.windows.windows.iter().enumerate() {
             if !self.windows.is_claim(w) || !keep(w, i) {
@@ -288,7 +402,10 @@ impl Embedded {
             }
             let similarity = self.max_similarity(i, anchors);
             if best.is_none_or(|b| similarity > b.similarity) {
-                best = Some(Best { window: i, similarity });
+                best = Some(Best {
+                    window: i,
+                    similarity,
+                });
             }
         }
         best
@@ -298,8 +415,27 @@ impl Embedded {
     /// float noise cannot move a verdict across a threshold between runs.
     fn max_similarity(&self, window: usize, anchors: &[Arc<Vec<f32>>]) -> f32 {
         let v = &self.vectors[window];
-        let s = anchors.iter().map(|a| cosine(v, a)).fold(f32::MIN, f32::max);
+        let s = anchors
+            .iter()
+            .map(|a| cosine(v, a))
+            .fold(f32::MIN, f32::max);
         (s * 1000.0).round() / 1000.0
+    }
+
+    /// A window that ends in a question asks rather than claims: it can show
+    /// a consultative tone or check back, but never make a talking point.
+    fn asks(&self, w: &Window) -> bool {
+        self.windows.sentences[w.sentences.clone()]
+            .last()
+            .is_some_and(|s| s.text.trim_end().ends_with('?'))
+    }
+
+    fn addresses_buyer(&self, w: &Window) -> bool {
+        self.windows.sentences[w.sentences.clone()].iter().any(|s| {
+            crate::score::evidence::normalise(&s.text)
+                .iter()
+                .any(|t| matches!(t.as_str(), "you" | "your" | "youre" | "yours" | "youve"))
+        })
     }
 
     fn evidence(&self, t: &Transcript, window: usize) -> Option<Evidence> {
@@ -307,7 +443,13 @@ impl Embedded {
     }
 }
 
-fn verdict(q: &Question, level: &str, credit: f64, evidence: Vec<Evidence>, rationale: String) -> Verdict {
+fn verdict(
+    q: &Question,
+    level: &str,
+    credit: f64,
+    evidence: Vec<Evidence>,
+    rationale: String,
+) -> Verdict {
     Verdict {
         criterion_id: q.criterion_id.clone(),
         credit,

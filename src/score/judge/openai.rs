@@ -65,8 +65,8 @@ struct Message {
 /// choice fails the whole question (a partial set of samples cannot show
 /// agreement).
 fn answers(raw: &str) -> Result<Vec<Answer>, JudgeError> {
-    let completion: Completion =
-        serde_json::from_str(raw).map_err(|e| llm::malformed(NAME, format!("not a chat completion: {e}"), raw))?;
+    let completion: Completion = serde_json::from_str(raw)
+        .map_err(|e| llm::malformed(NAME, format!("not a chat completion: {e}"), raw))?;
     let mut out = Vec::new();
     for choice in completion.choices {
         if let Some(refusal) = choice.message.refusal {
@@ -77,7 +77,13 @@ fn answers(raw: &str) -> Result<Vec<Answer>, JudgeError> {
             });
         }
         match choice.finish_reason.as_deref() {
-            Some("length") => return Err(llm::malformed(NAME, "output truncated (finish_reason \"length\")", raw)),
+            Some("length") => {
+                return Err(llm::malformed(
+                    NAME,
+                    "output truncated (finish_reason \"length\")",
+                    raw,
+                ))
+            }
             Some("content_filter") => {
                 return Err(JudgeError::Refused {
                     judge: NAME.into(),
@@ -106,7 +112,12 @@ impl Judge for OpenAiJudge {
         &self.config.model
     }
 
-    async fn judge(&self, rubric: &Rubric, q: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+    async fn judge(
+        &self,
+        rubric: &Rubric,
+        q: &Question,
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
         let url = self.config.endpoint("chat/completions");
         let wanted = self.config.samples as usize;
         let mut samples = Vec::new();
@@ -118,7 +129,10 @@ impl Judge for OpenAiJudge {
             }
             let body = self.body(rubric, q, transcript, (wanted - samples.len()) as u32);
             let raw = llm::send(NAME, &self.config.retry, || {
-                self.client.post(&url).bearer_auth(&self.config.api_key).json(&body)
+                self.client
+                    .post(&url)
+                    .bearer_auth(&self.config.api_key)
+                    .json(&body)
             })
             .await?;
             let got = answers(&raw)?;
@@ -129,7 +143,11 @@ impl Judge for OpenAiJudge {
             raws.push(raw);
         }
         samples.truncate(wanted);
-        let raw = if raws.len() == 1 { raws.remove(0) } else { Value::from(raws).to_string() };
+        let raw = if raws.len() == 1 {
+            raws.remove(0)
+        } else {
+            Value::from(raws).to_string()
+        };
         llm::combine(NAME, q, transcript, &samples, raw)
     }
 }

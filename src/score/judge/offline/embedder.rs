@@ -96,9 +96,11 @@ impl Embedder {
             }))
             .map_err(|e| load_err("tokenizer.json", e.to_string()))?;
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
+        let vb =
+            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
+                .map_err(|e| load_err("model.safetensors", e.to_string()))?;
+        let model = BertModel::load(vb, &config)
             .map_err(|e| load_err("model.safetensors", e.to_string()))?;
-        let model = BertModel::load(vb, &config).map_err(|e| load_err("model.safetensors", e.to_string()))?;
         Ok(Self {
             model,
             tokenizer,
