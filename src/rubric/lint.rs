@@ -9,6 +9,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use serde::Deserialize;
 use serde_json::Value;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -52,18 +53,21 @@ pub fn check(source: &str) -> Result<Rubric, Vec<Problem>> {
     let mut problems = Vec::new();
     let schema = rubric_schema();
     let root = schema.as_value();
+    // Unknown keys are reported, then removed from a copy of the tree, so the
+    // type and semantic checks still run on the rest of the file.
+    let mut known_only = tree.clone();
     let mut unknown = Vec::new();
-    walk_table(tree.get_ref(), "the top level", root, root, &mut unknown);
-    let found_unknown = !unknown.is_empty();
+    walk_table(
+        known_only.get_mut(),
+        "the top level",
+        root,
+        root,
+        &mut unknown,
+    );
     problems.extend(unknown.into_iter().map(|(span, m)| at(Some(span), m)));
 
-    match toml::from_str::<Rubric>(source) {
-        Err(e) => {
-            // The walk above already reported every unknown key serde would stop at.
-            if !(found_unknown && e.message().contains("unknown field")) {
-                problems.push(at(e.span(), e.message().trim().to_string()));
-            }
-        }
+    match Rubric::deserialize(toml::de::Deserializer::from(known_only)) {
+        Err(e) => problems.push(at(e.span(), e.message().trim().to_string())),
         Ok(rubric) => {
             for finding in validate(&rubric) {
                 problems.push(at(Some(locate(&tree, &finding.path)), finding.message));
@@ -79,7 +83,7 @@ pub fn check(source: &str) -> Result<Rubric, Vec<Problem>> {
 }
 
 fn walk_table(
-    table: &DeTable<'_>,
+    table: &mut DeTable<'_>,
     where_: &str,
     schema: &Value,
     root: &Value,
@@ -92,10 +96,11 @@ fn walk_table(
         return;
     };
     let closed = object.get("additionalProperties") == Some(&Value::Bool(false));
-    for (key, value) in table.iter() {
+    let mut unknown = Vec::new();
+    for (key, value) in table.iter_mut() {
         let name: &str = key.get_ref();
         match properties.get(name) {
-            Some(sub) => walk_value(value.get_ref(), name, sub, root, out),
+            Some(sub) => walk_value(value.get_mut(), name, sub, root, out),
             None if closed => {
                 let expected: Vec<&str> = properties.keys().map(String::as_str).collect();
                 out.push((
@@ -105,27 +110,33 @@ fn walk_table(
                         expected.join(", ")
                     ),
                 ));
+                unknown.push(name.to_string());
             }
             None => {}
         }
     }
+    for name in unknown {
+        table.remove(name.as_str());
+    }
 }
 
 fn walk_value(
-    value: &DeValue<'_>,
+    value: &mut DeValue<'_>,
     name: &str,
     schema: &Value,
     root: &Value,
     out: &mut Vec<(Range<usize>, String)>,
 ) {
-    if let Some(table) = value.as_table() {
-        walk_table(table, &format!("[{name}]"), schema, root, out);
-    } else if let Some(array) = value.as_array() {
-        if let Some(items) = find_schema(schema, root, "items").and_then(|s| s.get("items")) {
-            for item in array.iter() {
-                walk_value(item.get_ref(), name, items, root, out);
+    match value {
+        DeValue::Table(table) => walk_table(table, &format!("[{name}]"), schema, root, out),
+        DeValue::Array(array) => {
+            if let Some(items) = find_schema(schema, root, "items").and_then(|s| s.get("items")) {
+                for item in array.iter_mut() {
+                    walk_value(item.get_mut(), name, items, root, out);
+                }
             }
         }
+        _ => {}
     }
 }
 

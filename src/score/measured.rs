@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::untrusted::mm_ss;
 use crate::rubric::criteria::CriterionKind;
 use crate::rubric::{CriterionSpec, Rubric};
 use crate::transcribe::Transcript;
@@ -304,16 +305,6 @@ fn missing_section(section: &str) -> Measured {
     }
 }
 
-/// Seconds as m:ss, the way reps and reviewers read times.
-pub fn mm_ss(seconds: f64) -> String {
-    let total = if seconds.is_finite() && seconds > 0.0 {
-        seconds.round() as u64
-    } else {
-        0
-    };
-    format!("{}:{:02}", total / 60, total % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,12 +330,5 @@ mod tests {
         assert_eq!(floor_credit(4.0, 2.0, 4.0), 1.0);
         assert!((floor_credit(3.0, 2.0, 4.0) - 0.5).abs() < 1e-9);
         assert_eq!(floor_credit(2.0, 2.0, 4.0), 0.0);
-    }
-
-    #[test]
-    fn mm_ss_rounds_and_guards() {
-        assert_eq!(mm_ss(185.4), "3:05");
-        assert_eq!(mm_ss(-3.0), "0:00");
-        assert_eq!(mm_ss(f64::INFINITY), "0:00");
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::decide::{Decision, Verdict};
 use super::grade::{CriterionGrade, Grade};
-use super::measured::mm_ss;
+use super::untrusted::mm_ss;
 
 /// Renders a grade as plain text: decision and score, why, a row per
 /// criterion, the evidence each verdict rests on, and one tip per miss.

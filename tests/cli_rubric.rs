@@ -1,0 +1,185 @@
+//! The `rubric` and `grade` subcommands through the real binary and the real
+//! offline judge (all-MiniLM-L6-v2 from models/ or ../shared/models/).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model_dir() -> PathBuf {
+    let local = root().join("models/all-MiniLM-L6-v2");
+    if local.join("model.safetensors").exists() {
+        local
+    } else {
+        root().join("../shared/models/all-MiniLM-L6-v2")
+    }
+}
+
+fn pitchgrade() -> Command {
+    let mut cmd = Command::cargo_bin("pitchgrade").expect("binary");
+    cmd.current_dir(root())
+        .env("PITCHGRADE_JUDGE_MODEL", model_dir());
+    cmd
+}
+
+const SALES: &str = "rubrics/ledgerly-sales-pitch.toml";
+const CASES: &str = "rubrics/tests/ledgerly-sales-pitch";
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn lint_passes_the_real_rubrics_and_fails_a_broken_one_with_positions() {
+    let ok = pitchgrade()
+        .args([
+            "rubric",
+            "lint",
+            SALES,
+            "rubrics/ledgerly-technical-demo.toml",
+        ])
+        .output()
+        .expect("runs");
+    assert!(ok.status.success(), "{}", stdout(&ok));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.toml");
+    let text = std::fs::read_to_string(root().join(SALES)).expect("read rubric");
+    std::fs::write(
+        &broken,
+        text.replacen("weight = 20", "weight = -20", 1).replacen(
+            "version = 1",
+            "version = 1\nowner = \"x\"",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = pitchgrade()
+        .arg("rubric")
+        .arg("lint")
+        .arg(&broken)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with(&format!("{}:", broken.display()))),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("unknown key `owner`")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("weight must be positive")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn schema_is_json_schema_for_the_rubric() {
+    let out = pitchgrade()
+        .args(["rubric", "schema"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["title"], "Rubric");
+    assert!(v["properties"]["talking_point"].is_object());
+}
+
+#[test]
+fn grade_json_is_byte_identical_across_runs_and_says_what_was_unscored() {
+    let run = || {
+        let out = pitchgrade()
+            .args([
+                "grade",
+                "--transcript",
+                &format!("{CASES}/strong_full.txt"),
+                "--rubric",
+                SALES,
+                "--json",
+            ])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    let v: serde_json::Value = serde_json::from_slice(&a).expect("JSON");
+    assert_eq!(v["decision"], "pass");
+    assert_eq!(v["backends"]["judge"], "offline");
+    assert_eq!(v["flags"]["audio_criteria_unscored"], true);
+    let pace = v["criteria"]
+        .as_array()
+        .expect("criteria")
+        .iter()
+        .find(|c| c["id"] == "pace")
+        .expect("pace");
+    assert_eq!(pace["verdict"], "unscored");
+    assert!(pace["score"].is_null());
+
+    let text = pitchgrade()
+        .args([
+            "grade",
+            "--transcript",
+            &format!("{CASES}/gap_next_step.txt"),
+            "--rubric",
+            SALES,
+        ])
+        .output()
+        .expect("runs");
+    let report = stdout(&text);
+    assert!(
+        report.contains("Decision:") && report.contains("next_step (required)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn rubric_test_exits_non_zero_on_a_mismatch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["strong_full", "off_topic"] {
+        for ext in ["txt", "expect.toml"] {
+            let file = format!("{name}.{ext}");
+            std::fs::copy(root().join(CASES).join(&file), dir.path().join(&file))
+                .expect("copy case");
+        }
+    }
+    let run = |dir: &Path| {
+        pitchgrade()
+            .arg("rubric")
+            .arg("test")
+            .arg(dir)
+            .args(["--rubric", SALES])
+            .output()
+            .expect("runs")
+    };
+    let ok = run(dir.path());
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("2 cases, 0 with mismatches"));
+
+    std::fs::write(
+        dir.path().join("off_topic.expect.toml"),
+        "decision = \"pass\"\n",
+    )
+    .expect("relabel");
+    let bad = run(dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stdout(&bad).contains("MISMATCH: decision fail (expected pass)"),
+        "{}",
+        stdout(&bad)
+    );
+}
