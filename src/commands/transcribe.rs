@@ -8,7 +8,7 @@ use clap::Args;
 use super::backends::TranscriberArgs;
 use super::BAD_FILE;
 use crate::ingest::{analyze_file, Limits};
-use crate::score::measured::mm_ss;
+use crate::score::untrusted::mm_ss;
 use crate::transcribe::TranscribeOptions;
 
 #[derive(Debug, Args)]

@@ -43,6 +43,11 @@ pub const PART: f32 = 0.50;
 /// tone anchors are the most generic of all, and a sentence counts for the
 /// closer of the two, so a lower bar is safe.
 pub const TONE: f32 = 0.40;
+/// Fewest words a window needs to make a talking point in full. A short
+/// sentence that names the product ("Ledgerly is a finance tool") lands close
+/// to every anchor that names it too, yet claims nothing: it earns partial
+/// credit at most.
+const MIN_MET_WORDS: usize = 8;
 /// Sentences around the answer to an objection searched for its other parts.
 const OBJECTION_REACH: usize = 3;
 
@@ -153,8 +158,16 @@ impl Inner {
     ) -> Result<Verdict, JudgeError> {
         let anchors = self.anchor_vectors(own)?;
         let best = e.best(&anchors, |w, _| !e.asks(w));
+        let long_enough = |b: &Best| {
+            let w = &e.windows.windows[b.window];
+            let words: usize = e.windows.sentences[w.sentences.clone()]
+                .iter()
+                .map(|s| s.words.len())
+                .sum();
+            words >= MIN_MET_WORDS
+        };
         let (level, credit) = match best {
-            Some(b) if b.similarity >= MET => ("met", 1.0),
+            Some(b) if b.similarity >= MET && long_enough(&b) => ("met", 1.0),
             Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
