@@ -140,6 +140,8 @@ fn best_of(mut f: impl FnMut()) -> Duration {
 }
 
 /// Runs the release binary on `file` and reads its own peak RSS from `wait4`.
+// The child is reaped by `wait4` below, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn peak_rss_kib(file: &Path) -> i64 {
     let child = Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
         .args(["analyze", "--json", "--max-minutes", "120"])

@@ -155,22 +155,6 @@ fn not_audio(head: &[u8]) -> Option<&'static str> {
         .map(|(_, kind)| *kind)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_come_from_bytes() {
-        assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::NotAudio("a PDF document"));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), Sniffed::Wav);
-        assert_eq!(sniff(b"\0\0\0\x20ftypM4A "), Sniffed::Mp4);
-        assert_eq!(sniff(b"#!AMR\n"), Sniffed::Amr);
-        assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x00]), Sniffed::Mp3);
-        assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Sniffed::Adts);
-        assert_eq!(sniff(b"hello"), Sniffed::Unknown);
-    }
-}
-
 /// Index of the first of `needles` found in the file, read in bounded chunks.
 /// Only used on an error path, to name a codec symphonia does not parse.
 pub fn find_sample_entry(path: &Path, needles: &[&[u8; 4]]) -> Option<usize> {
@@ -323,4 +307,20 @@ pub fn mp4_cut_short(path: &Path) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_bytes() {
+        assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::NotAudio("a PDF document"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), Sniffed::Wav);
+        assert_eq!(sniff(b"\0\0\0\x20ftypM4A "), Sniffed::Mp4);
+        assert_eq!(sniff(b"#!AMR\n"), Sniffed::Amr);
+        assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x00]), Sniffed::Mp3);
+        assert_eq!(sniff(&[0xFF, 0xF1, 0x50, 0x80]), Sniffed::Adts);
+        assert_eq!(sniff(b"hello"), Sniffed::Unknown);
+    }
 }

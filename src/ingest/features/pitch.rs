@@ -33,6 +33,12 @@ pub struct Pitch {
     m2: f64,
 }
 
+impl Default for Pitch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Pitch {
     pub fn new() -> Self {
         let bins = (semitones(MAX_HZ) * BINS_PER_SEMITONE).ceil() as usize + 1;

@@ -16,6 +16,12 @@ pub struct Vad {
     pending: Vec<f32>,
 }
 
+impl Default for Vad {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Vad {
     pub fn new() -> Self {
         Vad {
