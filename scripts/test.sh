@@ -11,4 +11,5 @@ fi
 eval "$(scripts/garage.sh)"
 # A target folder outside the clone lets repeated runs on one machine reuse the build.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
-cargo test --locked --all-targets -- --test-threads=2
+# Plain `cargo test`: lib, bins, integration and doc tests; benches are run by hand (BENCHMARKS.md).
+cargo test --locked -- --test-threads=2
