@@ -110,6 +110,14 @@ async fn same_speech_in_every_container_gets_the_same_grade() {
     for file in &files[1..] {
         let run = pipeline.grade_file(file, &rubric).await.expect("grades");
         let name = file.file_name().unwrap().to_string_lossy();
+        let differing: Vec<String> = run
+            .grade
+            .criteria
+            .iter()
+            .zip(&g.criteria)
+            .filter(|(a, b)| a.score != b.score)
+            .map(|(a, b)| format!("{} {:?} vs {:?}", a.id, a.score, b.score))
+            .collect();
         assert_eq!(
             run.grade.decision, g.decision,
             "{name}: decision differs ({} vs {})",
@@ -117,9 +125,11 @@ async fn same_speech_in_every_container_gets_the_same_grade() {
         );
         assert!(
             (run.grade.score - g.score).abs() <= 2.0,
-            "{name}: score {} vs {} for the WAV",
+            "{name}: score {} vs {} for the WAV; criteria: {differing:?}\n{}\nvs\n{}",
             run.grade.score,
-            g.score
+            g.score,
+            run.transcript.text,
+            reference.transcript.text
         );
     }
 
