@@ -36,7 +36,8 @@ async fn main() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PITCHGRADE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // symphonia warns about recoverable junk it skips; a rep cannot act on that.
+                .unwrap_or_else(|_| "warn,symphonia_core=error,symphonia=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
