@@ -60,8 +60,9 @@ cat "$work/pitch-once.txt" "$work/pitch-once.txt" "$work/pitch-once.txt" >"$work
 speak pitch
 items+=("$work/pitch.raw=$work/pitch.txt")
 
-cargo build -q --bin bench-transcribe
-bench="$CARGO_TARGET_DIR/debug/bench-transcribe"
+# Release: the dev profile builds whisper.cpp with debug settings, which is not what users run.
+cargo build -q --release --bin bench-transcribe
+bench="$CARGO_TARGET_DIR/release/bench-transcribe"
 "$bench" --model "$MODEL" --threads "$THREADS" "${items[@]}" >"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" int8 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" float32 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
