@@ -228,21 +228,7 @@ async fn judged(
     transcript: &Transcript,
     judge: &dyn Judge,
 ) -> CriterionGrade {
-    let base = CriterionGrade {
-        id: spec.id.clone(),
-        kind: spec.kind,
-        required: false,
-        score: None,
-        max: round(spec.weight, 2),
-        verdict: Verdict::Unscored,
-        level: None,
-        evidence: Vec::new(),
-        rationale: String::new(),
-        measured: None,
-        coaching: None,
-        unscored: None,
-        judge_raw: None,
-    };
+    let base = unscored_row(spec);
     let verdict = match judge.judge(r, question, transcript).await {
         Ok(v) if v.criterion_id != spec.id => Err(JudgeError::Malformed {
             judge: judge.name().to_string(),
@@ -298,13 +284,10 @@ async fn judged(
     }
 }
 
-fn measured(
-    r: &Rubric,
-    spec: &CriterionSpec,
-    transcript: &Transcript,
-    delivery: Option<&super::measured::DeliveryInput>,
-) -> CriterionGrade {
-    let base = CriterionGrade {
+/// The row every criterion starts from: unscored until a stage scores it, so
+/// a criterion no stage reached can never read as 0 or as met.
+fn unscored_row(spec: &CriterionSpec) -> CriterionGrade {
+    CriterionGrade {
         id: spec.id.clone(),
         kind: spec.kind,
         required: false,
@@ -318,7 +301,16 @@ fn measured(
         coaching: None,
         unscored: None,
         judge_raw: None,
-    };
+    }
+}
+
+fn measured(
+    r: &Rubric,
+    spec: &CriterionSpec,
+    transcript: &Transcript,
+    delivery: Option<&super::measured::DeliveryInput>,
+) -> CriterionGrade {
+    let base = unscored_row(spec);
     match measure(r, spec, transcript, delivery) {
         Measured::Scored {
             credit,
