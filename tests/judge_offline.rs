@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use pitchgrade::rubric::Rubric;
 use pitchgrade::score::judge::offline::OfflineJudge;
 use pitchgrade::score::judge::{Judge, JudgedKind, Question, Verdict};
-use pitchgrade::transcribe::{Capabilities, Transcript, Word};
+use pitchgrade::transcribe::Transcript;
 
 fn model_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -26,33 +26,9 @@ fn judge() -> &'static OfflineJudge {
     })
 }
 
-/// A transcript from text, one word every 0.4 s, as a typed transcript would be.
+/// A transcript from text as a typed transcript is read (one word every 0.4 s).
 fn transcript(text: &str) -> Transcript {
-    let words = text
-        .split_whitespace()
-        .enumerate()
-        .map(|(i, w)| Word {
-            text: w.into(),
-            start: i as f64 * 0.4,
-            end: i as f64 * 0.4 + 0.3,
-            confidence: None,
-            is_filler: false,
-        })
-        .collect();
-    Transcript {
-        text: text.into(),
-        words,
-        segments: vec![],
-        dropped: vec![],
-        backend: "text".into(),
-        model: "none".into(),
-        capabilities: Capabilities {
-            word_times: false,
-            keeps_fillers: true,
-        },
-        filler_count_is_lower_bound: false,
-        duration_seconds: None,
-    }
+    pitchgrade::score::transcript_input::from_text(text)
 }
 
 fn value_prop() -> Question {
