@@ -3,12 +3,14 @@
 //! The module tree follows the pipeline in `DESIGN.md`:
 //! `ingest` (decode + delivery features) → `transcribe` (words with times) →
 //! `rubric` + `score` (measured and judged criteria, decision) → `pipeline`
-//! (sequences the stages for the CLI and, later, the worker).
+//! (sequences the stages for the CLI and the worker) → `service` (queue,
+//! workers, HTTP API).
 
 pub mod commands;
 pub mod ingest;
 pub mod pipeline;
 pub mod rubric;
 pub mod score;
+pub mod service;
 pub mod store;
 pub mod transcribe;

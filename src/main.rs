@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pitchgrade::commands::{analyze, grade, rubric, transcribe};
+use pitchgrade::commands::{analyze, grade, migrate, rubric, transcribe, worker};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,10 @@ enum Command {
         #[command(subcommand)]
         command: rubric::RubricCommand,
     },
+    /// Run grading workers only (scale out over PostgreSQL + S3).
+    Worker(worker::WorkerCommandArgs),
+    /// Bring the database schema up to date.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[tokio::main]
@@ -46,5 +50,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run_analyze(args),
         Command::Transcribe(args) => transcribe::run(args).await,
         Command::Rubric { command } => rubric::run(command).await,
+        Command::Worker(args) => worker::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
     }
 }

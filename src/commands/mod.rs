@@ -4,8 +4,10 @@
 pub mod analyze;
 pub mod backends;
 pub mod grade;
+pub mod migrate;
 pub mod rubric;
 pub mod transcribe;
+pub mod worker;
 
 /// Exit status for a recording the rep must fix (2), as opposed to our own
 /// failures (1): scripts and the service tell "re-record" from "retry".

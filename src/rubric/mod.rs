@@ -1,5 +1,6 @@
 //! Rubric files: the format enablement teams write, lint and JSON Schema.
 
+pub mod catalog;
 pub mod criteria;
 pub mod lint;
 pub mod model;
@@ -7,6 +8,7 @@ pub mod parse;
 pub mod schema;
 pub mod validate;
 
+pub use catalog::{CatalogError, RubricCatalog};
 pub use criteria::{CriterionKind, CriterionSpec};
 pub use model::{
     Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, Track,

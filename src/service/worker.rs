@@ -1,0 +1,463 @@
+//! The worker: claims a job, runs the pipeline on its recording, writes the
+//! outcome — over and over, in as many slots as configured.
+//!
+//! Processing is at-least-once. A job is leased, not locked: while it runs, a
+//! heartbeat extends the lease; if the process dies, the lease runs out and the
+//! rescuer hands the job to another worker with a higher attempt number. Every
+//! write names its attempt, so a worker that lost its lease (paused, partitioned)
+//! cannot overwrite the newer attempt's grade — it finds out and drops its work.
+//!
+//! Failures split in two: the rep's file is unusable (permanent: the submission
+//! fails now with the reason the rep will read), or something outside hiccupped
+//! (transient: a backend 5xx, a timeout, the database restarting — the job runs
+//! again later with backoff, until its attempts run out).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+use uuid::Uuid;
+
+use super::config::ServiceParts;
+use crate::pipeline::Pipeline;
+use crate::score::Decision;
+use crate::store::db::{ClaimedJob, FailOutcome, NewGrade, Rescued};
+use crate::store::{ObjectKey, StoreError};
+
+/// Queue timing for one process. The defaults suit both shapes.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs graded at once in this process.
+    pub concurrency: usize,
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often a running job renews its lease; a third of the lease leaves two
+    /// missed beats before another worker may take over.
+    pub heartbeat_every: Duration,
+    /// Sleep between polls when the queue is empty.
+    pub idle_poll: Duration,
+    /// How often this process looks for jobs whose lease ran out.
+    pub rescue_every: Duration,
+    /// Where recordings are downloaded while they are graded.
+    pub scratch_dir: PathBuf,
+    /// Names this process in leases and logs (`host-pid` by default).
+    pub name: String,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        let lease = Duration::from_secs(60);
+        WorkerSettings {
+            concurrency: 2,
+            lease,
+            heartbeat_every: lease / 3,
+            idle_poll: Duration::from_millis(500),
+            rescue_every: Duration::from_secs(10),
+            scratch_dir: std::env::temp_dir(),
+            name: default_name(),
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Keeps the heartbeat inside the lease whatever the lease was set to.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self.heartbeat_every = lease / 3;
+        self
+    }
+}
+
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("queue operation failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What happened to one claimed job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Graded {
+        submission_id: Uuid,
+        decision: Decision,
+    },
+    /// The recording cannot be graded; `reason` is what the rep reads.
+    Failed {
+        submission_id: Uuid,
+        reason: String,
+    },
+    Retrying {
+        submission_id: Uuid,
+        run_at: DateTime<Utc>,
+    },
+    Dead {
+        submission_id: Uuid,
+        reason: String,
+    },
+    /// Another attempt took the job over; this one's work was discarded.
+    Fenced { submission_id: Uuid },
+}
+
+impl JobOutcome {
+    fn metric(&self) -> &'static str {
+        match self {
+            JobOutcome::Graded {
+                decision: Decision::Borderline,
+                ..
+            } => "needs_review",
+            JobOutcome::Graded { .. } => "graded",
+            JobOutcome::Failed { .. } => "failed",
+            JobOutcome::Retrying { .. } => "retrying",
+            JobOutcome::Dead { .. } => "dead",
+            JobOutcome::Fenced { .. } => "fenced",
+        }
+    }
+}
+
+/// Why one attempt did not produce a grade.
+enum AttemptError {
+    /// Retrying cannot help; the text is for the rep.
+    Permanent(String),
+    /// Might clear on its own; the text is for the operator's logs.
+    Transient(String),
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(e: StoreError) -> Self {
+        AttemptError::Transient(e.to_string())
+    }
+}
+
+pub struct Worker {
+    parts: ServiceParts,
+    pipeline: Arc<Pipeline>,
+    settings: WorkerSettings,
+}
+
+impl Worker {
+    pub fn new(parts: ServiceParts, pipeline: Arc<Pipeline>, settings: WorkerSettings) -> Worker {
+        Worker {
+            parts,
+            pipeline,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &WorkerSettings {
+        &self.settings
+    }
+
+    /// Claims one job and sees it through; `None` when the queue had nothing
+    /// runnable. Tests call this to drive the queue step by step.
+    pub async fn run_once(&self, slot: &str) -> Result<Option<JobOutcome>, WorkerError> {
+        let lease_owner = format!("{}/{slot}", self.settings.name);
+        let Some(job) = self
+            .parts
+            .repo
+            .claim(&lease_owner, self.settings.lease, Utc::now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let span = info_span!(
+            "job",
+            job_id = %job.job_id,
+            submission_id = %job.submission_id,
+            attempt = job.attempt,
+        );
+        let outcome = self.process(job).instrument(span).await?;
+        self.parts.metrics.job_finished(outcome.metric());
+        Ok(Some(outcome))
+    }
+
+    /// Returns expired leases to the queue (or kills jobs out of attempts).
+    pub async fn rescue(&self) -> Result<Rescued, WorkerError> {
+        Ok(self.parts.repo.rescue_expired(Utc::now()).await?)
+    }
+
+    /// Runs `concurrency` claim loops plus the rescuer until `shutdown`, then
+    /// waits for the jobs in hand. A job cut off by the process ending is not
+    /// lost: its lease runs out and another worker takes it.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for slot in 0..self.settings.concurrency {
+            let me = Arc::clone(&self);
+            let stop = shutdown.clone();
+            tasks.spawn(async move { me.claim_loop(slot, stop).await });
+        }
+        let me = Arc::clone(&self);
+        let stop = shutdown.clone();
+        tasks.spawn(async move { me.housekeeping_loop(stop).await });
+        info!(
+            worker = %self.settings.name,
+            concurrency = self.settings.concurrency,
+            "workers started"
+        );
+        while tasks.join_next().await.is_some() {}
+        info!(worker = %self.settings.name, "workers stopped");
+    }
+
+    async fn claim_loop(&self, slot: usize, shutdown: CancellationToken) {
+        let slot = slot.to_string();
+        let mut backoff = Duration::from_millis(250);
+        while !shutdown.is_cancelled() {
+            let pause = match self.run_once(&slot).await {
+                Ok(Some(_)) => {
+                    backoff = Duration::from_millis(250);
+                    continue;
+                }
+                Ok(None) => self.settings.idle_poll,
+                Err(e) => {
+                    // The database is down or restarting: keep trying, slower
+                    // and slower, so it recovers without an operator.
+                    warn!(error = %e, retry_in = ?backoff, "cannot reach the queue");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(15));
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn housekeeping_loop(&self, shutdown: CancellationToken) {
+        loop {
+            match self.rescue().await {
+                Ok(r) if r.retried + r.dead > 0 => {
+                    info!(retried = r.retried, dead = r.dead, "rescued expired jobs")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "rescuer could not reach the queue"),
+            }
+            if let Ok(depth) = self.parts.repo.queue_depth().await {
+                self.parts.metrics.set_queue_depth(&depth);
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.settings.rescue_every) => {}
+            }
+        }
+    }
+
+    async fn process(&self, job: ClaimedJob) -> Result<JobOutcome, WorkerError> {
+        let started = Instant::now();
+        let lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(
+            heartbeat(
+                Arc::clone(&self.parts.repo),
+                job.clone(),
+                self.settings.clone(),
+                lost.clone(),
+            )
+            .in_current_span(),
+        );
+        let attempt = tokio::select! {
+            r = self.attempt(&job) => Some(r),
+            _ = lost.cancelled() => None,
+        };
+        heartbeat.abort();
+        let repo = &self.parts.repo;
+        let submission_id = job.submission_id;
+        let now = Utc::now();
+        let outcome = match attempt {
+            None => {
+                warn!("lost the lease while grading; another attempt owns the job");
+                JobOutcome::Fenced { submission_id }
+            }
+            Some(Ok(grade)) => {
+                let store_started = Instant::now();
+                let decision = grade.decision;
+                match repo.complete(job.job_id, job.attempt, &grade, now).await {
+                    Ok(_) => {
+                        self.parts
+                            .metrics
+                            .observe_stage("store", store_started.elapsed());
+                        info!(decision = ?decision, score = grade.score, "graded");
+                        JobOutcome::Graded {
+                            submission_id,
+                            decision,
+                        }
+                    }
+                    Err(StoreError::Fenced { .. }) => {
+                        warn!("a newer attempt owns the job; this grade was discarded");
+                        JobOutcome::Fenced { submission_id }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(Err(AttemptError::Permanent(reason))) => {
+                match repo
+                    .fail_permanent(job.job_id, job.attempt, &reason, now)
+                    .await
+                {
+                    Ok(()) => {
+                        info!(%reason, "submission failed");
+                        JobOutcome::Failed {
+                            submission_id,
+                            reason,
+                        }
+                    }
+                    Err(StoreError::Fenced { .. }) => JobOutcome::Fenced { submission_id },
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(Err(AttemptError::Transient(error))) => {
+                self.parts.metrics.backend_error("pipeline", "transient");
+                match repo
+                    .fail_transient(job.job_id, job.attempt, &error, now)
+                    .await
+                {
+                    Ok(FailOutcome::Retrying { run_at }) => {
+                        warn!(%error, %run_at, "attempt failed; will retry");
+                        JobOutcome::Retrying {
+                            submission_id,
+                            run_at,
+                        }
+                    }
+                    Ok(FailOutcome::Dead { reason }) => {
+                        warn!(%reason, "out of attempts");
+                        JobOutcome::Dead {
+                            submission_id,
+                            reason,
+                        }
+                    }
+                    Err(StoreError::Fenced { .. }) => JobOutcome::Fenced { submission_id },
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        self.parts
+            .metrics
+            .observe_stage("total", started.elapsed());
+        Ok(outcome)
+    }
+
+    /// Fetches the recording and runs the pipeline; no queue writes here.
+    async fn attempt(&self, job: &ClaimedJob) -> Result<NewGrade, AttemptError> {
+        let metrics = &self.parts.metrics;
+        let submission = self
+            .parts
+            .repo
+            .get_submission(job.submission_id)
+            .await?
+            .ok_or_else(|| AttemptError::Permanent("the submission no longer exists".into()))?
+            .submission;
+        let rubric = self.parts.rubrics.get(&submission.rubric_id).ok_or_else(|| {
+            AttemptError::Permanent(format!(
+                "the rubric {:?} is not installed on the grading server; ask your enablement team",
+                submission.rubric_id
+            ))
+        })?;
+        let key = ObjectKey::parse(&submission.object_key)
+            .map_err(|e| AttemptError::Permanent(format!("the upload cannot be found: {e}")))?;
+
+        let fetch_started = Instant::now();
+        let scratch = tempfile::Builder::new()
+            .prefix("pitchgrade-job-")
+            .tempdir_in(&self.settings.scratch_dir)
+            .map_err(|e| AttemptError::Transient(format!("cannot make a scratch folder: {e}")))?;
+        let path = scratch.path().join("recording");
+        match self.parts.objects.get_to_file(&key, &path).await {
+            Ok(_) => {}
+            Err(StoreError::ObjectNotFound(_)) => {
+                return Err(AttemptError::Permanent(
+                    "the uploaded recording is missing; please upload it again".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        metrics.observe_stage("fetch", fetch_started.elapsed());
+
+        let run = match self.pipeline.grade_file(&path, rubric).await {
+            Ok(run) => run,
+            Err(e) if e.is_permanent() => return Err(AttemptError::Permanent(e.to_string())),
+            Err(e) => return Err(AttemptError::Transient(e.to_string())),
+        };
+        metrics.observe_stage("decode", run.timings.decode_and_features);
+        metrics.observe_stage("transcription", run.timings.transcription);
+        metrics.observe_stage("scoring", run.timings.scoring);
+        info!(
+            decode_s = run.timings.decode_and_features.as_secs_f64(),
+            transcription_s = run.timings.transcription.as_secs_f64(),
+            scoring_s = run.timings.scoring.as_secs_f64(),
+            "pipeline finished"
+        );
+
+        // The stored grade carries what a reviewer needs to check it: the words
+        // with their times and the audio figures, beside the grade itself.
+        let mut stored = serde_json::to_value(&run.grade)
+            .map_err(|e| AttemptError::Transient(format!("cannot serialise the grade: {e}")))?;
+        if let Some(obj) = stored.as_object_mut() {
+            obj.insert(
+                "transcript".into(),
+                serde_json::to_value(&run.transcript).unwrap_or_default(),
+            );
+            obj.insert(
+                "audio".into(),
+                serde_json::to_value(&run.audio).unwrap_or_default(),
+            );
+            obj.insert(
+                "timings".into(),
+                serde_json::json!({
+                    "decode_and_features_s": run.timings.decode_and_features.as_secs_f64(),
+                    "transcription_s": run.timings.transcription.as_secs_f64(),
+                    "scoring_s": run.timings.scoring.as_secs_f64(),
+                }),
+            );
+        }
+        Ok(NewGrade {
+            decision: run.grade.decision,
+            score: run.grade.score,
+            grade: stored,
+        })
+    }
+}
+
+/// Renews the lease every `heartbeat_every` until aborted. Cancels `lost` when
+/// the job is fenced (a newer attempt owns it) or when renewals kept failing
+/// until the lease must have run out: from then on our result could only be
+/// discarded, so the caller stops grading.
+async fn heartbeat(
+    repo: Arc<dyn crate::store::Repo>,
+    job: ClaimedJob,
+    settings: WorkerSettings,
+    lost: CancellationToken,
+) {
+    let mut held_until = job.lease_expires_at;
+    loop {
+        tokio::time::sleep(settings.heartbeat_every).await;
+        let now = Utc::now();
+        match repo
+            .heartbeat(job.job_id, job.attempt, settings.lease, now)
+            .await
+        {
+            Ok(until) => held_until = until,
+            Err(StoreError::Fenced { .. }) => {
+                lost.cancel();
+                return;
+            }
+            Err(e) => {
+                warn!(error = %e, "heartbeat failed");
+                if now >= held_until {
+                    lost.cancel();
+                    return;
+                }
+            }
+        }
+    }
+}
