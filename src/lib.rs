@@ -5,6 +5,7 @@
 //! `rubric` + `score` (measured and judged criteria, decision) → `pipeline`
 //! (sequences the stages for the CLI and, later, the worker).
 
+pub mod certify;
 pub mod commands;
 pub mod ingest;
 pub mod pipeline;

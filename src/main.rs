@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pitchgrade::commands::{analyze, grade, rubric, transcribe};
+use pitchgrade::commands::{analyze, grade, report, rubric, transcribe};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,8 @@ enum Command {
         #[command(subcommand)]
         command: rubric::RubricCommand,
     },
+    /// Certification program report: pass rates, coverage, reviewer agreement, tier forecast.
+    Report(report::ReportArgs),
 }
 
 #[tokio::main]
@@ -46,5 +48,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run_analyze(args),
         Command::Transcribe(args) => transcribe::run(args).await,
         Command::Rubric { command } => rubric::run(command).await,
+        Command::Report(args) => report::run(args).await,
     }
 }

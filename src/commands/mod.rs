@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod backends;
 pub mod grade;
+pub mod report;
 pub mod rubric;
 pub mod transcribe;
 
