@@ -6,6 +6,7 @@
 //! (sequences the stages for the CLI and the worker) → `service` (queue,
 //! workers, HTTP API).
 
+pub mod certify;
 pub mod commands;
 pub mod ingest;
 pub mod pipeline;

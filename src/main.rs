@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pitchgrade::commands::{analyze, grade, migrate, rubric, transcribe, worker};
+use pitchgrade::commands::{analyze, grade, migrate, report, rubric, transcribe, worker};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,8 @@ enum Command {
     Worker(worker::WorkerCommandArgs),
     /// Bring the database schema up to date.
     Migrate(migrate::MigrateArgs),
+    /// Certification program report: pass rates, coverage, reviewer agreement, tier forecast.
+    Report(report::ReportArgs),
 }
 
 #[tokio::main]
@@ -52,5 +54,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Rubric { command } => rubric::run(command).await,
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod backends;
 pub mod grade;
 pub mod migrate;
+pub mod report;
 pub mod rubric;
 pub mod transcribe;
 pub mod worker;

@@ -54,6 +54,10 @@ macro_rules! text_enum {
     };
 }
 
+pub mod certification;
+
+pub use certification::CertificationRepo;
+
 text_enum!(
     /// Where a submission is, as the rep sees it.
     SubmissionStatus {
@@ -244,9 +248,9 @@ impl QueueDepth {
     }
 }
 
-/// The database, whichever it is.
+/// The database, whichever it is (certification storage included).
 #[async_trait]
-pub trait Repo: Send + Sync {
+pub trait Repo: CertificationRepo + Send + Sync {
     /// Inserts the submission and its job in one transaction, so no submission
     /// exists without work queued for it. With an idempotency key already used by
     /// this rep, returns the earlier submission (`created == false`) and writes

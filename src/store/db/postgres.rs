@@ -16,6 +16,8 @@ use super::*;
 use crate::store::queue::{self, AfterFailure, Fence, RetryPolicy};
 use crate::store::StoreError;
 
+mod certify;
+
 type Ts = DateTime<Utc>;
 type Tx = Transaction<'static, Postgres>;
 

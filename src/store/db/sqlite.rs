@@ -22,6 +22,8 @@ use super::*;
 use crate::store::queue::{self, AfterFailure, Fence, RetryPolicy};
 use crate::store::StoreError;
 
+mod certify;
+
 /// Stored timestamps: milliseconds since the Unix epoch.
 type Ts = i64;
 type Tx = Transaction<'static, Sqlite>;

@@ -1,0 +1,186 @@
+//! The scheduled sweep: finishes grades left without a certification effect,
+//! records lapses (expiry and the rights it paused, at the exact expiry
+//! instant), and sends reminders when due.
+//!
+//! One runner at a time across every process: the sweep holds a lease row in
+//! the database, renewed between batches; a process that finds it held skips
+//! its turn. Every write is also idempotent on its own (idempotency keys and
+//! ledger versions), so even a runner whose lease expired mid-pass cannot
+//! double an event. The clock is the caller's `now`, so tests run a year of
+//! sweeps in a second.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::lifecycle::{apply_decision, expire_lapsed, remind};
+use super::program::Program;
+use super::CertifyError;
+use crate::store::db::certification::{CertFilter, CertStatus};
+use crate::store::Repo;
+
+pub const LEASE_NAME: &str = "certify-sweep";
+/// Long enough for a large pass; renewed between batches, so a crashed runner
+/// blocks the next for at most this long.
+pub const LEASE_TTL: Duration = Duration::from_secs(300);
+const BATCH: u32 = 500;
+/// Bounds one pass; whatever is left waits for the next.
+const MAX_BATCHES: usize = 200;
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// False when another process held the sweep lease.
+    pub ran: bool,
+    /// Grades given their missing certification effect.
+    pub reconciled: usize,
+    pub expired: usize,
+    pub reminders: usize,
+    /// Items that failed (logged); they are retried on the next pass.
+    pub errors: usize,
+    /// The lease was lost mid-pass (another runner took over); the pass stopped.
+    pub lease_lost: bool,
+}
+
+/// One pass of the sweep as `owner` (a stable id per process, e.g. host:pid).
+pub async fn run(
+    repo: &dyn Repo,
+    program: &Program,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, CertifyError> {
+    let mut report = SweepReport::default();
+    if !repo.try_lease(LEASE_NAME, owner, LEASE_TTL, now).await? {
+        return Ok(report);
+    }
+    report.ran = true;
+    let result = pass(repo, program, owner, now, &mut report).await;
+    // Let the next pass (here or elsewhere) start without waiting out the lease.
+    let released = repo.release_lease(LEASE_NAME, owner).await;
+    result?;
+    released?;
+    Ok(report)
+}
+
+async fn pass(
+    repo: &dyn Repo,
+    program: &Program,
+    owner: &str,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), CertifyError> {
+    let actor = "sweep";
+    // 1. Grades a crashed worker left without their effect.
+    for _ in 0..MAX_BATCHES {
+        let ids = repo.unapplied_grades(BATCH).await?;
+        let mut progressed = false;
+        for id in &ids {
+            match apply_decision(repo, program, *id, now).await {
+                Ok(_) => {
+                    report.reconciled += 1;
+                    progressed = true;
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(submission = %id, error = %e, "sweep: applying a grade failed");
+                }
+            }
+        }
+        if ids.len() < BATCH as usize || !progressed || !renew(repo, owner, now, report).await? {
+            break;
+        }
+    }
+    if report.lease_lost {
+        return Ok(());
+    }
+
+    // 2. Lapses, by rep: one plan records all of a rep's expiries in order.
+    for _ in 0..MAX_BATCHES {
+        let lapsed = repo
+            .list_certifications(
+                &CertFilter {
+                    status: Some(CertStatus::Valid),
+                    expires_by: Some(now),
+                    ..CertFilter::default()
+                },
+                BATCH,
+            )
+            .await?;
+        let reps: BTreeMap<&str, ()> = lapsed.iter().map(|c| (c.rep_id.as_str(), ())).collect();
+        let mut progressed = false;
+        for rep in reps.keys() {
+            match expire_lapsed(repo, program, rep, actor, now).await {
+                Ok(n) => {
+                    report.expired += n;
+                    progressed |= n > 0;
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(rep = %rep, error = %e, "sweep: recording a lapse failed");
+                }
+            }
+        }
+        if lapsed.len() < BATCH as usize || !progressed || !renew(repo, owner, now, report).await? {
+            break;
+        }
+    }
+    if report.lease_lost {
+        return Ok(());
+    }
+
+    // 3. Reminders: certifications inside the largest reminder window.
+    let horizon = program
+        .tracks
+        .values()
+        .map(|t| t.window_days())
+        .max()
+        .unwrap_or(0);
+    let mut filter = CertFilter {
+        status: Some(CertStatus::Valid),
+        expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
+        ..CertFilter::default()
+    };
+    for _ in 0..MAX_BATCHES {
+        let page = repo.list_certifications(&filter, BATCH).await?;
+        for cert in &page {
+            let due = program.track(&cert.track).is_some_and(|t| {
+                t.reminder_days.iter().any(|&d| {
+                    cert.expires_at - TimeDelta::days(i64::from(d)) <= now
+                        && cert.reminded_days.is_none_or(|done| d < done)
+                })
+            });
+            if !due || cert.expires_at <= now {
+                continue;
+            }
+            match remind(repo, program, &cert.rep_id, cert.id, actor, now).await {
+                Ok(Some(_)) => report.reminders += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(certification = %cert.id, error = %e, "sweep: a reminder failed");
+                }
+            }
+        }
+        let Some(last) = page.last() else { break };
+        if page.len() < BATCH as usize || !renew(repo, owner, now, report).await? {
+            break;
+        }
+        filter.after = Some((last.expires_at, last.id));
+    }
+    Ok(())
+}
+
+/// Extends the lease between batches; false (and `lease_lost`) when another
+/// runner has it now.
+async fn renew(
+    repo: &dyn Repo,
+    owner: &str,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<bool, CertifyError> {
+    let held = repo.try_lease(LEASE_NAME, owner, LEASE_TTL, now).await?;
+    report.lease_lost |= !held;
+    Ok(held)
+}

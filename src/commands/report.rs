@@ -1,0 +1,65 @@
+//! `pitchgrade report`: certification program health (pass rates, coverage,
+//! reviewer agreement, tier forecast) as text, JSON or CSV.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use crate::certify::reports::{self, ReportOptions};
+use crate::certify::{Program, RubricCatalog};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Database URL (sqlite://path or postgres://…).
+    #[arg(long, env = "PITCHGRADE_DATABASE_URL")]
+    pub database: String,
+    /// The certification program file.
+    #[arg(long, default_value = "config/program.toml")]
+    pub program: PathBuf,
+    /// Rubric folder to check the program's rubric ids against.
+    #[arg(long)]
+    pub rubrics: Option<PathBuf>,
+    /// Compute as of this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+    /// Horizon of the tier forecast, in days.
+    #[arg(long, default_value_t = 60)]
+    pub forecast_days: u32,
+    /// First attempts a rubric needs before it gets a healthy/unhealthy verdict.
+    #[arg(long, default_value_t = 10)]
+    pub min_sample: u32,
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Long-format CSV: section,subject,metric,value.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let catalog = args
+        .rubrics
+        .as_deref()
+        .map(RubricCatalog::load_dir)
+        .transpose()?;
+    let program = Program::load(&args.program, catalog.as_ref())?;
+    let repo = crate::store::connect(&args.database)
+        .await
+        .context("opening the database")?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let options = ReportOptions {
+        forecast_days: args.forecast_days,
+        min_sample: args.min_sample,
+    };
+    let report = reports::build(repo.as_ref(), &program, now, &options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if args.csv {
+        print!("{}", reports::to_csv(&report));
+    } else {
+        print!("{}", reports::to_text(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}

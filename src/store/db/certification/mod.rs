@@ -1,0 +1,122 @@
+//! Certification storage: partner firms and reps, certifications, final
+//! decisions, the review queue, the audit log, the webhook outbox and the
+//! sweep's lease — behind one trait that both database backends implement.
+//!
+//! The rules (what a pass does, when rights pause) live in `crate::certify`.
+//! This layer stores their outcome atomically: `certify` reads a rep's ledger,
+//! plans a [`ChangeSet`] and hands it back; `apply_change` writes all of it in
+//! one transaction or none of it, refusing when the plan was made from a stale
+//! ledger (someone else changed the rep meanwhile) or was already applied (its
+//! idempotency key exists). That keeps the SQL dumb and the rules in one place.
+
+mod backend;
+pub(crate) mod rows;
+mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub(crate) use backend::impl_certification_repo;
+pub use types::*;
+
+use crate::store::StoreError;
+
+/// Certification storage. Every write that depends on time takes `now`.
+#[async_trait]
+pub trait CertificationRepo: Send + Sync {
+    /// Creates or updates a partner firm.
+    async fn upsert_firm(&self, firm: &NewFirm, now: DateTime<Utc>) -> Result<Firm, StoreError>;
+    /// Creates or updates a rep; the firm must exist.
+    async fn upsert_rep(&self, rep: &NewRep, now: DateTime<Utc>) -> Result<Rep, StoreError>;
+    async fn get_firm(&self, id: &str) -> Result<Option<Firm>, StoreError>;
+    async fn get_rep(&self, id: &str) -> Result<Option<Rep>, StoreError>;
+    async fn list_firms(&self) -> Result<Vec<Firm>, StoreError>;
+    /// Reps of one firm, or of every firm.
+    async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, StoreError>;
+
+    /// What a plan about one rep starts from: its certifications and the
+    /// version that `apply_change` checks.
+    async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, StoreError>;
+
+    /// Writes a planned change in one transaction: all of it or nothing.
+    async fn apply_change(
+        &self,
+        change: &ChangeSet,
+        now: DateTime<Utc>,
+    ) -> Result<ChangeOutcome, StoreError>;
+
+    /// Certifications matching the filter, oldest expiry first, at most `limit`.
+    async fn list_certifications(
+        &self,
+        filter: &CertFilter,
+        limit: u32,
+    ) -> Result<Vec<Certification>, StoreError>;
+
+    /// The final decision recorded for a submission, if any.
+    async fn decision_for(&self, submission_id: Uuid)
+        -> Result<Option<CertDecision>, StoreError>;
+    /// Final decisions, oldest first; of one rep when given.
+    async fn list_decisions(&self, rep_id: Option<&str>) -> Result<Vec<CertDecision>, StoreError>;
+
+    /// Grades whose certification effect is missing: a pass or fail with no
+    /// decision row, a borderline grade with no review. A worker that crashed
+    /// between writing a grade and applying it leaves these; the sweep finishes them.
+    async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Reviews not yet decided, oldest first (claimed ones included, with their claim).
+    async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, StoreError>;
+    async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError>;
+    async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, StoreError>;
+    /// Decided reviews, oldest decision first.
+    async fn list_decided_reviews(&self) -> Result<Vec<Review>, StoreError>;
+    /// Gives `reviewer` the review `id` (or the oldest one nobody holds) until
+    /// `now + ttl`. A claim held by someone else and not yet expired is respected.
+    async fn claim_review(
+        &self,
+        reviewer: &str,
+        id: Option<Uuid>,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Review>, StoreError>;
+
+    /// Audit entries in the order they were written.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Takes (or extends) the named lease for `owner` until `now + ttl`, unless
+    /// another owner holds it unexpired. Exactly one process wins.
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Outbox events due for delivery, hidden from other deliverers until
+    /// `now + ttl` so two processes never post the same event at once.
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    /// Records one delivery attempt and what comes next for the event.
+    async fn record_delivery(
+        &self,
+        attempt: &DeliveryAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Events in the order they were written, after `after` (an event id) when given.
+    async fn list_outbox(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    async fn delivery_log(&self, event_id: Option<Uuid>) -> Result<Vec<DeliveryAttempt>, StoreError>;
+}
+
+/// Most rows one listing returns where a caller could ask for more.
+pub const MAX_LIST: u32 = 10_000;
