@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pitchgrade::commands::{analyze, grade, migrate, rubric, transcribe, worker};
+use pitchgrade::commands::{
+    analyze, grade, migrate, rubric, serve, submit, token, transcribe, worker,
+};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +35,15 @@ enum Command {
     Worker(worker::WorkerCommandArgs),
     /// Bring the database schema up to date.
     Migrate(migrate::MigrateArgs),
+    /// Run the HTTP API with an in-process pool of grading workers.
+    Serve(serve::ServeArgs),
+    /// Upload a recording to a pitchgrade server and wait for its grade.
+    Submit(submit::SubmitArgs),
+    /// Create or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 #[tokio::main]
@@ -52,5 +63,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Rubric { command } => rubric::run(command).await,
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Submit(args) => submit::run(args).await,
+        Command::Token { command } => token::run(command).await,
     }
 }

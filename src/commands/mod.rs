@@ -6,6 +6,9 @@ pub mod backends;
 pub mod grade;
 pub mod migrate;
 pub mod rubric;
+pub mod serve;
+pub mod submit;
+pub mod token;
 pub mod transcribe;
 pub mod worker;
 
