@@ -111,3 +111,59 @@ async fn metrics_show_the_current_queue_depth() {
     );
     assert!(after.trim_end().ends_with("# EOF"));
 }
+
+/// Log lines of a request carry its submission id once the handler knows it.
+#[tokio::test(flavor = "current_thread")]
+async fn request_spans_carry_the_submission_id() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This runtime has one thread, which also runs the server's tasks.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    let alice = app.token("rep", Some("alice")).await;
+    let wav = spoken_wav(
+        app.dir.path(),
+        "Our customers close the books in four days.",
+    )
+    .0;
+    let response = app
+        .upload(&alice, &[("rubric", RUBRIC)], Some(wav), None)
+        .await;
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app.get_json(&alice, &format!("/v1/submissions/{id}")).await;
+    assert_eq!(status, 200);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let tagged = |needle: &str| {
+        text.lines().any(|l| {
+            l.contains("request{method=")
+                && l.contains(needle)
+                && l.contains(&format!("submission_id={id}"))
+        })
+    };
+    assert!(tagged("submission queued"), "{text}");
+    assert!(tagged("path=/v1/submissions/"), "{text}");
+}
