@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pitchgrade::commands::{analyze, grade, migrate, report, rubric, transcribe, worker};
+use pitchgrade::commands::{
+    analyze, grade, migrate, report, rubric, serve, submit, token, transcribe, worker,
+};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +37,15 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Certification program report: pass rates, coverage, reviewer agreement, tier forecast.
     Report(report::ReportArgs),
+    /// Run the HTTP API with an in-process pool of grading workers.
+    Serve(serve::ServeArgs),
+    /// Upload a recording to a pitchgrade server and wait for its grade.
+    Submit(submit::SubmitArgs),
+    /// Create or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 #[tokio::main]
@@ -55,5 +66,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Submit(args) => submit::run(args).await,
+        Command::Token { command } => token::run(command).await,
     }
 }

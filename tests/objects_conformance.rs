@@ -69,6 +69,7 @@ stories!(
     put_replaces_an_object,
     large_file_round_trips_intact,
     presigned_put_accepts_a_plain_http_upload,
+    head_reads_the_size_and_only_the_first_bytes,
 );
 
 fn key() -> ObjectKey {
@@ -122,6 +123,40 @@ async fn put_get_exists_delete(t: Target) {
         1,
         "only the first download's file remains"
     );
+}
+
+/// What the API sniffs a direct upload with: the size and a prefix, without
+/// fetching the rest.
+async fn head_reads_the_size_and_only_the_first_bytes(t: Target) {
+    let store = t.store.as_ref();
+    let tmp = tempfile::tempdir().unwrap();
+    let k = key();
+    let missing = store.head(&k, 64).await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::ObjectNotFound(_)),
+        "{missing}"
+    );
+
+    let body = pattern(300_000);
+    let path = tmp.path().join("body");
+    std::fs::write(&path, &body).unwrap();
+    store.put_file(&k, &path, "audio/wav").await.unwrap();
+    let head = store.head(&k, 64).await.unwrap();
+    assert_eq!(head.size, body.len() as u64);
+    assert_eq!(&head.first_bytes[..], &body[..64]);
+
+    let short = key();
+    store
+        .put(&short, Bytes::from_static(b"RIFF"), "audio/wav")
+        .await
+        .unwrap();
+    let head = store.head(&short, 64).await.unwrap();
+    assert_eq!((head.size, &head.first_bytes[..]), (4, &b"RIFF"[..]));
+
+    let empty = key();
+    store.put(&empty, Bytes::new(), "audio/wav").await.unwrap();
+    let head = store.head(&empty, 64).await.unwrap();
+    assert_eq!((head.size, head.first_bytes.len()), (0, 0));
 }
 
 async fn put_replaces_an_object(t: Target) {

@@ -7,6 +7,9 @@ pub mod grade;
 pub mod migrate;
 pub mod report;
 pub mod rubric;
+pub mod serve;
+pub mod submit;
+pub mod token;
 pub mod transcribe;
 pub mod worker;
 

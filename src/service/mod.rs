@@ -5,6 +5,7 @@
 //! The same parts run in one process (`pitchgrade serve`, the embedded default)
 //! or split across machines (`pitchgrade worker` processes sharing PostgreSQL + S3).
 
+pub mod api;
 pub mod config;
 pub mod metrics;
 pub mod worker;

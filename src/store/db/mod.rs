@@ -8,6 +8,8 @@
 mod postgres;
 mod rows;
 mod sqlite;
+pub mod tokens;
+pub mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,8 @@ use uuid::Uuid;
 
 use super::queue::RetryPolicy;
 use super::StoreError;
+pub use tokens::TokenRepo;
+pub use uploads::UploadRepo;
 
 /// Declares a closed set of values stored as text, with its spelling in one place.
 macro_rules! text_enum {
@@ -250,7 +254,7 @@ impl QueueDepth {
 
 /// The database, whichever it is (certification storage included).
 #[async_trait]
-pub trait Repo: CertificationRepo + Send + Sync {
+pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
     /// Inserts the submission and its job in one transaction, so no submission
     /// exists without work queued for it. With an idempotency key already used by
     /// this rep, returns the earlier submission (`created == false`) and writes

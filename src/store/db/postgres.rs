@@ -484,3 +484,7 @@ impl Repo for PgRepo {
         Ok(rescued)
     }
 }
+
+// The API's tables (tokens, direct uploads), one file each.
+mod tokens;
+mod uploads;

@@ -524,3 +524,7 @@ impl Repo for SqliteRepo {
         Ok(rescued)
     }
 }
+
+// The API's tables (tokens, direct uploads), one file each.
+mod tokens;
+mod uploads;

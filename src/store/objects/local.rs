@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{write_atomically, ObjectKey, ObjectStore};
+use super::{write_atomically, ObjectHead, ObjectKey, ObjectStore};
 use crate::store::StoreError;
 
 pub struct LocalStore {
@@ -101,6 +101,31 @@ impl ObjectStore for LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(StoreError::io(&path)(e)),
         }
+    }
+
+    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, StoreError> {
+        use tokio::io::AsyncReadExt;
+        let path = self.path_of(key);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(StoreError::ObjectNotFound(key.to_string()))
+            }
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        };
+        let meta = file.metadata().await.map_err(StoreError::io(&path))?;
+        if !meta.is_file() {
+            return Err(StoreError::ObjectNotFound(key.to_string()));
+        }
+        let mut first = Vec::with_capacity(max.min(meta.len() as usize));
+        file.take(max as u64)
+            .read_to_end(&mut first)
+            .await
+            .map_err(StoreError::io(&path))?;
+        Ok(ObjectHead {
+            size: meta.len(),
+            first_bytes: Bytes::from(first),
+        })
     }
 
     async fn presign_put(

@@ -47,6 +47,11 @@ pub trait ObjectStore: Send + Sync {
 
     async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError>;
 
+    /// The object's size and its first `max` bytes (fewer if it is shorter),
+    /// without fetching the rest: enough to sniff a direct upload's format and
+    /// check its size before queueing it. A missing object is `ObjectNotFound`.
+    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, StoreError>;
+
     /// A URL a browser or phone can PUT the recording to directly, so large
     /// uploads bypass the API. Only S3 can sign one: `Unsupported` locally.
     async fn presign_put(
@@ -55,6 +60,13 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         expires: Duration,
     ) -> Result<url::Url, StoreError>;
+}
+
+/// What `ObjectStore::head` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub first_bytes: Bytes,
 }
 
 /// Opens the store named by `url`: `file:///dir` or `s3://bucket/prefix`

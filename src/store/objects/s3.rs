@@ -16,7 +16,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use super::{write_atomically, ObjectKey, ObjectStore};
+use super::{write_atomically, ObjectHead, ObjectKey, ObjectStore};
 use crate::store::StoreError;
 
 /// Files above this go up as multipart uploads.
@@ -332,6 +332,60 @@ impl ObjectStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
             Err(e) => Err(s3_err("head", &key)(e)),
         }
+    }
+
+    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, StoreError> {
+        let full = self.full_key(key);
+        let size = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                return Err(StoreError::ObjectNotFound(key.to_string()))
+            }
+            Err(e) => return Err(s3_err("head", &full)(e)),
+        };
+        // A range on an empty object is an error (416), and there is nothing to read.
+        if size == 0 || max == 0 {
+            return Ok(ObjectHead {
+                size,
+                first_bytes: Bytes::new(),
+            });
+        }
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .range(format!("bytes=0-{}", max - 1))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Err(StoreError::ObjectNotFound(key.to_string()))
+            }
+            Err(e) => return Err(s3_err("ranged get", &full)(e)),
+        };
+        let mut body = out.body;
+        let mut first = Vec::with_capacity(max.min(size as usize));
+        // A server that ignores the range sends the whole object: stop at `max`.
+        while let Some(chunk) = body.try_next().await.map_err(s3_err("ranged get", &full))? {
+            let room = max - first.len();
+            first.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if first.len() >= max {
+                break;
+            }
+        }
+        Ok(ObjectHead {
+            size,
+            first_bytes: Bytes::from(first),
+        })
     }
 
     async fn presign_put(

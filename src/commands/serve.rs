@@ -1,0 +1,67 @@
+//! `pitchgrade serve`: the HTTP API and a pool of grading workers in one
+//! process — the embedded default. With no configuration it keeps its state in
+//! `pitchgrade-data/` (SQLite + a folder of recordings) under the working
+//! directory. `--workers 0` serves the API only, for a distributed deployment
+//! whose grading runs in `pitchgrade worker` processes.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::worker::stop_on_signal;
+use crate::service::api::{router, ApiArgs, ApiState};
+use crate::service::{ServiceParts, StorageArgs, Worker, WorkerArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let parts = ServiceParts::connect(&args.storage, &args.worker.rubrics).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+
+    let workers = if args.worker.workers > 0 {
+        // Models load once, before the port opens: a server that is listening
+        // can grade.
+        let pipeline = Arc::new(args.worker.pipeline()?);
+        let worker = Arc::new(Worker::new(parts.clone(), pipeline, args.worker.settings()));
+        Some(tokio::spawn(worker.run(shutdown.clone())))
+    } else {
+        None
+    };
+
+    let listener = tokio::net::TcpListener::bind(args.api.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.api.listen))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let config = args.api.config();
+    if config.admin_token.is_none() {
+        eprintln!(
+            "no admin token configured: set PITCHGRADE_ADMIN_TOKEN, or create tokens with \
+             `pitchgrade token create`"
+        );
+    }
+    let app = router(ApiState::new(parts, config));
+    // Tests and scripts read this line to find the port of `--listen …:0`.
+    eprintln!("pitchgrade listening on http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("serving HTTP")?;
+    shutdown.cancel();
+    if let Some(workers) = workers {
+        // The jobs in hand finish; the rest stay queued for the next start.
+        let _ = workers.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,270 @@
+//! `pitchgrade submit FILE --rubric ID --rep REP`: the service's command-line
+//! client. Streams the recording to a server (`POST /v1/submissions`) with a
+//! progress bar, then polls until the grade is in and prints it as `grade`
+//! does. Exit 2 when the file was refused or the submission failed (the rep
+//! must act), 1 for anything else that went wrong.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use futures_util::TryStreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::StatusCode;
+
+use super::BAD_FILE;
+use crate::score::{report, Grade};
+use crate::service::api::error::ErrorBody;
+use crate::service::api::views::{Status, SubmissionResponse};
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The recording to upload.
+    pub file: PathBuf,
+    /// Id of a rubric installed on the server.
+    #[arg(long)]
+    pub rubric: String,
+    /// The rep the recording is for (a rep token may leave it out).
+    #[arg(long)]
+    pub rep: Option<String>,
+    /// The pitchgrade server.
+    #[arg(
+        long,
+        env = "PITCHGRADE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: url::Url,
+    /// API token (rep or admin).
+    #[arg(long, env = "PITCHGRADE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Makes a retried submit return the first submission instead of a second.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Print the submission id and exit once the upload is queued.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting for the grade after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub wait_seconds: u64,
+    /// Print the submission (with its grade) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Error codes that mean "this file": the rep re-records or re-exports.
+const FILE_REFUSED: &[&str] = &["not_audio", "unsupported_format", "empty_file", "too_large"];
+
+pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("starting the HTTP client")?;
+    let submitted = match upload(&client, &args).await? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if args.no_wait {
+        report_result(&args, &submitted)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = wait(&client, &args, submitted).await?;
+    report_result(&args, &done)
+}
+
+/// Streams the file as multipart, counting bytes into the progress bar.
+/// `Err(exit code)` when the server refused the file.
+async fn upload(
+    client: &reqwest::Client,
+    args: &SubmitArgs,
+) -> anyhow::Result<Result<SubmissionResponse, ExitCode>> {
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let len = file
+        .metadata()
+        .await
+        .with_context(|| format!("reading {}", args.file.display()))?
+        .len();
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let counter = bar.clone();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+        .inspect_ok(move |chunk| counter.inc(chunk.len() as u64));
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "recording".into());
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
+            .file_name(name);
+    // Ids before the file, so the server refuses a wrong rubric or rep
+    // before the upload, not after it.
+    let mut form = reqwest::multipart::Form::new().text("rubric", args.rubric.clone());
+    if let Some(rep) = &args.rep {
+        form = form.text("rep", rep.clone());
+    }
+    let form = form.part("file", part);
+    let mut request = client
+        .post(endpoint(&args.server, "v1/submissions")?)
+        .bearer_auth(&args.token)
+        .multipart(form);
+    if let Some(key) = &args.idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("uploading to {}", args.server))?;
+    let sent = bar.position();
+    bar.finish_and_clear();
+    let status = response.status();
+    if status.is_success() {
+        let submission: SubmissionResponse = response
+            .json()
+            .await
+            .context("reading the server's answer")?;
+        eprintln!(
+            "uploaded {sent} bytes; submission {} {}",
+            submission.id,
+            if status == StatusCode::OK {
+                "(already submitted with this idempotency key)"
+            } else {
+                "queued"
+            }
+        );
+        return Ok(Ok(submission));
+    }
+    let (code, message) = error_of(response).await;
+    if FILE_REFUSED.contains(&code.as_str()) {
+        eprintln!("{}: {message}", args.file.display());
+        return Ok(Err(ExitCode::from(BAD_FILE)));
+    }
+    bail!("the server refused the upload ({status}, {code}): {message}")
+}
+
+/// Polls until the submission is graded, needs review or failed.
+async fn wait(
+    client: &reqwest::Client,
+    args: &SubmitArgs,
+    submitted: SubmissionResponse,
+) -> anyhow::Result<SubmissionResponse> {
+    let url = endpoint(&args.server, &format!("v1/submissions/{}", submitted.id))?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let deadline = Instant::now() + Duration::from_secs(args.wait_seconds);
+    let mut pause = Duration::from_millis(500);
+    let mut current = submitted;
+    while !current.status.is_final() {
+        spinner.set_message(format!("{:?}…", current.status).to_lowercase());
+        if Instant::now() >= deadline {
+            spinner.finish_and_clear();
+            bail!(
+                "no grade after {} s; the submission {} is still {:?} — check later with the API",
+                args.wait_seconds,
+                current.id,
+                current.status
+            );
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        let response = client
+            .get(url.clone())
+            .bearer_auth(&args.token)
+            .send()
+            .await
+            .context("asking for the grade")?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let (code, message) = error_of(response).await;
+            // A restarting server answers 503 for a moment: keep waiting.
+            if status.is_server_error() {
+                continue;
+            }
+            spinner.finish_and_clear();
+            bail!("the server answered {status} ({code}): {message}");
+        }
+        current = response.json().await.context("reading the submission")?;
+    }
+    spinner.finish_and_clear();
+    Ok(current)
+}
+
+fn report_result(args: &SubmitArgs, s: &SubmissionResponse) -> anyhow::Result<ExitCode> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+    }
+    match s.status {
+        Status::Failed => {
+            eprintln!(
+                "{}: {}",
+                args.file.display(),
+                s.failure_reason
+                    .as_deref()
+                    .unwrap_or("the submission failed")
+            );
+            Ok(ExitCode::from(BAD_FILE))
+        }
+        Status::Graded | Status::NeedsReview if !args.json => {
+            let grade = s
+                .grade
+                .clone()
+                .context("the server reports a grade but sent none")?;
+            let grade: Grade =
+                serde_json::from_value(grade).context("reading the grade the server sent")?;
+            print!("{}", report::render(&grade));
+            if s.status == Status::NeedsReview {
+                println!("This grade is borderline: a reviewer will confirm it.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            if !args.json {
+                println!("submission {} is {:?}", s.id, s.status);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn endpoint(server: &url::Url, path: &str) -> anyhow::Result<url::Url> {
+    let mut base = server.clone();
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    base.join(path)
+        .with_context(|| format!("building a URL from {server}"))
+}
+
+async fn error_of(response: reqwest::Response) -> (String, String) {
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => (body.error.code, body.error.message),
+        // The body can be lost when the server closes a refused upload's
+        // connection early; the status alone still says whose problem it is.
+        Err(_) => {
+            let code = match status.as_u16() {
+                401 => "unauthorized",
+                403 => "forbidden",
+                404 => "not_found",
+                413 => "too_large",
+                415 => "unsupported_format",
+                _ => status.as_str(),
+            };
+            let message = match status.as_u16() {
+                413 => "the recording is larger than the server accepts",
+                415 => "the server cannot read this file as a recording",
+                _ => status.canonical_reason().unwrap_or("unexpected answer"),
+            };
+            (code.to_string(), message.to_string())
+        }
+    }
+}

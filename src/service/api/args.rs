@@ -1,0 +1,46 @@
+//! Flags and environment for the HTTP API of `pitchgrade serve`.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use super::ApiConfig;
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port and prints it).
+    #[arg(long, env = "PITCHGRADE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Bootstrap admin token for a fresh install: create real tokens with it
+    /// (`POST /v1/tokens` or `pitchgrade token create`), then unset it.
+    #[arg(long, env = "PITCHGRADE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Shared secret that S3 event notifications send as a bearer token
+    /// (MinIO webhook `auth_token`) to `POST /v1/events/s3`.
+    #[arg(long, env = "PITCHGRADE_S3_EVENTS_TOKEN", hide_env_values = true)]
+    pub s3_events_token: Option<String>,
+    /// Largest recording accepted, in MiB.
+    #[arg(long, env = "PITCHGRADE_MAX_UPLOAD_MB", default_value_t = 200)]
+    pub max_upload_mb: u64,
+    /// How long a presigned upload URL stays valid, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub presign_seconds: u64,
+    /// Attempts a grading job gets (transient failures retry with backoff).
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+}
+
+impl ApiArgs {
+    pub fn config(&self) -> ApiConfig {
+        ApiConfig {
+            max_upload_bytes: self.max_upload_mb.saturating_mul(1024 * 1024),
+            admin_token: self.admin_token.clone(),
+            events_token: self.s3_events_token.clone(),
+            presign_expiry: std::time::Duration::from_secs(
+                self.presign_seconds.clamp(60, 7 * 24 * 3600),
+            ),
+            max_attempts: self.max_attempts.max(1),
+            ..ApiConfig::default()
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Bearer tokens and what each role may do.
+//!
+//! - **rep**: bound to one rep id; creates and reads only that rep's
+//!   submissions (another rep's submission answers 404, as if it did not exist).
+//! - **reviewer**, **enablement**: read every rep's submissions.
+//! - **admin**: everything, including creating submissions for any rep and
+//!   managing tokens.
+//!
+//! Tokens are random 256-bit secrets shown once; the database keeps only their
+//! SHA-256, so a leaked backup cannot call the API. A fresh install has no
+//! tokens: the bootstrap admin token from the configuration
+//! (`PITCHGRADE_ADMIN_TOKEN`) lets the operator create the first ones.
+
+use std::io::Read;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::ApiState;
+pub use crate::store::db::tokens::Role;
+
+/// Tokens start with this, so secret scanners and people can tell them apart.
+pub const TOKEN_PREFIX: &str = "pgt_";
+
+/// Who is calling, as established by their token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub role: Role,
+    /// The rep a rep token acts for; `None` for the other roles.
+    pub rep_id: Option<String>,
+    /// The stored token; `None` for the bootstrap admin token.
+    pub token_id: Option<Uuid>,
+}
+
+impl Caller {
+    /// Refuses (403) unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role], doing: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "{doing} needs a {} token; this one is a {} token",
+            names.join(" or "),
+            self.role
+        )))
+    }
+
+    /// Whether the caller may see this rep's submissions.
+    pub fn can_read(&self, rep_id: &str) -> bool {
+        self.role != Role::Rep || self.rep_id.as_deref() == Some(rep_id)
+    }
+
+    /// The rep a new submission is for: a rep token's own rep (naming another
+    /// is refused); an admin must name one.
+    pub fn submitting_rep(&self, requested: Option<&str>) -> Result<String, ApiError> {
+        self.require(&[Role::Rep, Role::Admin], "creating a submission")?;
+        let requested = requested.map(str::trim).filter(|r| !r.is_empty());
+        match (self.role, self.rep_id.as_deref(), requested) {
+            (Role::Rep, Some(own), None) => Ok(own.to_string()),
+            (Role::Rep, Some(own), Some(asked)) if asked == own => Ok(own.to_string()),
+            (Role::Rep, _, Some(asked)) => Err(ApiError::forbidden(format!(
+                "a rep token can only submit for its own rep, not for {asked:?}"
+            ))),
+            (_, _, Some(asked)) => {
+                check_rep_id(asked)?;
+                Ok(asked.to_string())
+            }
+            (_, _, None) => Err(ApiError::invalid(
+                "name the rep this recording is for (field `rep`)",
+            )),
+        }
+    }
+}
+
+/// Rep ids come from clients and land in URLs and logs: keep them plain.
+pub fn check_rep_id(rep: &str) -> Result<(), ApiError> {
+    let ok = !rep.is_empty()
+        && rep.len() <= 128
+        && rep
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "a rep id is 1 to 128 letters, digits or . _ - @ +",
+        ))
+    }
+}
+
+/// Lower-case hex SHA-256 of a token: what the database stores and looks up.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token (`pgt_` + 64 hex digits, 256 bits from the OS).
+pub fn new_token() -> std::io::Result<String> {
+    let mut secret = [0u8; 32];
+    // The OS generator, without another crate: every platform the service
+    // targets (Linux containers, macOS for development) has /dev/urandom.
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+    Ok(format!("{TOKEN_PREFIX}{}", hex::encode(secret)))
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Caller, ApiError> {
+        caller_of(state, bearer(&parts.headers)?).await
+    }
+}
+
+/// Resolves a presented token to its caller (401 when it is not valid).
+pub(super) async fn caller_of(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
+    let hash = hash_token(token);
+    // Comparing digests, not secrets: timing can at most reveal a prefix of
+    // a hash, which says nothing about the token.
+    if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
+        return Ok(Caller {
+            role: Role::Admin,
+            rep_id: None,
+            token_id: None,
+        });
+    }
+    match state.parts.repo.find_token(&hash).await? {
+        Some(t) => Ok(Caller {
+            role: t.role,
+            rep_id: t.rep_id,
+            token_id: Some(t.id),
+        }),
+        None => Err(ApiError::unauthorized(
+            "this token is not valid (unknown or revoked)",
+        )),
+    }
+}
+
+/// The token from `Authorization: Bearer …`.
+pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("send a token: Authorization: Bearer <token>"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "use a bearer token: Authorization: Bearer <token>",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(id: &str) -> Caller {
+        Caller {
+            role: Role::Rep,
+            rep_id: Some(id.into()),
+            token_id: None,
+        }
+    }
+
+    fn role(role: Role) -> Caller {
+        Caller {
+            role,
+            rep_id: None,
+            token_id: None,
+        }
+    }
+
+    #[test]
+    fn a_rep_reads_and_submits_only_for_itself() {
+        let alice = rep("alice");
+        assert!(alice.can_read("alice"));
+        assert!(!alice.can_read("bob"));
+        assert_eq!(alice.submitting_rep(None).unwrap(), "alice");
+        assert_eq!(alice.submitting_rep(Some("alice")).unwrap(), "alice");
+        assert_eq!(
+            alice.submitting_rep(Some("bob")).unwrap_err().code,
+            "forbidden"
+        );
+    }
+
+    #[test]
+    fn other_roles_read_everything_but_only_admins_submit_for_others() {
+        assert!(role(Role::Reviewer).can_read("bob"));
+        assert!(role(Role::Enablement).can_read("bob"));
+        let err = role(Role::Reviewer)
+            .submitting_rep(Some("bob"))
+            .unwrap_err();
+        assert_eq!(err.code, "forbidden");
+        assert_eq!(
+            role(Role::Admin).submitting_rep(Some("bob")).unwrap(),
+            "bob"
+        );
+        assert_eq!(
+            role(Role::Admin).submitting_rep(None).unwrap_err().code,
+            "invalid_request"
+        );
+        assert_eq!(
+            role(Role::Admin)
+                .submitting_rep(Some("../x"))
+                .unwrap_err()
+                .code,
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), hash_token(&b));
+        assert_eq!(hash_token(&a).len(), 64);
+    }
+}

@@ -1,0 +1,190 @@
+//! Every API failure as JSON — `{"error": {"code", "message"}}` — with the
+//! status code a client can act on. `code` is stable for programs; `message`
+//! is one sentence for the person (often the rep who uploaded the file).
+//! Infrastructure faults are logged with their detail and answered without it.
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::IngestError;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`,
+    /// `invalid_request`, `unknown_rubric`, `not_audio`, `unsupported_format`,
+    /// `empty_file`, `too_large`, `upload_missing`, `idempotency_conflict`,
+    /// `presign_unsupported`, `unavailable`, `internal`.
+    pub code: String,
+    /// One sentence for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn too_large(max_bytes: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the upload is larger than the {} MB limit: upload a shorter recording or export it as M4A or MP3",
+                max_bytes.div_ceil(1024 * 1024)
+            ),
+        )
+    }
+
+    /// A fault on our side: the detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %detail, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; try again",
+        )
+    }
+
+    fn unavailable(what: &str, detail: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(error = %detail, "{what} unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the {what} is unavailable right now; try again in a moment"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"pitchgrade\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::IdempotencyConflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "this Idempotency-Key was already used for a submission to another rubric; use a new key",
+            ),
+            StoreError::Invalid(m) => ApiError::invalid(m),
+            StoreError::NotFound { what, id } => ApiError::not_found(format!("{what} {id} not found")),
+            e @ (StoreError::Database { .. } | StoreError::Migrate(_)) => {
+                ApiError::unavailable("database", e)
+            }
+            e @ (StoreError::S3 { .. } | StoreError::Io { .. }) => {
+                ApiError::unavailable("recording store", e)
+            }
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+/// A recording refused by its bytes: 413 for size, 415 for what it is.
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> ApiError {
+        let (status, code) = match &e {
+            IngestError::Empty => (StatusCode::UNPROCESSABLE_ENTITY, "empty_file"),
+            IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            IngestError::NotAudio { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_audio"),
+            IngestError::Io { .. } | IngestError::Internal(_) => return ApiError::internal(e),
+            _ => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(e: MultipartError) -> ApiError {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the upload is larger than the limit: upload a shorter recording or export it as M4A or MP3",
+            ),
+            s if s.is_client_error() => {
+                ApiError::invalid(format!("malformed multipart body: {}", e.body_text()))
+            }
+            _ => ApiError::internal(e.body_text()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> ApiError {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(e.status(), "too_large", e.body_text()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send a JSON body with Content-Type: application/json",
+            ),
+            _ => ApiError::invalid(e.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        // An id that is not a UUID names nothing that exists.
+        ApiError::not_found(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> ApiError {
+        ApiError::invalid(e.body_text())
+    }
+}

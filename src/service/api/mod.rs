@@ -1,0 +1,156 @@
+//! The HTTP API (axum): submissions by multipart or direct upload, their
+//! status and grade, tokens, and what operators poll.
+//!
+//! Routes (see `/openapi.json` for the full contract):
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | POST | `/v1/submissions` (multipart: rubric, rep, file) | rep (own), admin |
+//! | GET | `/v1/submissions/{id}` | its rep, reviewer, enablement, admin |
+//! | GET | `/v1/reps/{rep}/submissions` | that rep, reviewer, enablement, admin |
+//! | POST | `/v1/uploads` → presigned PUT (S3 only) | rep (own), admin |
+//! | POST | `/v1/uploads/{id}/complete` | the upload's rep, admin |
+//! | POST | `/v1/events/s3` (S3 event notifications) | events token, admin |
+//! | POST / DELETE | `/v1/tokens`, `/v1/tokens/{id}` | admin |
+//! | GET | `/healthz`, `/readyz`, `/metrics`, `/openapi.json` | anyone |
+
+pub mod args;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod intake;
+pub mod openapi;
+pub mod submissions;
+pub mod tokens;
+pub mod uploads;
+pub mod views;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
+use axum::http::Request;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub use args::ApiArgs;
+pub use error::ApiError;
+
+use super::config::ServiceParts;
+
+/// Room for the multipart framing and the small fields around the file.
+pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// How the API behaves; `ApiArgs` builds it from flags and environment.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest recording accepted, in bytes (uploads and direct uploads).
+    pub max_upload_bytes: u64,
+    /// The bootstrap admin token (plain); hashed when the state is built.
+    pub admin_token: Option<String>,
+    /// The shared secret S3 event notifications present as a bearer token.
+    pub events_token: Option<String>,
+    /// How long a presigned PUT URL stays valid.
+    pub presign_expiry: Duration,
+    /// Where multipart uploads are spooled while they arrive.
+    pub scratch_dir: PathBuf,
+    /// Attempts a grading job gets before it is dead.
+    pub max_attempts: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_upload_bytes: crate::ingest::Limits::default().max_bytes,
+            admin_token: None,
+            events_token: None,
+            presign_expiry: Duration::from_secs(60 * 60),
+            scratch_dir: std::env::temp_dir(),
+            max_attempts: 5,
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct ApiState {
+    pub parts: ServiceParts,
+    pub config: Arc<ApiConfig>,
+    admin_token_hash: Option<Arc<str>>,
+    events_token_hash: Option<Arc<str>>,
+}
+
+impl ApiState {
+    pub fn new(parts: ServiceParts, config: ApiConfig) -> ApiState {
+        let hashed = |t: &Option<String>| {
+            t.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| Arc::from(auth::hash_token(t)))
+        };
+        ApiState {
+            admin_token_hash: hashed(&config.admin_token),
+            events_token_hash: hashed(&config.events_token),
+            parts,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The API's routes with tracing, ready to serve.
+pub fn router(state: ApiState) -> Router {
+    let upload_limit = usize::try_from(
+        state
+            .config
+            .max_upload_bytes
+            .saturating_add(MULTIPART_OVERHEAD),
+    )
+    .unwrap_or(usize::MAX);
+    Router::new()
+        .route(
+            "/v1/submissions",
+            post(submissions::create).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/v1/submissions/{id}", get(submissions::get_one))
+        .route("/v1/reps/{rep}/submissions", get(submissions::list_for_rep))
+        .route("/v1/uploads", post(uploads::presign))
+        .route("/v1/uploads/{id}/complete", post(uploads::complete))
+        .route("/v1/events/s3", post(uploads::s3_event))
+        .route("/v1/tokens", post(tokens::create))
+        .route("/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                // `submission_id` is filled in by the handler once known, so
+                // every log line of the request carries it.
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    submission_id = tracing::field::Empty,
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// `axum::Json` whose rejections are JSON errors like every other failure.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Path` with JSON errors (a malformed id is a 404).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query` with JSON errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

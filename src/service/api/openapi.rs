@@ -1,0 +1,73 @@
+//! The OpenAPI 3.1 document at `/openapi.json`, derived from the handlers'
+//! annotations so it cannot drift from the routes.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{error, health, submissions, tokens, uploads, views};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pitchgrade",
+        description = "Grades recorded sales pitches against enablement rubrics. \
+            Authenticate with `Authorization: Bearer <token>`; roles: rep (own submissions only), \
+            reviewer, enablement (read all), admin (everything, tokens).",
+    ),
+    paths(
+        submissions::create,
+        submissions::get_one,
+        submissions::list_for_rep,
+        uploads::presign,
+        uploads::complete,
+        uploads::s3_event,
+        tokens::create,
+        tokens::revoke,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        document,
+    ),
+    components(schemas(
+        error::ErrorBody,
+        error::ErrorDetail,
+        views::Status,
+        views::SubmissionResponse,
+        views::SubmissionList,
+        uploads::UploadRequest,
+        uploads::UploadTicket,
+        uploads::S3Event,
+        uploads::S3EventResult,
+        tokens::TokenRequest,
+        tokens::IssuedToken,
+        health::Health,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "submissions", description = "Upload recordings and read their grades"),
+        (name = "uploads", description = "Direct (presigned) uploads to S3"),
+        (name = "tokens", description = "API tokens (admin)"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

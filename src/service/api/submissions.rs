@@ -1,0 +1,361 @@
+//! Submissions: create one by multipart upload, read one, list a rep's.
+//!
+//! The upload is streamed to a temporary file while it arrives — never held
+//! in memory — and counted against the size limit as it goes; its first bytes
+//! are sniffed as soon as they are in, so a PDF is refused before the rest of
+//! it is read. Only then is it copied to the object store and queued.
+
+use axum::extract::{Multipart, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::intake::{self, SNIFF_BYTES};
+use super::views::{SubmissionList, SubmissionResponse};
+use super::{ApiPath, ApiQuery, ApiState};
+use crate::store::db::NewSubmission;
+use crate::store::ObjectKey;
+
+/// Multipart fields other than the file are short: ids, not documents.
+const MAX_TEXT_FIELD: usize = 256;
+
+/// The multipart form of `POST /v1/submissions` (for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SubmissionForm {
+    /// Id of an installed rubric.
+    rubric: String,
+    /// The rep the recording is for. A rep token may omit it (its own rep);
+    /// an admin token must give it.
+    rep: Option<String>,
+    /// The recording (WAV, MP3, M4A/MP4, FLAC, OGG, WebM…). Its format is
+    /// read from its bytes; the file name and declared type are ignored.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Creates a submission from a multipart upload and queues it for grading.
+///
+/// With an `Idempotency-Key` the same request sent again returns the first
+/// submission (200) instead of creating a second one (202).
+#[utoipa::path(
+    post,
+    path = "/v1/submissions",
+    tag = "submissions",
+    request_body(content = inline(SubmissionForm), content_type = "multipart/form-data"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key (per rep) returns the first submission")),
+    responses(
+        (status = 202, description = "Queued for grading", body = SubmissionResponse),
+        (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = SubmissionResponse),
+        (status = 400, description = "Missing or malformed field", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "The token may not submit for this rep", body = ErrorBody),
+        (status = 409, description = "Idempotency-Key reused for another rubric", body = ErrorBody),
+        (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+        (status = 415, description = "Not an audio recording we can read", body = ErrorBody),
+        (status = 422, description = "Empty file or unknown rubric", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let result = match caller {
+        Ok(caller) => receive(&state, caller, &headers, &mut multipart).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &result {
+        // Over the limit we stop reading at once; any other refusal lets the
+        // client finish sending (bounded by the limit and a timeout) so it
+        // reads our answer instead of a connection reset.
+        if e.status != StatusCode::PAYLOAD_TOO_LARGE {
+            linger(multipart);
+        }
+    }
+    result
+}
+
+/// How long a refused upload is still read (and discarded).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn linger(mut multipart: Multipart) {
+    tokio::spawn(async move {
+        let drain = async {
+            while let Ok(Some(mut field)) = multipart.next_field().await {
+                while let Ok(Some(_)) = field.chunk().await {}
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
+}
+
+async fn receive(
+    state: &ApiState,
+    caller: Caller,
+    headers: &HeaderMap,
+    multipart: &mut Multipart,
+) -> Result<Response, ApiError> {
+    caller.require(
+        &[super::auth::Role::Rep, super::auth::Role::Admin],
+        "creating a submission",
+    )?;
+    let idempotency_key = intake::idempotency_key(headers)?;
+    let max = state.config.max_upload_bytes;
+    // A declared length over the limit is refused before a byte is read.
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max.saturating_add(super::MULTIPART_OVERHEAD) {
+            return Err(ApiError::too_large(max));
+        }
+    }
+
+    let mut rubric = None;
+    let mut rep = None;
+    let mut upload: Option<Spooled> = None;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| body_error(e, max))?
+    {
+        match field.name() {
+            // Checked as soon as they arrive: sent before the file (as
+            // `pitchgrade submit` does), a bad one costs no upload.
+            Some("rubric") => {
+                let id = text_field(&mut field, "rubric").await?;
+                intake::check_rubric(state, &id)?;
+                rubric = Some(id);
+            }
+            Some("rep") => {
+                let id = text_field(&mut field, "rep").await?;
+                caller.submitting_rep(Some(&id))?;
+                rep = Some(id);
+            }
+            Some("file") if upload.is_some() => {
+                return Err(ApiError::invalid("send one recording per submission"))
+            }
+            Some("file") => upload = Some(spool(state, &mut field).await?),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "unknown form field {:?}: send `rubric`, `rep` and `file`",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+            None => return Err(ApiError::invalid("every form field needs a name")),
+        }
+    }
+    let rubric = rubric.ok_or_else(|| ApiError::invalid("missing form field `rubric`"))?;
+    let upload =
+        upload.ok_or_else(|| ApiError::invalid("missing form field `file` (the recording)"))?;
+    let rep_id = caller.submitting_rep(rep.as_deref())?;
+
+    let key = ObjectKey::new_upload(Utc::now());
+    state
+        .parts
+        .objects
+        .put_file(&key, upload.file.path(), upload.content_type)
+        .await?;
+    drop(upload.file);
+    let created = intake::enqueue(
+        state,
+        NewSubmission {
+            rep_id,
+            rubric_id: rubric,
+            object_key: key.to_string(),
+            content_type: upload.content_type.to_string(),
+            byte_size: upload.size,
+            idempotency_key,
+        },
+        &key,
+        intake::OnFailure::Delete,
+    )
+    .await?;
+    Ok(accepted(created))
+}
+
+/// 202 with a `Location` for a new submission; 200 for an idempotent replay.
+pub(super) fn accepted(created: crate::store::db::Created) -> Response {
+    let status = if created.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/v1/submissions/{}", created.submission.id);
+    let mut response = (
+        status,
+        Json(SubmissionResponse::from_submission(created.submission)),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    if !created.created {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The body limit (which counts the multipart framing too) and our own count
+/// of the file's bytes both answer with the same message, naming the limit.
+fn body_error(e: axum::extract::multipart::MultipartError, max: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(max)
+    } else {
+        e.into()
+    }
+}
+
+/// The recording, on local disk while the request lasts.
+struct Spooled {
+    file: tempfile::NamedTempFile,
+    size: u64,
+    content_type: &'static str,
+}
+
+async fn spool(
+    state: &ApiState,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<Spooled, ApiError> {
+    let max = state.config.max_upload_bytes;
+    let temp = tempfile::Builder::new()
+        .prefix("pitchgrade-upload-")
+        .tempfile_in(&state.config.scratch_dir)
+        .map_err(ApiError::internal)?;
+    let mut out = tokio::fs::File::from_std(temp.reopen().map_err(ApiError::internal)?);
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut sniffed = None;
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| body_error(e, max))? {
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(ApiError::too_large(max));
+        }
+        if sniffed.is_none() {
+            let room = SNIFF_BYTES - head.len();
+            head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if head.len() == SNIFF_BYTES {
+                sniffed = Some(intake::check_head(&head)?);
+            }
+        }
+        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    let (_, content_type) = match sniffed {
+        Some(s) => s,
+        None => intake::check_head(&head)?,
+    };
+    out.flush().await.map_err(ApiError::internal)?;
+    Ok(Spooled {
+        file: temp,
+        size,
+        content_type,
+    })
+}
+
+async fn text_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::invalid(format!(
+                "form field `{name}` is longer than {MAX_TEXT_FIELD} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid(format!("form field `{name}` is not UTF-8 text")))?;
+    Ok(text.trim().to_string())
+}
+
+/// A submission: status, and its grade with criteria and evidence once graded.
+#[utoipa::path(
+    get,
+    path = "/v1/submissions/{id}",
+    tag = "submissions",
+    params(("id" = Uuid, Path, description = "Submission id")),
+    responses(
+        (status = 200, description = "The submission", body = SubmissionResponse),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 404, description = "No such submission (or not yours)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_one(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<SubmissionResponse>, ApiError> {
+    tracing::Span::current().record("submission_id", tracing::field::display(id));
+    let view = state.parts.repo.get_submission(id).await?;
+    // Another rep's submission answers exactly like a missing one, so ids
+    // cannot be probed.
+    match view {
+        Some(v) if caller.can_read(&v.submission.rep_id) => {
+            Ok(Json(SubmissionResponse::from_view(v)))
+        }
+        _ => Err(ApiError::not_found(format!("submission {id} not found"))),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// At most this many, newest first (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+/// A rep's submissions, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/reps/{rep}/submissions",
+    tag = "submissions",
+    params(("rep" = String, Path, description = "Rep id"), ListQuery),
+    responses(
+        (status = 200, description = "The rep's submissions", body = SubmissionList),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "A rep token listing another rep", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_for_rep(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(rep): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<SubmissionList>, ApiError> {
+    if !caller.can_read(&rep) {
+        return Err(ApiError::forbidden(
+            "a rep token can only list its own submissions",
+        ));
+    }
+    let limit = query
+        .limit
+        .unwrap_or(50)
+        .clamp(1, crate::store::db::MAX_PAGE);
+    let submissions = state
+        .parts
+        .repo
+        .list_submissions(&rep, limit)
+        .await?
+        .into_iter()
+        .map(SubmissionResponse::from_submission)
+        .collect();
+    Ok(Json(SubmissionList {
+        rep_id: rep,
+        submissions,
+    }))
+}

@@ -1,0 +1,126 @@
+//! Token management over HTTP (admins only): create one (the secret is in the
+//! response, once) and revoke one.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::auth::{self, Caller, Role};
+use super::error::{ApiError, ErrorBody};
+use super::{ApiJson, ApiPath, ApiState};
+use crate::store::db::tokens::NewToken;
+use crate::store::Repo;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    pub role: Role,
+    /// Required for (and only for) `rep` tokens.
+    pub rep: Option<String>,
+    /// A note for operators ("alice's laptop").
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    pub id: Uuid,
+    /// The secret. Shown once: only its hash is stored.
+    pub token: String,
+    pub role: Role,
+    pub rep_id: Option<String>,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Creates a token and stores only its hash; used by this route and by
+/// `pitchgrade token create`.
+pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToken, ApiError> {
+    let rep_id = request
+        .rep
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    if let Some(rep) = rep_id {
+        auth::check_rep_id(rep)?;
+    }
+    let label = request.label.clone().unwrap_or_default();
+    if label.chars().count() > 200 {
+        return Err(ApiError::invalid("a label is at most 200 characters"));
+    }
+    let token = auth::new_token().map_err(ApiError::internal)?;
+    let stored = repo
+        .create_token(
+            &NewToken {
+                token_hash: auth::hash_token(&token),
+                role: request.role,
+                rep_id: rep_id.map(str::to_string),
+                label,
+            },
+            Utc::now(),
+        )
+        .await?;
+    Ok(IssuedToken {
+        id: stored.id,
+        token,
+        role: stored.role,
+        rep_id: stored.rep_id,
+        label: stored.label,
+        created_at: stored.created_at,
+    })
+}
+
+/// Creates an API token (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "tokens",
+    request_body = TokenRequest,
+    responses(
+        (status = 201, description = "The new token; its secret is not shown again", body = IssuedToken),
+        (status = 400, description = "A rep token without a rep, or another role with one", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin], "creating tokens")?;
+    let issued = issue(state.parts.repo.as_ref(), &request).await?;
+    tracing::info!(token_id = %issued.id, role = %issued.role, rep_id = ?issued.rep_id, "token created");
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// Revokes an API token (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/tokens/{id}",
+    tag = "tokens",
+    params(("id" = Uuid, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No live token with this id", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revoke(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Admin], "revoking tokens")?;
+    if state.parts.repo.revoke_token(id, Utc::now()).await? {
+        tracing::info!(token_id = %id, "token revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no live token {id}")))
+    }
+}

@@ -1,0 +1,135 @@
+//! API tokens: who may call the HTTP API, and as whom.
+//!
+//! Only a token's SHA-256 is stored, so a copy of the database cannot be
+//! replayed against the API. A rep token is bound to one rep id; the other
+//! roles read across reps. Hashing and checking happen in the service's auth
+//! layer; this is the storage of the outcome.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::rows::DbTime;
+use crate::store::StoreError;
+
+/// What a token may do. Ordered by reach: a rep acts for one rep id; reviewers
+/// and enablement read everything; admins also manage tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Rep,
+    Reviewer,
+    Enablement,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Reviewer => "reviewer",
+            Role::Enablement => "enablement",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "rep" => Ok(Role::Rep),
+            "reviewer" => Ok(Role::Reviewer),
+            "enablement" => Ok(Role::Enablement),
+            "admin" => Ok(Role::Admin),
+            other => Err(StoreError::Invalid(format!(
+                "unknown role {other:?}: use rep, reviewer, enablement or admin"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A token about to be stored. The secret itself never reaches the store.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// Lower-case hex SHA-256 of the secret.
+    pub token_hash: String,
+    pub role: Role,
+    /// Set for (and only for) rep tokens.
+    pub rep_id: Option<String>,
+    /// Free text for operators ("alice's laptop", "MinIO webhook").
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub role: Role,
+    pub rep_id: Option<String>,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait TokenRepo: Send + Sync {
+    /// Stores a token. A rep token without a rep id, or another role with one,
+    /// is `Invalid`.
+    async fn create_token(
+        &self,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The live (not revoked) token with this hash.
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Revokes a token; false when there was no live token with that id.
+    async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+}
+
+pub(crate) fn validate_token(new: &NewToken) -> Result<(), StoreError> {
+    let rep = new.rep_id.as_deref().map(str::trim);
+    match (new.role, rep) {
+        (Role::Rep, None | Some("")) => Err(StoreError::Invalid(
+            "a rep token must name its rep id".into(),
+        )),
+        (Role::Rep, Some(_)) | (_, None) => Ok(()),
+        (role, Some(_)) => Err(StoreError::Invalid(format!(
+            "a {role} token reads every rep's submissions; it cannot be bound to one rep"
+        ))),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow<T> {
+    id: Uuid,
+    role: String,
+    rep_id: Option<String>,
+    label: String,
+    created_at: T,
+    revoked_at: Option<T>,
+}
+
+impl<T: DbTime> TokenRow<T> {
+    pub(crate) fn into_domain(self) -> Result<ApiToken, StoreError> {
+        Ok(ApiToken {
+            id: self.id,
+            role: self
+                .role
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("unknown role {:?}", self.role)))?,
+            rep_id: self.rep_id,
+            label: self.label,
+            created_at: self.created_at.to_utc()?,
+            revoked_at: self.revoked_at.map(DbTime::to_utc).transpose()?,
+        })
+    }
+}

@@ -1,0 +1,13 @@
+//! The HTTP API against real parts: the router on a random port, SQLite and
+//! PostgreSQL, a local folder and Garage (S3), the real worker with the
+//! OpenAI-compatible transcriber against a wiremock double and the real
+//! offline judge — and `pitchgrade serve` / `pitchgrade submit` as binaries.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod cli;
+mod ops;
+mod submissions;
+mod uploads;

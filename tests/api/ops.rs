@@ -1,0 +1,169 @@
+//! What operators use: the OpenAPI document, health, readiness, metrics.
+
+use crate::common::app::{spawn_app, spoken_wav, RUBRIC};
+
+#[tokio::test]
+async fn the_openapi_document_parses_and_lists_every_route() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: serde_json::Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/submissions", "post"),
+        ("/v1/submissions/{id}", "get"),
+        ("/v1/reps/{rep}/submissions", "get"),
+        ("/v1/uploads", "post"),
+        ("/v1/uploads/{id}/complete", "post"),
+        ("/v1/events/s3", "post"),
+        ("/v1/tokens", "post"),
+        ("/v1/tokens/{id}", "delete"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+    let create = &paths["/v1/submissions"]["post"];
+    assert!(create["requestBody"]["content"]["multipart/form-data"].is_object());
+    assert!(create["responses"]["413"].is_object() && create["responses"]["415"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(schemas.contains_key("SubmissionResponse") && schemas.contains_key("ErrorBody"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_unknown_routes() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("", "/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = app.get_json("", "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["objects"], "ok");
+
+    // The recordings volume gone (a file where the folder was): not ready,
+    // but still alive.
+    let objects = app.objects_dir.clone().unwrap();
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::fs::write(&objects, b"not a folder").unwrap();
+    let (status, body) = app.get_json("", "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["objects"], "unavailable");
+    let (status, _) = app.get_json("", "/healthz").await;
+    assert_eq!(status, 200);
+
+    let (status, body) = app.get_json("", "/v2/nothing").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.get_json("x", "/v1/submissions/not-a-uuid").await;
+    assert!(status == 401 || status == 404, "{status} {body}");
+}
+
+#[tokio::test]
+async fn metrics_show_the_current_queue_depth() {
+    let app = spawn_app().await;
+    let alice = app.token("rep", Some("alice")).await;
+    let scrape = || async {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        response.text().await.unwrap()
+    };
+    let before = scrape().await;
+    assert!(
+        before.contains("pitchgrade_queue_jobs{state=\"available\"} 0"),
+        "{before}"
+    );
+
+    let wav = spoken_wav(
+        app.dir.path(),
+        "Our customers close the books in four days.",
+    )
+    .0;
+    for _ in 0..2 {
+        let response = app
+            .upload(&alice, &[("rubric", RUBRIC)], Some(wav.clone()), None)
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    let after = scrape().await;
+    assert!(
+        after.contains("pitchgrade_queue_jobs{state=\"available\"} 2"),
+        "{after}"
+    );
+    assert!(after.trim_end().ends_with("# EOF"));
+}
+
+/// Log lines of a request carry its submission id once the handler knows it.
+#[tokio::test(flavor = "current_thread")]
+async fn request_spans_carry_the_submission_id() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This runtime has one thread, which also runs the server's tasks.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    let alice = app.token("rep", Some("alice")).await;
+    let wav = spoken_wav(
+        app.dir.path(),
+        "Our customers close the books in four days.",
+    )
+    .0;
+    let response = app
+        .upload(&alice, &[("rubric", RUBRIC)], Some(wav), None)
+        .await;
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app.get_json(&alice, &format!("/v1/submissions/{id}")).await;
+    assert_eq!(status, 200);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let tagged = |needle: &str| {
+        text.lines().any(|l| {
+            l.contains("request{method=")
+                && l.contains(needle)
+                && l.contains(&format!("submission_id={id}"))
+        })
+    };
+    assert!(tagged("submission queued"), "{text}");
+    assert!(tagged("path=/v1/submissions/"), "{text}");
+}

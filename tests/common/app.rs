@@ -1,0 +1,368 @@
+//! A running API for tests, zero2prod style: `spawn_app()` serves the real
+//! router on a random port over a fresh database (SQLite or PostgreSQL), a
+//! fresh object store (a temp folder, or a prefix in the Garage bucket), and
+//! a transcription double (wiremock answering like OpenAI's verbose_json).
+//! Grading is driven from the test with `run_worker_once()`: the real worker
+//! with the OpenAI-compatible transcriber against the double and the real
+//! offline judge.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pitchgrade::ingest::Limits;
+use pitchgrade::pipeline::Pipeline;
+use pitchgrade::rubric::RubricCatalog;
+use pitchgrade::score::judge::offline::OfflineJudge;
+use pitchgrade::service::api::{router, ApiConfig, ApiState};
+use pitchgrade::service::{JobOutcome, Metrics, ServiceParts, Worker, WorkerSettings};
+use pitchgrade::store::{connect_objects, ObjectStore};
+use pitchgrade::transcribe::{build_transcriber, ApiKey, BackendKind, TranscriberConfig};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::store::TestDb;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A pitch that hits several of ledgerly-sales-pitch's talking points.
+pub const PITCH: &str = "Thanks for your time, Dana. Our customers close the books in four days \
+instead of nine. Ledgerly matches your bank transactions to the ledger automatically and only \
+shows your team the exceptions. Every entry records who prepared it and who approved it, so your \
+auditors can see it themselves. It plugs into NetSuite, so you keep your ERP and your chart of \
+accounts. Shall we book a working session on your own data next Tuesday?";
+
+pub const RUBRIC: &str = "ledgerly-sales-pitch";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objects {
+    Local,
+    /// A fresh prefix in the Garage test bucket (`scripts/garage.sh`).
+    S3,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub db: Db,
+    pub objects: Objects,
+    pub max_upload_bytes: u64,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            db: Db::Sqlite,
+            objects: Objects::Local,
+            max_upload_bytes: Limits::default().max_bytes,
+        }
+    }
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub parts: ServiceParts,
+    /// The local object store's folder (None on S3).
+    pub objects_dir: Option<PathBuf>,
+    /// `s3://bucket/prefix` when on S3.
+    pub s3_url: Option<String>,
+    pub transcription: MockServer,
+    pub dir: tempfile::TempDir,
+    worker: tokio::sync::OnceCell<Worker>,
+    _db: TestDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn judge_model_dir() -> PathBuf {
+    let local = repo_root().join("models/all-MiniLM-L6-v2");
+    if local.exists() {
+        local
+    } else {
+        repo_root().join("../shared/models/all-MiniLM-L6-v2")
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let db = match options.db {
+        Db::Sqlite => TestDb::sqlite().await,
+        Db::Postgres => TestDb::postgres().await,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (objects, objects_dir, s3_url): (Arc<dyn ObjectStore>, _, _) = match options.objects {
+        Objects::Local => {
+            let folder = dir.path().join("objects");
+            let url = url::Url::from_directory_path(&folder).expect("absolute path");
+            (
+                connect_objects(url.as_str()).await.expect("local store"),
+                Some(folder),
+                None,
+            )
+        }
+        Objects::S3 => {
+            let bucket = std::env::var("PITCHGRADE_TEST_S3_BUCKET").unwrap_or_else(|_| {
+                panic!(
+                    "the S3 API tests need Garage: run `eval \"$(scripts/garage.sh)\"` first, \
+                     which sets PITCHGRADE_TEST_S3_BUCKET and the AWS_* variables"
+                )
+            });
+            let url = format!("s3://{bucket}/api-test-{}", uuid::Uuid::now_v7().simple());
+            (
+                connect_objects(&url).await.expect("S3 store"),
+                None,
+                Some(url),
+            )
+        }
+    };
+    let rubrics = RubricCatalog::load_dir(&repo_root().join("rubrics")).expect("shipped rubrics");
+    let parts = ServiceParts {
+        repo: db.repo.clone(),
+        objects,
+        rubrics: Arc::new(rubrics),
+        metrics: Arc::new(Metrics::new()),
+    };
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let config = ApiConfig {
+        max_upload_bytes: options.max_upload_bytes,
+        admin_token: Some(ADMIN_TOKEN.into()),
+        events_token: Some("test-events-token".into()),
+        scratch_dir: scratch,
+        ..ApiConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let app = router(ApiState::new(parts.clone(), config));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        parts,
+        objects_dir,
+        s3_url,
+        transcription: MockServer::start().await,
+        dir,
+        worker: tokio::sync::OnceCell::new(),
+        _db: db,
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Creates a token through the API with the bootstrap admin token.
+    pub async fn token(&self, role: &str, rep: Option<&str>) -> String {
+        let response = self
+            .client
+            .post(self.url("/v1/tokens"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"role": role, "rep": rep}))
+            .send()
+            .await
+            .expect("POST /v1/tokens");
+        assert_eq!(response.status(), 201, "creating a {role} token");
+        let body: serde_json::Value = response.json().await.expect("token JSON");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Multipart upload of `bytes` as `file`, with the given fields.
+    pub async fn upload(
+        &self,
+        token: &str,
+        fields: &[(&str, &str)],
+        file: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        if let Some(bytes) = file {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("pitch.wav"),
+            );
+        }
+        let mut request = self
+            .client
+            .post(self.url("/v1/submissions"))
+            .bearer_auth(token)
+            .multipart(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("POST /v1/submissions")
+    }
+
+    pub async fn get_json(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Files in the local object store (uploads only; the store's temp files
+    /// are renamed into place, so none linger).
+    pub fn stored_objects(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.objects_dir.as_deref().expect("local store"), &mut out);
+        out
+    }
+
+    /// Answers transcription requests with `text` spread over `seconds` of
+    /// audio, as OpenAI's whisper-1 does with word timestamps.
+    pub async fn mount_transcript(&self, text: &str, seconds: f64) {
+        Mock::given(method("POST"))
+            .and(path("/v1/audio/transcriptions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(verbose_json(text, seconds)))
+            .mount(&self.transcription)
+            .await;
+    }
+
+    /// The real worker: OpenAI-compatible transcriber against the double,
+    /// real offline judge. Built on first use (the judge model takes a moment).
+    pub async fn worker(&self) -> &Worker {
+        self.worker
+            .get_or_init(|| async {
+                let mut cfg = TranscriberConfig {
+                    backend: BackendKind::Openai,
+                    timeout_seconds: 10.0,
+                    max_retries: 1,
+                    initial_backoff_ms: 10,
+                    max_backoff_ms: 100,
+                    ..Default::default()
+                };
+                cfg.openai.base_url = format!("{}/v1", self.transcription.uri());
+                cfg.openai.api_key = ApiKey("sk-test".into());
+                let pipeline = Pipeline {
+                    limits: Limits::default(),
+                    transcriber: build_transcriber(&cfg).expect("transcriber"),
+                    judge: Box::new(OfflineJudge::load(&judge_model_dir()).expect("offline judge")),
+                };
+                let settings = WorkerSettings {
+                    scratch_dir: self.dir.path().join("scratch"),
+                    ..WorkerSettings::default()
+                };
+                Worker::new(self.parts.clone(), Arc::new(pipeline), settings)
+            })
+            .await
+    }
+
+    pub async fn run_worker_once(&self) -> Option<JobOutcome> {
+        self.worker()
+            .await
+            .run_once("test")
+            .await
+            .expect("the queue answers")
+    }
+}
+
+/// OpenAI `verbose_json` for `text`, its words evenly over `seconds`.
+pub fn verbose_json(text: &str, seconds: f64) -> serde_json::Value {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let start = 0.1;
+    let step = (seconds - 0.4).max(0.5) / words.len().max(1) as f64;
+    let word_list: Vec<serde_json::Value> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let s = start + i as f64 * step;
+            let clean: String = w
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'' || *c == '-')
+                .collect();
+            json!({"word": clean, "start": round(s), "end": round(s + step * 0.8)})
+        })
+        .collect();
+    let end = start + words.len() as f64 * step;
+    json!({
+        "task": "transcribe",
+        "language": "english",
+        "duration": seconds,
+        "text": text,
+        "words": word_list,
+        "segments": [{
+            "id": 0, "seek": 0, "start": start, "end": round(end),
+            "text": format!(" {text}"),
+            "tokens": [50364],
+            "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.1,
+            "no_speech_prob": 0.01
+        }]
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// `text` spoken by espeak-ng as a 16 kHz mono WAV: its bytes and length in seconds.
+pub fn spoken_wav(dir: &Path, text: &str) -> (Vec<u8>, f64) {
+    let pcm = super::speech(dir, "pitch", text);
+    let wav = dir.join("pitch-16k.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).expect("wav");
+    for s in &pcm.samples {
+        writer
+            .write_sample((s * 32767.0).round() as i16)
+            .expect("sample");
+    }
+    writer.finalize().expect("wav");
+    (
+        std::fs::read(&wav).expect("read wav"),
+        pcm.duration_seconds(),
+    )
+}
