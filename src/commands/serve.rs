@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::worker::stop_on_signal;
 use crate::service::api::{router, ApiArgs, ApiState};
+use crate::service::certification::{self, CertificationArgs};
 use crate::service::{ServiceParts, StorageArgs, Worker, WorkerArgs};
 
 #[derive(Debug, Args)]
@@ -23,12 +24,25 @@ pub struct ServeArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub certification: CertificationArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let parts = ServiceParts::connect(&args.storage, &args.worker.rubrics).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    let program = args.certification.load(&args.worker.rubrics)?;
+    if let Some(program) = &program {
+        tokio::spawn(certification::run_loop(
+            parts.repo.clone(),
+            Arc::clone(program),
+            args.certification.deliverer()?,
+            std::time::Duration::from_secs(args.certification.sweep_seconds.max(1)),
+            format!("serve-{}", std::process::id()),
+            shutdown.clone(),
+        ));
+    }
 
     let workers = if args.worker.workers > 0 {
         // Models load once, before the port opens: a server that is listening
@@ -44,7 +58,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.api.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let config = args.api.config();
+    let mut config = args.api.config();
+    config.program = program;
     if config.admin_token.is_none() {
         eprintln!(
             "no admin token configured: set PITCHGRADE_ADMIN_TOKEN, or create tokens with \

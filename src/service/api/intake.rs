@@ -91,6 +91,16 @@ pub async fn enqueue(
     on_failure: OnFailure,
 ) -> Result<Created, ApiError> {
     let now = Utc::now();
+    if let Err(refused) = check_retake(state, &new, now).await {
+        // A retried request for a submission we already accepted is not a new
+        // attempt: let the store answer it as the replay it is.
+        if replayed(state, &new).await?.is_none() {
+            if on_failure == OnFailure::Delete {
+                let _ = state.parts.objects.delete(key).await;
+            }
+            return Err(refused);
+        }
+    }
     let job = NewJob {
         kind: JobKind::Grade,
         max_attempts: state.config.max_attempts,
@@ -177,4 +187,58 @@ mod tests {
         assert_eq!(check_head(b"RIFF\0\0\0\0WAVEfmt ").unwrap().1, "audio/wav");
         assert_eq!(check_head(b"\0\0\0\x20ftypM4A ").unwrap().1, "audio/mp4");
     }
+}
+
+/// Refuses a submission the track's retake policy does not allow yet (cooldown
+/// after a fail, attempts per window, an attempt still being graded), with the
+/// sentence and date the rep needs. No program, or a rubric outside it: no rule.
+async fn check_retake(
+    state: &ApiState,
+    new: &NewSubmission,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(program) = &state.config.program else {
+        return Ok(());
+    };
+    let Some(track) = program.track_for_rubric(&new.rubric_id) else {
+        return Ok(());
+    };
+    let check = crate::certify::retake::check(
+        state.parts.repo.as_ref(),
+        program,
+        &new.rep_id,
+        &track.id,
+        now,
+    )
+    .await?;
+    if check.allowed {
+        return Ok(());
+    }
+    let when = check
+        .next_allowed_at
+        .map(|t| format!(" (next allowed at {})", t.to_rfc3339()))
+        .unwrap_or_default();
+    Err(ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "retake_not_allowed",
+        format!("{}{when}", check.message),
+    ))
+}
+
+/// The rep's earlier submission with this idempotency key, if any.
+async fn replayed(
+    state: &ApiState,
+    new: &NewSubmission,
+) -> Result<Option<crate::store::db::Submission>, ApiError> {
+    let Some(key) = &new.idempotency_key else {
+        return Ok(None);
+    };
+    let earlier = state
+        .parts
+        .repo
+        .list_submissions(&new.rep_id, crate::store::db::MAX_PAGE)
+        .await?;
+    Ok(earlier
+        .into_iter()
+        .find(|s| s.idempotency_key.as_deref() == Some(key.as_str())))
 }

@@ -12,10 +12,12 @@
 //! | POST | `/v1/uploads/{id}/complete` | the upload's rep, admin |
 //! | POST | `/v1/events/s3` (S3 event notifications) | events token, admin |
 //! | POST / DELETE | `/v1/tokens`, `/v1/tokens/{id}` | admin |
+//! | … | `/v1/reps/{rep}/rights`, `/v1/reviews`, `/v1/reports` … | see `certification` |
 //! | GET | `/healthz`, `/readyz`, `/metrics`, `/openapi.json` | anyone |
 
 pub mod args;
 pub mod auth;
+pub mod certification;
 pub mod error;
 pub mod health;
 pub mod intake;
@@ -31,7 +33,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::Request;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -58,6 +60,8 @@ pub struct ApiConfig {
     pub scratch_dir: PathBuf,
     /// Attempts a grading job gets before it is dead.
     pub max_attempts: u32,
+    /// The certification program; `None` grades without certifying.
+    pub program: Option<Arc<crate::certify::Program>>,
 }
 
 impl Default for ApiConfig {
@@ -69,6 +73,7 @@ impl Default for ApiConfig {
             presign_expiry: Duration::from_secs(60 * 60),
             scratch_dir: std::env::temp_dir(),
             max_attempts: 5,
+            program: None,
         }
     }
 }
@@ -120,6 +125,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events/s3", post(uploads::s3_event))
         .route("/v1/tokens", post(tokens::create))
         .route("/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/v1/reps/{rep}", put(certification::put_rep))
+        .route("/v1/reps/{rep}/rights", get(certification::rights))
+        .route("/v1/reps/{rep}/retake", get(certification::retake_check))
+        .route("/v1/firms/{firm}", put(certification::put_firm))
+        .route("/v1/firms/{firm}/standing", get(certification::firm_standing))
+        .route("/v1/reviews", get(certification::review_queue))
+        .route("/v1/reviews/claim", post(certification::claim))
+        .route("/v1/reviews/{id}/decision", post(certification::decide))
+        .route("/v1/reports", get(certification::report))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -1,0 +1,320 @@
+//! Certification over HTTP: the review queue, gating ("can this rep sell?"),
+//! firms and reps, retake checks and the program report.
+//!
+//! The rules live in `crate::certify`; these handlers only authenticate, map
+//! errors to status codes and serialise. Without a program file the service
+//! grades but certifies nothing, and these routes answer 503 saying so.
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | GET | `/v1/reps/{rep}/rights` | that rep, reviewer, enablement, admin |
+//! | GET | `/v1/reps/{rep}/retake?track=` | that rep, reviewer, enablement, admin |
+//! | PUT | `/v1/reps/{rep}` (firm, role, active) | enablement, admin |
+//! | PUT | `/v1/firms/{firm}` (name, segment) | enablement, admin |
+//! | GET | `/v1/firms/{firm}/standing` | enablement, admin |
+//! | GET | `/v1/reviews` | reviewer, enablement, admin |
+//! | POST | `/v1/reviews/claim` (optional id) | reviewer, admin |
+//! | POST | `/v1/reviews/{id}/decision` | the reviewer holding the claim |
+//! | GET | `/v1/reports` (`?format=csv`) | enablement, admin |
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::{check_rep_id, Caller, Role};
+use super::error::ApiError;
+use super::{ApiJson, ApiPath, ApiQuery, ApiState};
+use crate::certify::reports::{self, ReportOptions};
+use crate::certify::review::{self, ReviewInput};
+use crate::certify::{gating, retake, CertifyError, Program};
+use crate::store::db::certification::{NewFirm, NewRep};
+
+const READERS: &[Role] = &[Role::Reviewer, Role::Enablement, Role::Admin];
+const PROGRAM_ADMINS: &[Role] = &[Role::Enablement, Role::Admin];
+const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
+
+fn program(state: &ApiState) -> Result<Arc<Program>, ApiError> {
+    state.config.program.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_program",
+            "this server has no certification program configured (PITCHGRADE_PROGRAM)",
+        )
+    })
+}
+
+impl From<CertifyError> for ApiError {
+    fn from(e: CertifyError) -> ApiError {
+        match e {
+            CertifyError::Store(e) => ApiError::from(e),
+            CertifyError::SubmissionNotFound(_)
+            | CertifyError::ReviewNotFound(_)
+            | CertifyError::UnknownTrack(_) => ApiError::not_found(e.to_string()),
+            CertifyError::NotGraded(_)
+            | CertifyError::ReviewAlreadyDecided(_)
+            | CertifyError::NotClaimed { .. }
+            | CertifyError::Contention(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            CertifyError::InvalidReview(_)
+            | CertifyError::UnknownRole { .. }
+            | CertifyError::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+fn may_read_rep(caller: &Caller, rep: &str) -> Result<(), ApiError> {
+    if caller.can_read(rep) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("a rep token can only read its own rep"))
+    }
+}
+
+/// The rep's rights right now, with the certifications behind them.
+pub async fn rights(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(rep): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    may_read_rep(&caller, &rep)?;
+    let program = program(&state)?;
+    let rights = gating::rights_of(state.parts.repo.as_ref(), &program, &rep, Utc::now()).await?;
+    Ok(Json(rights).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RetakeQuery {
+    pub track: String,
+}
+
+/// Whether the rep may submit for a track now, and if not, from when.
+pub async fn retake_check(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(rep): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RetakeQuery>,
+) -> Result<Response, ApiError> {
+    may_read_rep(&caller, &rep)?;
+    let program = program(&state)?;
+    let check = retake::check(
+        state.parts.repo.as_ref(),
+        &program,
+        &rep,
+        &q.track,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(check).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RepBody {
+    pub firm: String,
+    pub role: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Creates or updates a rep (enablement keeps the roster in sync with the partner portal).
+pub async fn put_rep(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(rep): ApiPath<String>,
+    ApiJson(body): ApiJson<RepBody>,
+) -> Result<Response, ApiError> {
+    caller.require(PROGRAM_ADMINS, "changing the roster")?;
+    check_rep_id(&rep)?;
+    let program = program(&state)?;
+    if !program.roles().contains(body.role.as_str()) {
+        return Err(CertifyError::UnknownRole {
+            role: body.role,
+            known: program.roles().into_iter().collect::<Vec<_>>().join(", "),
+        }
+        .into());
+    }
+    let repo = state.parts.repo.as_ref();
+    if repo.get_firm(&body.firm).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_firm",
+            format!("no firm {:?}; create it with PUT /v1/firms/{{id}} first", body.firm),
+        ));
+    }
+    let saved = repo
+        .upsert_rep(
+            &NewRep {
+                id: rep,
+                firm_id: body.firm,
+                role: body.role,
+                active: body.active,
+            },
+            Utc::now(),
+        )
+        .await?;
+    Ok(Json(saved).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FirmBody {
+    pub name: String,
+    #[serde(default)]
+    pub segment: Option<String>,
+}
+
+pub async fn put_firm(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(firm): ApiPath<String>,
+    ApiJson(body): ApiJson<FirmBody>,
+) -> Result<Response, ApiError> {
+    caller.require(PROGRAM_ADMINS, "changing the roster")?;
+    check_rep_id(&firm)?;
+    let saved = state
+        .parts
+        .repo
+        .upsert_firm(
+            &NewFirm {
+                id: firm,
+                name: body.name,
+                segment: body.segment,
+            },
+            Utc::now(),
+        )
+        .await?;
+    Ok(Json(saved).into_response())
+}
+
+/// A firm's tier and certified coverage per role, against the tier rules.
+pub async fn firm_standing(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(firm): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    caller.require(PROGRAM_ADMINS, "reading a firm's standing")?;
+    let program = program(&state)?;
+    let repo = state.parts.repo.as_ref();
+    if repo.get_firm(&firm).await?.is_none() {
+        return Err(ApiError::not_found(format!("no firm {firm:?}")));
+    }
+    let standing = gating::firm_standing(repo, &program, &firm, Utc::now()).await?;
+    Ok(Json(standing).into_response())
+}
+
+/// Borderline grades waiting for a reviewer, oldest first.
+pub async fn review_queue(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(READERS, "reading the review queue")?;
+    let queue = review::queue(state.parts.repo.as_ref(), 200).await?;
+    Ok(Json(queue).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ClaimBody {
+    /// A particular review; the oldest free one when absent.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+}
+
+fn reviewer_name(caller: &Caller) -> String {
+    match caller.token_id {
+        Some(id) => format!("{}:{id}", caller.role),
+        None => "bootstrap-admin".to_string(),
+    }
+}
+
+/// Claims a review so two reviewers never decide the same grade.
+pub async fn claim(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(REVIEWERS, "claiming a review")?;
+    // The body is optional: empty claims the oldest free review.
+    let id = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<ClaimBody>(&body)
+            .map_err(|e| ApiError::invalid(format!("claim body: {e}")))?
+            .id
+    };
+    match review::claim(
+        state.parts.repo.as_ref(),
+        &reviewer_name(&caller),
+        id,
+        Utc::now(),
+    )
+    .await?
+    {
+        Some(r) => Ok(Json(r).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// The reviewer's decision (overall and/or per criterion) with a required reason.
+pub async fn decide(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> Result<Response, ApiError> {
+    caller.require(REVIEWERS, "deciding a review")?;
+    let program = program(&state)?;
+    let applied = review::decide(
+        state.parts.repo.as_ref(),
+        &program,
+        id,
+        &reviewer_name(&caller),
+        &input,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(applied).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportQuery {
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// Program health: pass rates, coverage, reviewer agreement, tier forecast.
+pub async fn report(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(PROGRAM_ADMINS, "reading program reports")?;
+    let program = program(&state)?;
+    let report = reports::build(
+        state.parts.repo.as_ref(),
+        &program,
+        Utc::now(),
+        &ReportOptions::default(),
+    )
+    .await?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            reports::to_csv(&report),
+        )
+            .into_response());
+    }
+    Ok(Json(report).into_response())
+}
