@@ -131,6 +131,8 @@ pub struct Certification {
 impl Certification {
     /// Valid at `t`: not marked expired and not past its expiry. The time check
     /// means a lapse takes effect at the exact expiry even before the sweep runs.
+    /// It answers for now and the future; the past is in the audit log (a
+    /// record renewed since says nothing about the term it replaced).
     pub fn is_valid_at(&self, t: DateTime<Utc>) -> bool {
         self.status == CertStatus::Valid && self.expires_at > t
     }
