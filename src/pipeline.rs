@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tracing::{info_span, Instrument};
 
 use crate::ingest::{self, AudioReport, IngestError, Limits};
 use crate::rubric::LoadedRubric;
@@ -77,7 +78,9 @@ impl Pipeline {
         let mut timings = StageTimings::default();
 
         let started = Instant::now();
-        let analysis = decode(path.to_path_buf(), self.limits.clone()).await?;
+        let analysis = decode(path.to_path_buf(), self.limits.clone())
+            .instrument(info_span!("decode"))
+            .await?;
         timings.decode_and_features = started.elapsed();
         let pcm = analysis.pcm.unwrap_or_default();
         let audio = analysis.report;
@@ -86,13 +89,19 @@ impl Pipeline {
         let options = TranscribeOptions {
             vocabulary: rubric.rubric.vocabulary.clone(),
         };
-        let transcript = self.transcriber.transcribe(&pcm, &options).await?;
+        let transcript = self
+            .transcriber
+            .transcribe(&pcm, &options)
+            .instrument(info_span!("transcribe", backend = self.transcriber.name()))
+            .await?;
         timings.transcription = started.elapsed();
         drop(pcm);
 
         let started = Instant::now();
         let delivery = delivery_input(&audio);
-        let grade = grade(rubric, &transcript, Some(&delivery), self.judge.as_ref()).await;
+        let grade = grade(rubric, &transcript, Some(&delivery), self.judge.as_ref())
+            .instrument(info_span!("score", judge = self.judge.name()))
+            .await;
         timings.scoring = started.elapsed();
 
         Ok(Run {
@@ -106,13 +115,18 @@ impl Pipeline {
 
 /// Decoding is CPU-bound and synchronous: keep it off the async workers.
 async fn decode(path: PathBuf, limits: Limits) -> Result<ingest::Analysis, PipelineError> {
-    tokio::task::spawn_blocking(move || ingest::analyze_file(&path, &limits, true))
-        .await
-        .map_err(|e| PipelineError::Internal {
-            stage: "decode",
-            message: e.to_string(),
-        })?
-        .map_err(PipelineError::from)
+    // The blocking thread does not inherit the caller's span; carry it over so
+    // what decoding logs still names its submission.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| ingest::analyze_file(&path, &limits, true))
+    })
+    .await
+    .map_err(|e| PipelineError::Internal {
+        stage: "decode",
+        message: e.to_string(),
+    })?
+    .map_err(PipelineError::from)
 }
 
 /// The delivery figures scoring needs, taken from the audio analysis.

@@ -89,12 +89,14 @@ pub struct WorkerArgs {
 
 impl WorkerArgs {
     pub fn settings(&self) -> WorkerSettings {
-        let lease = Duration::from_secs(self.lease_seconds.max(2));
+        // Through `with_lease`, so the heartbeat and the rescuer follow a
+        // lease set on the command line (a 2 s lease with the default 20 s
+        // heartbeat would expire under every job).
         WorkerSettings {
             concurrency: self.workers.max(1),
-            lease,
             ..WorkerSettings::default()
         }
+        .with_lease(Duration::from_secs(self.lease_seconds.max(2)))
     }
 
     pub fn catalog(&self) -> anyhow::Result<RubricCatalog> {

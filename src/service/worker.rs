@@ -12,17 +12,20 @@
 //! (transient: a backend 5xx, a timeout, the database restarting — the job runs
 //! again later with backoff, until its attempts run out).
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{error, info, info_span, warn, Instrument};
 use uuid::Uuid;
 
 use super::config::ServiceParts;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::score::decide::Unscored;
 use crate::score::Decision;
 use crate::store::db::{ClaimedJob, FailOutcome, NewGrade, Rescued};
 use crate::store::{ObjectKey, StoreError};
@@ -63,10 +66,13 @@ impl Default for WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Keeps the heartbeat inside the lease whatever the lease was set to.
+    /// Sets the lease and keeps what depends on it in step: the heartbeat
+    /// inside it, and the rescuer looking at least once per lease, so a dead
+    /// worker's job waits about one lease, not one rescue period, to move on.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self.heartbeat_every = lease / 3;
+        self.rescue_every = self.rescue_every.min(lease);
         self
     }
 }
@@ -107,7 +113,9 @@ pub enum JobOutcome {
         reason: String,
     },
     /// Another attempt took the job over; this one's work was discarded.
-    Fenced { submission_id: Uuid },
+    Fenced {
+        submission_id: Uuid,
+    },
 }
 
 impl JobOutcome {
@@ -130,14 +138,49 @@ impl JobOutcome {
 enum AttemptError {
     /// Retrying cannot help; the text is for the rep.
     Permanent(String),
-    /// Might clear on its own; the text is for the operator's logs.
-    Transient(String),
+    /// Might clear on its own. `backend` labels the metric; the message is
+    /// for the operator's logs (and, once attempts run out, the rep's reason).
+    Transient {
+        backend: &'static str,
+        message: String,
+    },
+}
+
+impl AttemptError {
+    fn transient(backend: &'static str, message: impl std::fmt::Display) -> Self {
+        AttemptError::Transient {
+            backend,
+            message: message.to_string(),
+        }
+    }
 }
 
 impl From<StoreError> for AttemptError {
     fn from(e: StoreError) -> Self {
-        AttemptError::Transient(e.to_string())
+        let backend = match e {
+            StoreError::Database { .. } | StoreError::Migrate(_) => "database",
+            _ => "object_store",
+        };
+        AttemptError::transient(backend, e)
     }
+}
+
+/// Aborts the heartbeat however `process` ends, including by panic or by its
+/// future being dropped: a detached heartbeat would keep renewing the lease of
+/// a job nobody works on, and the job would never be rescued.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What `run` supervises, so a task that panicked is restarted as what it was.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Slot(usize),
+    Housekeeping,
 }
 
 pub struct Worker {
@@ -192,20 +235,40 @@ impl Worker {
     /// lost: its lease runs out and another worker takes it.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
-        for slot in 0..self.settings.concurrency {
+        let mut roles = HashMap::new();
+        let spawn = |tasks: &mut tokio::task::JoinSet<()>, role: Role| {
             let me = Arc::clone(&self);
             let stop = shutdown.clone();
-            tasks.spawn(async move { me.claim_loop(slot, stop).await });
+            tasks
+                .spawn(async move {
+                    match role {
+                        Role::Slot(slot) => me.claim_loop(slot, stop).await,
+                        Role::Housekeeping => me.housekeeping_loop(stop).await,
+                    }
+                })
+                .id()
+        };
+        for slot in 0..self.settings.concurrency {
+            roles.insert(spawn(&mut tasks, Role::Slot(slot)), Role::Slot(slot));
         }
-        let me = Arc::clone(&self);
-        let stop = shutdown.clone();
-        tasks.spawn(async move { me.housekeeping_loop(stop).await });
+        roles.insert(spawn(&mut tasks, Role::Housekeeping), Role::Housekeeping);
         info!(
             worker = %self.settings.name,
             concurrency = self.settings.concurrency,
             "workers started"
         );
-        while tasks.join_next().await.is_some() {}
+        while let Some(done) = tasks.join_next_with_id().await {
+            // A bug that panics mid-job must not quietly shrink the pool: the
+            // job is rescued when its lease runs out, the slot starts again.
+            let Err(e) = done else { continue };
+            let Some(role) = roles.remove(&e.id()) else {
+                continue;
+            };
+            if e.is_panic() && !shutdown.is_cancelled() {
+                error!(?role, "worker task panicked; restarting it");
+                roles.insert(spawn(&mut tasks, role), role);
+            }
+        }
         info!(worker = %self.settings.name, "workers stopped");
     }
 
@@ -257,7 +320,7 @@ impl Worker {
     async fn process(&self, job: ClaimedJob) -> Result<JobOutcome, WorkerError> {
         let started = Instant::now();
         let lost = CancellationToken::new();
-        let heartbeat = tokio::spawn(
+        let _heartbeat = AbortOnDrop(tokio::spawn(
             heartbeat(
                 Arc::clone(&self.parts.repo),
                 job.clone(),
@@ -265,29 +328,41 @@ impl Worker {
                 lost.clone(),
             )
             .in_current_span(),
-        );
+        ));
         let attempt = tokio::select! {
             r = self.attempt(&job) => Some(r),
             _ = lost.cancelled() => None,
         };
-        heartbeat.abort();
+        // The heartbeat keeps the lease while the outcome is written, so a
+        // database blip here is waited out rather than costing a re-grade.
         let repo = &self.parts.repo;
+        let metrics = &self.parts.metrics;
         let submission_id = job.submission_id;
-        let now = Utc::now();
+        let fenced = || JobOutcome::Fenced { submission_id };
         let outcome = match attempt {
             None => {
                 warn!("lost the lease while grading; another attempt owns the job");
-                JobOutcome::Fenced { submission_id }
+                fenced()
             }
             Some(Ok(grade)) => {
                 let store_started = Instant::now();
                 let decision = grade.decision;
-                match repo.complete(job.job_id, job.attempt, &grade, now).await {
-                    Ok(_) => {
-                        self.parts
-                            .metrics
-                            .observe_stage("store", store_started.elapsed());
+                let written = settle(&lost, "writing the grade", || {
+                    repo.complete(job.job_id, job.attempt, &grade, Utc::now())
+                })
+                .instrument(info_span!("store"))
+                .await;
+                match written {
+                    Ok(_stored) => {
+                        metrics.observe_stage("store", store_started.elapsed());
                         info!(decision = ?decision, score = grade.score, "graded");
+                        // Certification effect (issue 6) goes here, from
+                        // `_stored`. It must be idempotent per grade: at-least-once
+                        // processing can reach this line twice for one decision
+                        // (a repeated `complete` returns the stored grade), and a
+                        // crash right after `complete` never reaches it at all,
+                        // so the effect is safest written inside `complete`'s
+                        // transaction or derived from grades by a sweep.
                         JobOutcome::Graded {
                             submission_id,
                             decision,
@@ -295,16 +370,19 @@ impl Worker {
                     }
                     Err(StoreError::Fenced { .. }) => {
                         warn!("a newer attempt owns the job; this grade was discarded");
-                        JobOutcome::Fenced { submission_id }
+                        fenced()
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
             Some(Err(AttemptError::Permanent(reason))) => {
-                match repo
-                    .fail_permanent(job.job_id, job.attempt, &reason, now)
-                    .await
-                {
+                metrics.backend_error("recording", "permanent");
+                let written = settle(&lost, "failing the submission", || {
+                    repo.fail_permanent(job.job_id, job.attempt, &reason, Utc::now())
+                })
+                .instrument(info_span!("store"))
+                .await;
+                match written {
                     Ok(()) => {
                         info!(%reason, "submission failed");
                         JobOutcome::Failed {
@@ -312,18 +390,22 @@ impl Worker {
                             reason,
                         }
                     }
-                    Err(StoreError::Fenced { .. }) => JobOutcome::Fenced { submission_id },
+                    Err(StoreError::Fenced { .. }) => fenced(),
                     Err(e) => return Err(e.into()),
                 }
             }
-            Some(Err(AttemptError::Transient(error))) => {
-                self.parts.metrics.backend_error("pipeline", "transient");
-                match repo
-                    .fail_transient(job.job_id, job.attempt, &error, now)
-                    .await
-                {
+            Some(Err(AttemptError::Transient { backend, message })) => {
+                metrics.backend_error(backend, "transient");
+                // Not idempotent: if a lost reply hid a committed write, the
+                // repeat is fenced, which is the right outcome for this attempt.
+                let written = settle(&lost, "scheduling a retry", || {
+                    repo.fail_transient(job.job_id, job.attempt, &message, Utc::now())
+                })
+                .instrument(info_span!("store"))
+                .await;
+                match written {
                     Ok(FailOutcome::Retrying { run_at }) => {
-                        warn!(%error, %run_at, "attempt failed; will retry");
+                        warn!(error = %message, %run_at, "attempt failed; will retry");
                         JobOutcome::Retrying {
                             submission_id,
                             run_at,
@@ -336,14 +418,12 @@ impl Worker {
                             reason,
                         }
                     }
-                    Err(StoreError::Fenced { .. }) => JobOutcome::Fenced { submission_id },
+                    Err(StoreError::Fenced { .. }) => fenced(),
                     Err(e) => return Err(e.into()),
                 }
             }
         };
-        self.parts
-            .metrics
-            .observe_stage("total", started.elapsed());
+        metrics.observe_stage("total", started.elapsed());
         Ok(outcome)
     }
 
@@ -357,12 +437,16 @@ impl Worker {
             .await?
             .ok_or_else(|| AttemptError::Permanent("the submission no longer exists".into()))?
             .submission;
-        let rubric = self.parts.rubrics.get(&submission.rubric_id).ok_or_else(|| {
-            AttemptError::Permanent(format!(
+        let rubric = self
+            .parts
+            .rubrics
+            .get(&submission.rubric_id)
+            .ok_or_else(|| {
+                AttemptError::Permanent(format!(
                 "the rubric {:?} is not installed on the grading server; ask your enablement team",
                 submission.rubric_id
             ))
-        })?;
+            })?;
         let key = ObjectKey::parse(&submission.object_key)
             .map_err(|e| AttemptError::Permanent(format!("the upload cannot be found: {e}")))?;
 
@@ -370,10 +454,18 @@ impl Worker {
         let scratch = tempfile::Builder::new()
             .prefix("pitchgrade-job-")
             .tempdir_in(&self.settings.scratch_dir)
-            .map_err(|e| AttemptError::Transient(format!("cannot make a scratch folder: {e}")))?;
+            .map_err(|e| {
+                AttemptError::transient("scratch", format!("cannot make a scratch folder: {e}"))
+            })?;
         let path = scratch.path().join("recording");
-        match self.parts.objects.get_to_file(&key, &path).await {
-            Ok(_) => {}
+        let fetched = self
+            .parts
+            .objects
+            .get_to_file(&key, &path)
+            .instrument(info_span!("fetch", key = %key))
+            .await;
+        match fetched {
+            Ok(bytes) => info!(bytes, "recording fetched"),
             Err(StoreError::ObjectNotFound(_)) => {
                 return Err(AttemptError::Permanent(
                     "the uploaded recording is missing; please upload it again".into(),
@@ -385,12 +477,38 @@ impl Worker {
 
         let run = match self.pipeline.grade_file(&path, rubric).await {
             Ok(run) => run,
-            Err(e) if e.is_permanent() => return Err(AttemptError::Permanent(e.to_string())),
-            Err(e) => return Err(AttemptError::Transient(e.to_string())),
+            // Only the recording's own faults are final. A transcription error
+            // is never the rep's: even a "permanent" one (a rejected API key, a
+            // malformed answer) is the operator's to fix, so the job retries
+            // with backoff instead of failing the rep's submission at once.
+            Err(PipelineError::Audio(e)) if e.is_permanent() => {
+                return Err(AttemptError::Permanent(e.to_string()))
+            }
+            Err(e @ PipelineError::Transcription(_)) => {
+                let backend = self.pipeline.transcriber.name().to_string();
+                metrics.backend_error(&backend, "transcription");
+                return Err(AttemptError::transient("transcription", e));
+            }
+            Err(e) => return Err(AttemptError::transient("pipeline", e)),
         };
+        drop(scratch);
         metrics.observe_stage("decode", run.timings.decode_and_features);
         metrics.observe_stage("transcription", run.timings.transcription);
         metrics.observe_stage("scoring", run.timings.scoring);
+        let judge_failures = run
+            .grade
+            .criteria
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.unscored,
+                    Some(Unscored::JudgeFailed | Unscored::JudgeDisagreement)
+                )
+            })
+            .count();
+        for _ in 0..judge_failures {
+            metrics.backend_error(self.pipeline.judge.name(), "judge_unscored");
+        }
         info!(
             decode_s = run.timings.decode_and_features.as_secs_f64(),
             transcription_s = run.timings.transcription.as_secs_f64(),
@@ -400,8 +518,9 @@ impl Worker {
 
         // The stored grade carries what a reviewer needs to check it: the words
         // with their times and the audio figures, beside the grade itself.
-        let mut stored = serde_json::to_value(&run.grade)
-            .map_err(|e| AttemptError::Transient(format!("cannot serialise the grade: {e}")))?;
+        let mut stored = serde_json::to_value(&run.grade).map_err(|e| {
+            AttemptError::transient("pipeline", format!("cannot serialise the grade: {e}"))
+        })?;
         if let Some(obj) = stored.as_object_mut() {
             obj.insert(
                 "transcript".into(),
@@ -425,6 +544,33 @@ impl Worker {
             score: run.grade.score,
             grade: stored,
         })
+    }
+}
+
+/// Repeats a queue write while the database is unreachable and the lease is
+/// still ours; anything else (success, fenced, bad data) returns at once.
+async fn settle<T, F, Fut>(
+    lost: &CancellationToken,
+    what: &'static str,
+    mut write: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match write().await {
+            Err(e @ StoreError::Database { .. }) if !lost.is_cancelled() => {
+                warn!(error = %e, retry_in = ?pause, "{what} failed; retrying while the lease holds");
+                tokio::select! {
+                    _ = lost.cancelled() => return Err(e),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -453,7 +599,8 @@ async fn heartbeat(
             }
             Err(e) => {
                 warn!(error = %e, "heartbeat failed");
-                if now >= held_until {
+                // The call itself may have waited out a pool timeout.
+                if Utc::now() >= held_until {
                     lost.cancel();
                     return;
                 }

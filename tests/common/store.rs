@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use pitchgrade::store::db::{JobKind, NewJob, NewSubmission};
-use pitchgrade::store::{connect, Repo};
+use pitchgrade::store::{connect_with, ConnectOptions, Repo};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// The server every PostgreSQL test creates its database on (trust auth here).
@@ -16,23 +16,35 @@ fn admin_url() -> String {
 
 pub struct TestDb {
     pub repo: Arc<dyn Repo>,
+    /// What other processes (a `pitchgrade worker` under test) connect to.
+    #[allow(dead_code)] // not every suite starts other processes
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<String>,
 }
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        Self::sqlite_with(ConnectOptions::default()).await
+    }
+
+    pub async fn postgres() -> TestDb {
+        Self::postgres_with(ConnectOptions::default()).await
+    }
+
+    pub async fn sqlite_with(options: ConnectOptions) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("pitchgrade.db").display());
-        let repo = connect(&url).await.expect("open SQLite");
+        let repo = connect_with(&url, options).await.expect("open SQLite");
         TestDb {
             repo,
+            url,
             _dir: Some(dir),
             pg_name: None,
         }
     }
 
-    pub async fn postgres() -> TestDb {
+    pub async fn postgres_with(options: ConnectOptions) -> TestDb {
         let name = format!("pitchgrade_test_{}", uuid::Uuid::now_v7().simple());
         let admin = admin_url();
         let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
@@ -47,9 +59,12 @@ impl TestDb {
             .expect("create test database");
         let mut url = url::Url::parse(&admin).expect("admin URL");
         url.set_path(&name);
-        let repo = connect(url.as_str()).await.expect("open PostgreSQL");
+        let repo = connect_with(url.as_str(), options)
+            .await
+            .expect("open PostgreSQL");
         TestDb {
             repo,
+            url: url.to_string(),
             _dir: None,
             pg_name: Some(name),
         }

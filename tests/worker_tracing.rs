@@ -1,0 +1,84 @@
+//! Every pipeline stage a worker runs is a `tracing` span inside the job's
+//! span, which carries the submission id: one grep for a submission id finds
+//! its fetch, decode, transcription, scoring and store steps in the logs.
+//! Its own test binary, because it installs the process-wide subscriber.
+
+#[path = "common/service.rs"]
+mod service;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pitchgrade::service::JobOutcome;
+use service::{Db, Objects, Recordings, Rig, TranscriberDouble};
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stage_is_a_span_carrying_the_submission_id() {
+    let logs = Captured::default();
+    tracing_subscriber::fmt()
+        .with_env_filter("info,symphonia=error,symphonia_core=error")
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .init();
+
+    let rig = Rig::new(Db::Sqlite, Objects::Local).await;
+    let audio = Recordings::new();
+    let (m4a, duration) = audio.pitch_m4a();
+    let double = TranscriberDouble::healthy(duration).await;
+    let worker = rig.worker(
+        double.pipeline(0, Duration::from_secs(20)),
+        rig.settings("traced"),
+    );
+    let id = rig.enqueue(&m4a, "rep-tia", 3).await.submission.id;
+    let outcome = worker.run_once("0").await.unwrap();
+    assert!(
+        matches!(outcome, Some(JobOutcome::Graded { .. })),
+        "{outcome:?}"
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let mine: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&format!("submission_id={id}")))
+        .collect();
+    for stage in ["fetch", "decode", "transcribe", "score", "store"] {
+        let closed = mine.iter().any(|l| {
+            l.contains(" close ")
+                && (l.contains(&format!(":{stage}:")) || l.contains(&format!(":{stage}{{")))
+        });
+        assert!(
+            closed,
+            "no {stage} span under the job span:\n{}",
+            mine.join("\n")
+        );
+    }
+    assert!(
+        mine.iter().any(|l| l.contains("graded")),
+        "{}",
+        mine.join("\n")
+    );
+}
