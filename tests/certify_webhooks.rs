@@ -75,7 +75,11 @@ fn config(server: &MockServer) -> WebhookConfig {
 /// rather than the library's own `verify`: parse `t=…,v1=…`, recompute
 /// HMAC-SHA256 over "t.body", compare in constant time, check the clock.
 fn receiver_accepts(req: &Request, secret: &str, now: DateTime<Utc>) -> bool {
-    let Some(header) = req.headers.get("Pitchgrade-Signature").and_then(|v| v.to_str().ok()) else {
+    let Some(header) = req
+        .headers
+        .get("Pitchgrade-Signature")
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let mut t = None;
@@ -87,7 +91,9 @@ fn receiver_accepts(req: &Request, secret: &str, now: DateTime<Utc>) -> bool {
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
     if (now.timestamp() - t).abs() > 300 {
         return false;
     }
@@ -120,13 +126,19 @@ async fn events_are_signed_and_retried_until_delivered(repo: Arc<dyn Repo>) {
     let stats = deliverer.deliver_due(repo, first).await.unwrap();
     assert_eq!((stats.delivered, stats.retrying, stats.dead), (1, 2, 0));
     // Not due yet: the backoff is 30 s.
-    let early = deliverer.deliver_due(repo, first + TimeDelta::seconds(29)).await.unwrap();
+    let early = deliverer
+        .deliver_due(repo, first + TimeDelta::seconds(29))
+        .await
+        .unwrap();
     assert_eq!(early, webhook::DeliveryStats::default());
     let retry_at = first + TimeDelta::seconds(30);
     let stats = deliverer.deliver_due(repo, retry_at).await.unwrap();
     assert_eq!((stats.delivered, stats.retrying, stats.dead), (2, 0, 0));
     // Nothing left.
-    let idle = deliverer.deliver_due(repo, retry_at + TimeDelta::hours(1)).await.unwrap();
+    let idle = deliverer
+        .deliver_due(repo, retry_at + TimeDelta::hours(1))
+        .await
+        .unwrap();
     assert_eq!(idle, webhook::DeliveryStats::default());
 
     let requests = server.received_requests().await.unwrap();
@@ -135,31 +147,79 @@ async fn events_are_signed_and_retried_until_delivered(repo: Arc<dyn Repo>) {
     assert_eq!(events.len(), 3);
     for (i, req) in requests.iter().enumerate() {
         let now = if i < 3 { first } else { retry_at };
-        assert!(receiver_accepts(req, SECRET, now), "request {i} fails verification");
+        assert!(
+            receiver_accepts(req, SECRET, now),
+            "request {i} fails verification"
+        );
         assert!(!receiver_accepts(req, "another-secret-entirely", now));
-        let header = req.headers.get("Pitchgrade-Signature").unwrap().to_str().unwrap();
-        assert_eq!(webhook::verify(SECRET.as_bytes(), header, &req.body, now, webhook::DEFAULT_TOLERANCE), Ok(()));
+        let header = req
+            .headers
+            .get("Pitchgrade-Signature")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(
+            webhook::verify(
+                SECRET.as_bytes(),
+                header,
+                &req.body,
+                now,
+                webhook::DEFAULT_TOLERANCE
+            ),
+            Ok(())
+        );
         // A replay an hour later is refused, and so is a tampered body.
         assert_eq!(
-            webhook::verify(SECRET.as_bytes(), header, &req.body, now + TimeDelta::hours(1), webhook::DEFAULT_TOLERANCE),
+            webhook::verify(
+                SECRET.as_bytes(),
+                header,
+                &req.body,
+                now + TimeDelta::hours(1),
+                webhook::DEFAULT_TOLERANCE
+            ),
             Err(SignatureError::Stale)
         );
         let mut tampered = req.body.clone();
         tampered.extend_from_slice(b" ");
         assert_eq!(
-            webhook::verify(SECRET.as_bytes(), header, &tampered, now, webhook::DEFAULT_TOLERANCE),
+            webhook::verify(
+                SECRET.as_bytes(),
+                header,
+                &tampered,
+                now,
+                webhook::DEFAULT_TOLERANCE
+            ),
             Err(SignatureError::Mismatch)
         );
         // Headers and body agree on the event.
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-        let id = req.headers.get("Pitchgrade-Event-Id").unwrap().to_str().unwrap();
+        let id = req
+            .headers
+            .get("Pitchgrade-Event-Id")
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(body["id"], serde_json::json!(id));
-        assert_eq!(body["type"].as_str(), req.headers.get("Pitchgrade-Event-Type").unwrap().to_str().ok());
+        assert_eq!(
+            body["type"].as_str(),
+            req.headers
+                .get("Pitchgrade-Event-Type")
+                .unwrap()
+                .to_str()
+                .ok()
+        );
         assert_eq!(req.headers.get("content-type").unwrap(), "application/json");
     }
     // The two retried posts carry the ids of the two that failed: a receiver
     // that saw a post but failed to answer can de-duplicate.
-    let id_of = |r: &Request| r.headers.get("Pitchgrade-Event-Id").unwrap().to_str().unwrap().to_string();
+    let id_of = |r: &Request| {
+        r.headers
+            .get("Pitchgrade-Event-Id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
     let failed: Vec<String> = requests[..2].iter().map(id_of).collect();
     let retried: Vec<String> = requests[3..].iter().map(id_of).collect();
     assert_eq!(failed, retried);
@@ -169,18 +229,34 @@ async fn events_are_signed_and_retried_until_delivered(repo: Arc<dyn Repo>) {
     assert_eq!(log.len(), 5);
     for event in &events {
         let mine: Vec<_> = log.iter().filter(|a| a.event_id == event.id).collect();
-        let outcomes: Vec<(u32, DeliveryOutcome, Option<u16>)> =
-            mine.iter().map(|a| (a.attempt, a.outcome, a.status_code)).collect();
+        let outcomes: Vec<(u32, DeliveryOutcome, Option<u16>)> = mine
+            .iter()
+            .map(|a| (a.attempt, a.outcome, a.status_code))
+            .collect();
         if failed.contains(&event.id.to_string()) {
-            assert_eq!(outcomes, vec![(1, DeliveryOutcome::Retry, Some(503)), (2, DeliveryOutcome::Delivered, Some(204))]);
-            assert_eq!(mine[0].next_attempt_at, Some(first + TimeDelta::seconds(30)));
-            assert_eq!(mine[0].error.as_deref(), Some("HTTP 503 Service Unavailable"));
+            assert_eq!(
+                outcomes,
+                vec![
+                    (1, DeliveryOutcome::Retry, Some(503)),
+                    (2, DeliveryOutcome::Delivered, Some(204))
+                ]
+            );
+            assert_eq!(
+                mine[0].next_attempt_at,
+                Some(first + TimeDelta::seconds(30))
+            );
+            assert_eq!(
+                mine[0].error.as_deref(),
+                Some("HTTP 503 Service Unavailable")
+            );
         } else {
             assert_eq!(outcomes, vec![(1, DeliveryOutcome::Delivered, Some(204))]);
         }
     }
     let stored = repo.list_outbox(None, 100).await.unwrap();
-    assert!(stored.iter().all(|e| e.delivered_at.is_some() && e.dead_at.is_none()));
+    assert!(stored
+        .iter()
+        .all(|e| e.delivered_at.is_some() && e.dead_at.is_none()));
 }
 
 async fn an_event_dies_after_its_last_attempt(repo: Arc<dyn Repo>) {
@@ -211,11 +287,27 @@ async fn an_event_dies_after_its_last_attempt(repo: Arc<dyn Repo>) {
         }
     }
     let log = repo.delivery_log(Some(target)).await.unwrap();
-    assert_eq!(log.iter().map(|a| a.outcome).collect::<Vec<_>>(), [DeliveryOutcome::Retry, DeliveryOutcome::Retry, DeliveryOutcome::Dead]);
-    let event = repo.list_outbox(None, 100).await.unwrap().into_iter().find(|e| e.id == target).unwrap();
+    assert_eq!(
+        log.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        [
+            DeliveryOutcome::Retry,
+            DeliveryOutcome::Retry,
+            DeliveryOutcome::Dead
+        ]
+    );
+    let event = repo
+        .list_outbox(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == target)
+        .unwrap();
     assert_eq!((event.attempts, event.delivered_at), (3, None));
     assert!(event.dead_at.is_some());
-    assert_eq!(event.last_error.as_deref(), Some("HTTP 500 Internal Server Error"));
+    assert_eq!(
+        event.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
     // A dead event is never posted again.
     let before = server.received_requests().await.unwrap().len();
     for _ in 0..5 {
@@ -227,10 +319,20 @@ async fn an_event_dies_after_its_last_attempt(repo: Arc<dyn Repo>) {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.headers.get("Pitchgrade-Event-Id").unwrap().to_str().unwrap() == target.to_string())
+        .filter(|r| {
+            r.headers
+                .get("Pitchgrade-Event-Id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                == target.to_string()
+        })
         .count();
     assert_eq!(posted_target, 3);
-    assert!(server.received_requests().await.unwrap().len() > before, "the other events carried on");
+    assert!(
+        server.received_requests().await.unwrap().len() > before,
+        "the other events carried on"
+    );
 
     // A receiver that is not there at all: a transport error, logged and retried.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -240,10 +342,24 @@ async fn an_event_dies_after_its_last_attempt(repo: Arc<dyn Repo>) {
     gone.timeout = Duration::from_secs(2);
     let sub = seed_grade(repo, "ana", SALES, Decision::Borderline, 68.0, &[], now).await;
     apply_decision(repo, &program(), sub, now).await.unwrap();
-    let stats = Deliverer::new(gone).unwrap().deliver_due(repo, now).await.unwrap();
+    let stats = Deliverer::new(gone)
+        .unwrap()
+        .deliver_due(repo, now)
+        .await
+        .unwrap();
     assert!(stats.retrying >= 1);
-    let refused = repo.delivery_log(None).await.unwrap().into_iter().rev().next().unwrap();
-    assert_eq!((refused.status_code, refused.outcome), (None, DeliveryOutcome::Retry));
+    let refused = repo
+        .delivery_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .next()
+        .unwrap();
+    assert_eq!(
+        (refused.status_code, refused.outcome),
+        (None, DeliveryOutcome::Retry)
+    );
     assert!(refused.error.is_some());
 
     // Configuration mistakes are refused up front.
@@ -257,7 +373,9 @@ async fn two_deliverers_never_post_the_same_event_at_once(repo: Arc<dyn Repo>) {
         let rep = format!("r{i}");
         add_rep(repo.as_ref(), &rep, "northwind", "sales", true, t0()).await;
         let sub = seed_grade(repo.as_ref(), &rep, SALES, Decision::Pass, 90.0, &[], t0()).await;
-        apply_decision(repo.as_ref(), &program(), sub, t0()).await.unwrap();
+        apply_decision(repo.as_ref(), &program(), sub, t0())
+            .await
+            .unwrap();
     }
     let total = repo.list_outbox(None, 1000).await.unwrap().len();
     assert_eq!(total, 18);
@@ -275,7 +393,11 @@ async fn two_deliverers_never_post_the_same_event_at_once(repo: Arc<dyn Repo>) {
             let d = Deliverer::new(cfg).unwrap();
             let mut delivered = 0;
             for _ in 0..4 {
-                delivered += d.deliver_due(repo.as_ref(), t0() + TimeDelta::seconds(5)).await.unwrap().delivered;
+                delivered += d
+                    .deliver_due(repo.as_ref(), t0() + TimeDelta::seconds(5))
+                    .await
+                    .unwrap()
+                    .delivered;
             }
             delivered
         }));
@@ -290,8 +412,19 @@ async fn two_deliverers_never_post_the_same_event_at_once(repo: Arc<dyn Repo>) {
         .await
         .unwrap()
         .iter()
-        .map(|r| r.headers.get("Pitchgrade-Event-Id").unwrap().to_str().unwrap().to_string())
+        .map(|r| {
+            r.headers
+                .get("Pitchgrade-Event-Id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let unique: std::collections::BTreeSet<_> = posted.iter().collect();
-    assert_eq!((posted.len(), unique.len()), (total, total), "each event posted once");
+    assert_eq!(
+        (posted.len(), unique.len()),
+        (total, total),
+        "each event posted once"
+    );
 }

@@ -77,13 +77,27 @@ struct RepSpec {
 fn population() -> Vec<RepSpec> {
     let mut reps = Vec::new();
     let (mut s, mut t) = (0, 0);
-    for (firm, prefix, sales, technical) in [("northwind", "n", 14, 4), ("bluepeak", "b", 12, 6), ("cedar", "c", 12, 2)] {
+    for (firm, prefix, sales, technical) in [
+        ("northwind", "n", 14, 4),
+        ("bluepeak", "b", 12, 6),
+        ("cedar", "c", 12, 2),
+    ] {
         for i in 0..sales {
-            reps.push(RepSpec { id: format!("{prefix}{i:02}"), firm, role: "sales", index: s });
+            reps.push(RepSpec {
+                id: format!("{prefix}{i:02}"),
+                firm,
+                role: "sales",
+                index: s,
+            });
             s += 1;
         }
         for i in 0..technical {
-            reps.push(RepSpec { id: format!("{prefix}t{i}"), firm, role: "technical", index: t });
+            reps.push(RepSpec {
+                id: format!("{prefix}t{i}"),
+                firm,
+                role: "technical",
+                index: t,
+            });
             t += 1;
         }
     }
@@ -118,7 +132,10 @@ enum Planned {
     Pass,
     Fail,
     /// Borderline; the machine leans pass or fail; the reviewer decides.
-    Border { lean_pass: bool, human: Human },
+    Border {
+        lean_pass: bool,
+        human: Human,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,13 +164,23 @@ struct Intent {
 
 type Agenda = BTreeMap<(i64, String), Vec<Intent>>;
 
-fn add(agenda: &mut Agenda, day: i64, rep: &str, track: &'static str, planned: Planned, expect: Expect) {
-    agenda.entry((day, rep.to_string())).or_default().push(Intent {
-        rep: rep.to_string(),
-        track,
-        planned,
-        expect,
-    });
+fn add(
+    agenda: &mut Agenda,
+    day: i64,
+    rep: &str,
+    track: &'static str,
+    planned: Planned,
+    expect: Expect,
+) {
+    agenda
+        .entry((day, rep.to_string()))
+        .or_default()
+        .push(Intent {
+            rep: rep.to_string(),
+            track,
+            planned,
+            expect,
+        });
 }
 
 /// Minutes after 10:00 at which a rep acts on a day (distinct per rep).
@@ -171,9 +198,32 @@ fn first_year(reps: &[RepSpec]) -> Agenda {
                 // Two fails in 60 days use up the attempts; the second fail's
                 // cooldown ends first, the window later.
                 add(&mut a, d, id, "technical", Planned::Fail, Expect::Allowed);
-                add(&mut a, d + 14, id, "technical", Planned::Fail, Expect::Allowed);
-                add(&mut a, d + 30, id, "technical", Planned::Pass, Expect::AttemptLimit { next: at(d + 60, 10, minute(id)) });
-                add(&mut a, d + 60, id, "technical", Planned::Pass, Expect::Allowed);
+                add(
+                    &mut a,
+                    d + 14,
+                    id,
+                    "technical",
+                    Planned::Fail,
+                    Expect::Allowed,
+                );
+                add(
+                    &mut a,
+                    d + 30,
+                    id,
+                    "technical",
+                    Planned::Pass,
+                    Expect::AttemptLimit {
+                        next: at(d + 60, 10, minute(id)),
+                    },
+                );
+                add(
+                    &mut a,
+                    d + 60,
+                    id,
+                    "technical",
+                    Planned::Pass,
+                    Expect::Allowed,
+                );
             } else {
                 add(&mut a, d, id, "technical", Planned::Pass, Expect::Allowed);
             }
@@ -188,27 +238,75 @@ fn first_year(reps: &[RepSpec]) -> Agenda {
             }
             2 => {
                 add(&mut a, d, id, "sales", Planned::Fail, Expect::Allowed);
-                add(&mut a, d + 3, id, "sales", Planned::Pass, Expect::Cooldown { next: at(d + 7, 10, minute(id)) });
+                add(
+                    &mut a,
+                    d + 3,
+                    id,
+                    "sales",
+                    Planned::Pass,
+                    Expect::Cooldown {
+                        next: at(d + 7, 10, minute(id)),
+                    },
+                );
                 add(&mut a, d + 7, id, "sales", Planned::Pass, Expect::Allowed);
             }
             3 => {
                 add(&mut a, d, id, "sales", Planned::Fail, Expect::Allowed);
                 add(&mut a, d + 7, id, "sales", Planned::Fail, Expect::Allowed);
                 add(&mut a, d + 14, id, "sales", Planned::Fail, Expect::Allowed);
-                add(&mut a, d + 21, id, "sales", Planned::Pass, Expect::AttemptLimit { next: at(d + 90, 10, minute(id)) });
+                add(
+                    &mut a,
+                    d + 21,
+                    id,
+                    "sales",
+                    Planned::Pass,
+                    Expect::AttemptLimit {
+                        next: at(d + 90, 10, minute(id)),
+                    },
+                );
                 add(&mut a, d + 90, id, "sales", Planned::Pass, Expect::Allowed);
             }
             4 => {
                 let lean_pass = g % 16 == 12;
-                add(&mut a, d, id, "sales", Planned::Border { lean_pass, human: Human::Pass }, Expect::Allowed);
+                add(
+                    &mut a,
+                    d,
+                    id,
+                    "sales",
+                    Planned::Border {
+                        lean_pass,
+                        human: Human::Pass,
+                    },
+                    Expect::Allowed,
+                );
             }
             5 => {
                 // Decided at 15:00; a fail's 7-day cooldown ends at 15:00, so
                 // the retake is the day after.
                 if g % 16 == 13 {
-                    add(&mut a, d, id, "sales", Planned::Border { lean_pass: true, human: Human::Pass }, Expect::Allowed);
+                    add(
+                        &mut a,
+                        d,
+                        id,
+                        "sales",
+                        Planned::Border {
+                            lean_pass: true,
+                            human: Human::Pass,
+                        },
+                        Expect::Allowed,
+                    );
                 } else {
-                    add(&mut a, d, id, "sales", Planned::Border { lean_pass: false, human: Human::CriteriaFail }, Expect::Allowed);
+                    add(
+                        &mut a,
+                        d,
+                        id,
+                        "sales",
+                        Planned::Border {
+                            lean_pass: false,
+                            human: Human::CriteriaFail,
+                        },
+                        Expect::Allowed,
+                    );
                     add(&mut a, d + 8, id, "sales", Planned::Pass, Expect::Allowed);
                 }
             }
@@ -216,7 +314,14 @@ fn first_year(reps: &[RepSpec]) -> Agenda {
         }
     }
     // A rep tries the specialty before holding the base: refused, nothing submitted.
-    add(&mut a, 1, "n07", "close-specialist", Planned::Pass, Expect::MissingBase);
+    add(
+        &mut a,
+        1,
+        "n07",
+        "close-specialist",
+        Planned::Pass,
+        Expect::MissingBase,
+    );
     a
 }
 
@@ -244,7 +349,14 @@ fn renewal_plan(a: &mut Agenda, rep: &RepSpec, expiry: DateTime<Utc>) {
         2 => {}
         _ => {
             let opens = expiry - TimeDelta::days(60);
-            add(a, exp_day - 90, id, "sales", Planned::Pass, Expect::AlreadyCertified { next: opens });
+            add(
+                a,
+                exp_day - 90,
+                id,
+                "sales",
+                Planned::Pass,
+                Expect::AlreadyCertified { next: opens },
+            );
             add(a, exp_day - 45, id, "sales", Planned::Pass, Expect::Allowed);
         }
     }
@@ -263,9 +375,24 @@ struct TrackRule {
 
 fn rule(track: &str) -> TrackRule {
     match track {
-        "sales" => TrackRule { term: 12, reminders: &[60, 30, 7], rights: &["deal_registration", "selling"], base: None },
-        "technical" => TrackRule { term: 24, reminders: &[60], rights: &["pre_sales"], base: None },
-        _ => TrackRule { term: 12, reminders: &[30], rights: &["marketplace_listing"], base: Some("sales") },
+        "sales" => TrackRule {
+            term: 12,
+            reminders: &[60, 30, 7],
+            rights: &["deal_registration", "selling"],
+            base: None,
+        },
+        "technical" => TrackRule {
+            term: 24,
+            reminders: &[60],
+            rights: &["pre_sales"],
+            base: None,
+        },
+        _ => TrackRule {
+            term: 12,
+            reminders: &[30],
+            rights: &["marketplace_listing"],
+            base: Some("sales"),
+        },
     }
 }
 
@@ -315,7 +442,12 @@ fn plus_months(t: DateTime<Utc>, n: u32) -> DateTime<Utc> {
 
 impl Model {
     fn ev(&mut self, at: DateTime<Utc>, rep: &str, kind: &str, what: &str) {
-        self.events.push(Ev { at, rep: rep.into(), kind: kind.into(), what: what.into() });
+        self.events.push(Ev {
+            at,
+            rep: rep.into(),
+            kind: kind.into(),
+            what: what.into(),
+        });
     }
 
     fn valid(&self, rep: &str, track: &str, t: DateTime<Utc>) -> bool {
@@ -339,14 +471,29 @@ impl Model {
         out
     }
 
-    fn rights_change(&mut self, rep: &str, before: BTreeSet<String>, after: BTreeSet<String>, t: DateTime<Utc>) {
+    fn rights_change(
+        &mut self,
+        rep: &str,
+        before: BTreeSet<String>,
+        after: BTreeSet<String>,
+        t: DateTime<Utc>,
+    ) {
         for r in before.difference(&after) {
             self.paused.entry(rep.into()).or_default().insert(r.clone());
             self.ev(t, rep, "rights.paused", r);
         }
         for r in after.difference(&before) {
             let was_paused = self.paused.entry(rep.into()).or_default().remove(r);
-            self.ev(t, rep, if was_paused { "rights.restored" } else { "rights.granted" }, r);
+            self.ev(
+                t,
+                rep,
+                if was_paused {
+                    "rights.restored"
+                } else {
+                    "rights.granted"
+                },
+                r,
+            );
         }
     }
 
@@ -361,7 +508,10 @@ impl Model {
         for (exp, track) in due {
             let eps = exp - TimeDelta::milliseconds(1);
             let before = self.rights(rep, eps);
-            self.certs.get_mut(&(rep.to_string(), track.clone())).unwrap().valid = false;
+            self.certs
+                .get_mut(&(rep.to_string(), track.clone()))
+                .unwrap()
+                .valid = false;
             let after = self.rights(rep, eps);
             self.ev(exp, rep, "certification.expired", &track);
             self.rights_change(rep, before, after, exp);
@@ -386,17 +536,32 @@ impl Model {
         let first = !self.certs.contains_key(&key);
         match self.certs.get_mut(&key) {
             None => {
-                self.certs.insert(key, MCert { expires: plus_months(now, r.term), valid: true, reminded: None });
+                self.certs.insert(
+                    key,
+                    MCert {
+                        expires: plus_months(now, r.term),
+                        valid: true,
+                        reminded: None,
+                    },
+                );
                 self.ev(now, rep, "certification.issued", track);
             }
             Some(c) if c.valid && c.expires > now => {
-                let from = if now >= c.expires - window { c.expires } else { now };
+                let from = if now >= c.expires - window {
+                    c.expires
+                } else {
+                    now
+                };
                 c.expires = plus_months(from, r.term);
                 c.reminded = None;
                 self.ev(now, rep, "certification.renewed", track);
             }
             Some(c) => {
-                *c = MCert { expires: plus_months(now, r.term), valid: true, reminded: None };
+                *c = MCert {
+                    expires: plus_months(now, r.term),
+                    valid: true,
+                    reminded: None,
+                };
                 self.ev(now, rep, "certification.issued", track);
             }
         }
@@ -421,11 +586,19 @@ impl Model {
                 .reminders
                 .iter()
                 .copied()
-                .filter(|&d| c.expires - TimeDelta::days(i64::from(d)) <= now && c.reminded.is_none_or(|x| d < x))
+                .filter(|&d| {
+                    c.expires - TimeDelta::days(i64::from(d)) <= now
+                        && c.reminded.is_none_or(|x| d < x)
+                })
                 .collect();
             if let Some(&send) = due.iter().min() {
                 self.certs.get_mut(&key).unwrap().reminded = Some(send);
-                self.ev(now, &key.0, "certification.expiring", &format!("{}:{send}", key.1));
+                self.ev(
+                    now,
+                    &key.0,
+                    "certification.expiring",
+                    &format!("{}:{send}", key.1),
+                );
             }
         }
     }
@@ -442,7 +615,11 @@ impl Model {
             (certified, reps.len())
         };
         let (sales, eligible) = count("sales", "sales");
-        let cov = if eligible == 0 { 0.0 } else { sales as f64 / eligible as f64 };
+        let cov = if eligible == 0 {
+            0.0
+        } else {
+            sales as f64 / eligible as f64
+        };
         let (tech, _) = count("technical", "technical");
         if sales >= 8 && cov >= 0.6 && tech >= 2 {
             Some("gold")
@@ -472,10 +649,23 @@ fn verdicts_for(track: &str, planned: Planned, attempt: usize) -> Vec<(&'static 
         ("technical", _) => vec![],
         (_, Planned::Pass) if attempt % 3 == 0 => vec![("customer_proof", Verdict::Partial)],
         (_, Planned::Pass) => vec![],
-        (_, Planned::Fail) if attempt % 2 == 0 => vec![("next_step", Verdict::Missed), ("customer_proof", Verdict::Missed)],
+        (_, Planned::Fail) if attempt % 2 == 0 => vec![
+            ("next_step", Verdict::Missed),
+            ("customer_proof", Verdict::Missed),
+        ],
         (_, Planned::Fail) => vec![("value_prop", Verdict::Missed), ("price", Verdict::Partial)],
-        (_, Planned::Border { lean_pass: true, .. }) => vec![],
-        (_, Planned::Border { lean_pass: false, .. }) => vec![("next_step", Verdict::Partial)],
+        (
+            _,
+            Planned::Border {
+                lean_pass: true, ..
+            },
+        ) => vec![],
+        (
+            _,
+            Planned::Border {
+                lean_pass: false, ..
+            },
+        ) => vec![("next_step", Verdict::Partial)],
     }
 }
 
@@ -530,7 +720,9 @@ async fn simulate(repo: Arc<dyn Repo>) {
         for intent in today {
             let now = at(day, 10, minute(&intent.rep));
             acted.insert(intent.rep.clone());
-            let check = retake::check(repo, &program, &intent.rep, intent.track, now).await.unwrap();
+            let check = retake::check(repo, &program, &intent.rep, intent.track, now)
+                .await
+                .unwrap();
             let want_rubric = if intent.track == "sales" {
                 sales_rubric(&spec(&intent.rep).firm)
             } else if intent.track == "technical" {
@@ -538,24 +730,49 @@ async fn simulate(repo: Arc<dyn Repo>) {
             } else {
                 SPECIALIST
             };
-            assert_eq!(check.rubric_id, want_rubric, "{} day {day}: adaptive path", intent.rep);
+            assert_eq!(
+                check.rubric_id, want_rubric,
+                "{} day {day}: adaptive path",
+                intent.rep
+            );
             let ctx = format!("{} day {day} {}: {check:?}", intent.rep, intent.track);
             match &intent.expect {
                 Expect::Allowed => assert!(check.allowed, "{ctx}"),
                 Expect::Cooldown { next } => {
-                    assert!(matches!(check.blocked_by[..], [retake::Blocked::Cooldown { .. }]), "{ctx}");
+                    assert!(
+                        matches!(check.blocked_by[..], [retake::Blocked::Cooldown { .. }]),
+                        "{ctx}"
+                    );
                     assert_eq!(check.next_allowed_at, Some(*next), "{ctx}");
                 }
                 Expect::AttemptLimit { next } => {
-                    assert!(check.blocked_by.iter().any(|b| matches!(b, retake::Blocked::AttemptLimit { .. })), "{ctx}");
+                    assert!(
+                        check
+                            .blocked_by
+                            .iter()
+                            .any(|b| matches!(b, retake::Blocked::AttemptLimit { .. })),
+                        "{ctx}"
+                    );
                     assert_eq!(check.next_allowed_at, Some(*next), "{ctx}");
                 }
                 Expect::AlreadyCertified { next } => {
-                    assert!(matches!(check.blocked_by[..], [retake::Blocked::AlreadyCertified { .. }]), "{ctx}");
+                    assert!(
+                        matches!(
+                            check.blocked_by[..],
+                            [retake::Blocked::AlreadyCertified { .. }]
+                        ),
+                        "{ctx}"
+                    );
                     assert_eq!(check.next_allowed_at, Some(*next), "{ctx}");
                 }
                 Expect::MissingBase => {
-                    assert_eq!(check.blocked_by, vec![retake::Blocked::MissingBase { base: "sales".into() }], "{ctx}");
+                    assert_eq!(
+                        check.blocked_by,
+                        vec![retake::Blocked::MissingBase {
+                            base: "sales".into()
+                        }],
+                        "{ctx}"
+                    );
                     assert_eq!(check.next_allowed_at, None);
                 }
             }
@@ -568,19 +785,52 @@ async fn simulate(repo: Arc<dyn Repo>) {
             let (decision, score) = match intent.planned {
                 Planned::Pass => (Decision::Pass, 85.0),
                 Planned::Fail => (Decision::Fail, 55.0),
-                Planned::Border { lean_pass: true, .. } => (Decision::Borderline, 72.0),
-                Planned::Border { lean_pass: false, .. } => (Decision::Borderline, 68.0),
+                Planned::Border {
+                    lean_pass: true, ..
+                } => (Decision::Borderline, 72.0),
+                Planned::Border {
+                    lean_pass: false, ..
+                } => (Decision::Borderline, 68.0),
             };
-            let sub = seed_grade(repo, &intent.rep, want_rubric, decision, score, &verdicts, now).await;
+            let sub = seed_grade(
+                repo,
+                &intent.rep,
+                want_rubric,
+                decision,
+                score,
+                &verdicts,
+                now,
+            )
+            .await;
             let applied = apply_decision(repo, &program, sub, now).await.unwrap();
             match intent.planned {
                 Planned::Border { lean_pass, human } => {
-                    let Applied::QueuedForReview { review, duplicate: false } = applied else { panic!("{ctx}: {applied:?}") };
+                    let Applied::QueuedForReview {
+                        review,
+                        duplicate: false,
+                    } = applied
+                    else {
+                        panic!("{ctx}: {applied:?}")
+                    };
                     model.ev(now, &intent.rep, "grade.needs_review", want_rubric);
-                    borderline.push((review.id, intent.clone(), lean_pass, human, now, want_rubric, verdicts));
+                    borderline.push((
+                        review.id,
+                        intent.clone(),
+                        lean_pass,
+                        human,
+                        now,
+                        want_rubric,
+                        verdicts,
+                    ));
                 }
                 planned => {
-                    let Applied::Decided { decision, duplicate: false } = applied else { panic!("{ctx}: {applied:?}") };
+                    let Applied::Decided {
+                        decision,
+                        duplicate: false,
+                    } = applied
+                    else {
+                        panic!("{ctx}: {applied:?}")
+                    };
                     let pass = planned == Planned::Pass;
                     let first = model.decide(&intent.rep, intent.track, pass, now);
                     model.decisions.push(MDecision {
@@ -593,9 +843,18 @@ async fn simulate(repo: Arc<dyn Repo>) {
                         issued_first: first,
                         verdicts: verdicts.clone(),
                     });
-                    assert_eq!(decision.outcome == pitchgrade::store::db::certification::Outcome::Pass, pass);
+                    assert_eq!(
+                        decision.outcome == pitchgrade::store::db::certification::Outcome::Pass,
+                        pass
+                    );
                     if first {
-                        schedule_after_first_cert(&mut agenda, &model, &spec(&intent.rep), intent.track, now);
+                        schedule_after_first_cert(
+                            &mut agenda,
+                            &model,
+                            &spec(&intent.rep),
+                            intent.track,
+                            now,
+                        );
                     }
                 }
             }
@@ -606,19 +865,36 @@ async fn simulate(repo: Arc<dyn Repo>) {
             let now = at(day, 15, 0);
             let queue = review::queue(repo, 100).await.unwrap();
             assert_eq!(queue.first().map(|r| r.id), Some(review_id), "oldest first");
-            let claimed = review::claim(repo, "rita", None, now).await.unwrap().unwrap();
+            let claimed = review::claim(repo, "rita", None, now)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(claimed.id, review_id);
-            assert_eq!(claimed.machine_lean == pitchgrade::store::db::certification::Outcome::Pass, lean_pass);
+            assert_eq!(
+                claimed.machine_lean == pitchgrade::store::db::certification::Outcome::Pass,
+                lean_pass
+            );
             let input = match human {
-                Human::Pass => ReviewInput { decision: Some(ReviewOutcome::Pass), criteria: vec![], reason: "clear value and a dated next step".into() },
+                Human::Pass => ReviewInput {
+                    decision: Some(ReviewOutcome::Pass),
+                    criteria: vec![],
+                    reason: "clear value and a dated next step".into(),
+                },
                 Human::CriteriaFail => ReviewInput {
                     decision: None,
-                    criteria: vec![CriterionInput { id: "next_step".into(), verdict: Verdict::Missed }],
+                    criteria: vec![CriterionInput {
+                        id: "next_step".into(),
+                        verdict: Verdict::Missed,
+                    }],
                     reason: "never asks for a next step".into(),
                 },
             };
-            let applied = review::decide(repo, &program, review_id, "rita", &input, now).await.unwrap();
-            let Applied::Decided { .. } = applied else { panic!("{applied:?}") };
+            let applied = review::decide(repo, &program, review_id, "rita", &input, now)
+                .await
+                .unwrap();
+            let Applied::Decided { .. } = applied else {
+                panic!("{applied:?}")
+            };
             let pass = human == Human::Pass;
             model.reviews.push((lean_pass, pass));
             let first = model.decide(&intent.rep, intent.track, pass, now);
@@ -633,7 +909,13 @@ async fn simulate(repo: Arc<dyn Repo>) {
                 verdicts,
             });
             if first {
-                schedule_after_first_cert(&mut agenda, &model, &spec(&intent.rep), intent.track, now);
+                schedule_after_first_cert(
+                    &mut agenda,
+                    &model,
+                    &spec(&intent.rep),
+                    intent.track,
+                    now,
+                );
             }
         }
 
@@ -649,9 +931,16 @@ async fn simulate(repo: Arc<dyn Repo>) {
             .collect();
         for r in &reps {
             if day % 7 == 0 || touched.contains(&r.id) {
-                let got = gating::rights_of(repo, &program, &r.id, evening).await.unwrap();
+                let got = gating::rights_of(repo, &program, &r.id, evening)
+                    .await
+                    .unwrap();
                 let names: BTreeSet<String> = got.rights.iter().map(|h| h.right.clone()).collect();
-                assert_eq!(names, model.rights(&r.id, evening), "{} rights on day {day}", r.id);
+                assert_eq!(
+                    names,
+                    model.rights(&r.id, evening),
+                    "{} rights on day {day}",
+                    r.id
+                );
                 checked_rights += 1;
             }
         }
@@ -671,13 +960,23 @@ async fn simulate(repo: Arc<dyn Repo>) {
             }
         }
         for firm in ["northwind", "bluepeak", "cedar"] {
-            let s = gating::firm_standing(repo, &program, firm, evening).await.unwrap();
-            assert_eq!(s.tier.as_deref(), model.tier(firm, evening), "{firm} tier on day {day}");
+            let s = gating::firm_standing(repo, &program, firm, evening)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.tier.as_deref(),
+                model.tier(firm, evening),
+                "{firm} tier on day {day}"
+            );
         }
 
         if day == REPORT_DAY {
             let now = at(day, 23, 30);
-            mid_report = Some(reports::build(repo, &program, now, &ReportOptions::default()).await.unwrap());
+            mid_report = Some(
+                reports::build(repo, &program, now, &ReportOptions::default())
+                    .await
+                    .unwrap(),
+            );
             mid_model = Some(expected_report(&model, now));
         }
     }
@@ -692,12 +991,21 @@ async fn simulate(repo: Arc<dyn Repo>) {
             let d = &e.payload["data"];
             let rep = d["rep_id"].as_str().unwrap().to_string();
             let what = match e.kind.as_str() {
-                "rights.granted" | "rights.paused" | "rights.restored" => d["right"].as_str().unwrap().to_string(),
-                "certification.expiring" => format!("{}:{}", d["track"].as_str().unwrap(), d["days_before"]),
+                "rights.granted" | "rights.paused" | "rights.restored" => {
+                    d["right"].as_str().unwrap().to_string()
+                }
+                "certification.expiring" => {
+                    format!("{}:{}", d["track"].as_str().unwrap(), d["days_before"])
+                }
                 "grade.needs_review" => d["rubric_id"].as_str().unwrap().to_string(),
                 _ => d["track"].as_str().unwrap().to_string(),
             };
-            Ev { at: e.occurred_at, rep, kind: e.kind, what }
+            Ev {
+                at: e.occurred_at,
+                rep,
+                kind: e.kind,
+                what,
+            }
         })
         .collect();
     got.sort();
@@ -707,7 +1015,13 @@ async fn simulate(repo: Arc<dyn Repo>) {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w);
     }
-    let ids: BTreeSet<_> = repo.list_outbox(None, 10_000).await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids: BTreeSet<_> = repo
+        .list_outbox(None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(ids.len(), want.len(), "every event has its own id");
 
     // The story covered what it claims to.
@@ -724,40 +1038,80 @@ async fn simulate(repo: Arc<dyn Repo>) {
     ] {
         assert!(count(kind) > 0, "the year has no {kind}");
     }
-    assert!(model.reviews.iter().any(|(lean, human)| lean != human), "an override happened");
-    assert!(checked_rights > 2000, "checked {checked_rights} rights answers");
+    assert!(
+        model.reviews.iter().any(|(lean, human)| lean != human),
+        "an override happened"
+    );
+    assert!(
+        checked_rights > 2000,
+        "checked {checked_rights} rights answers"
+    );
 
     // Reviews and overrides in the audit log.
     let overrides = repo
-        .audit_log(&AuditFilter { action_prefix: Some("review.override".into()), ..AuditFilter::default() })
+        .audit_log(&AuditFilter {
+            action_prefix: Some("review.override".into()),
+            ..AuditFilter::default()
+        })
         .await
         .unwrap();
-    let overall_overrides = overrides.iter().filter(|a| a.detail.get("criterion").is_none()).count();
-    assert_eq!(overall_overrides, model.reviews.iter().filter(|(l, h)| l != h).count());
+    let overall_overrides = overrides
+        .iter()
+        .filter(|a| a.detail.get("criterion").is_none())
+        .count();
+    assert_eq!(
+        overall_overrides,
+        model.reviews.iter().filter(|(l, h)| l != h).count()
+    );
 
     // Every report figure, mid-year and at the end.
     let mid = mid_report.unwrap();
     compare_report(&mid, &mid_model.unwrap());
-    assert!(!mid.tier_forecast.is_empty(), "the mid-year report forecasts a tier drop");
+    assert!(
+        !mid.tier_forecast.is_empty(),
+        "the mid-year report forecasts a tier drop"
+    );
     let end = at(DAYS, 23, 30);
-    let last = reports::build(repo, &program, end, &ReportOptions::default()).await.unwrap();
+    let last = reports::build(repo, &program, end, &ReportOptions::default())
+        .await
+        .unwrap();
     compare_report(&last, &expected_report(&model, end));
 }
 
 /// After a first certification: specialists take the specialty a month later;
 /// every sales rep's renewal story is scheduled from the expiry the model expects.
-fn schedule_after_first_cert(agenda: &mut Agenda, model: &Model, rep: &RepSpec, track: &str, now: DateTime<Utc>) {
+fn schedule_after_first_cert(
+    agenda: &mut Agenda,
+    model: &Model,
+    rep: &RepSpec,
+    track: &str,
+    now: DateTime<Utc>,
+) {
     let expiry = model.certs[&(rep.id.clone(), track.to_string())].expires;
     match track {
         "sales" => {
             renewal_plan(agenda, rep, expiry);
             if SPECIALISTS.contains(&rep.id.as_str()) {
-                add(agenda, day_of(now) + 30, &rep.id, "close-specialist", Planned::Pass, Expect::Allowed);
+                add(
+                    agenda,
+                    day_of(now) + 30,
+                    &rep.id,
+                    "close-specialist",
+                    Planned::Pass,
+                    Expect::Allowed,
+                );
             }
         }
         "close-specialist" if rep.id == SPECIALISTS[0] => {
             // Renews the specialty inside its 30-day window.
-            add(agenda, day_of(expiry) - 10, &rep.id, "close-specialist", Planned::Pass, Expect::Allowed);
+            add(
+                agenda,
+                day_of(expiry) - 10,
+                &rep.id,
+                "close-specialist",
+                Planned::Pass,
+                Expect::Allowed,
+            );
         }
         _ => {}
     }
@@ -782,12 +1136,22 @@ struct ExpectedReport {
 }
 
 fn expected_report(model: &Model, now: DateTime<Utc>) -> ExpectedReport {
-    let decided: Vec<&MDecision> = model.decisions.iter().filter(|d| d.decided <= now).collect();
-    let pass = (decided.iter().filter(|d| d.pass).count() as u32, decided.len() as u32);
+    let decided: Vec<&MDecision> = model
+        .decisions
+        .iter()
+        .filter(|d| d.decided <= now)
+        .collect();
+    let pass = (
+        decided.iter().filter(|d| d.pass).count() as u32,
+        decided.len() as u32,
+    );
 
     let mut pairs: BTreeMap<(String, String), Vec<&MDecision>> = BTreeMap::new();
     for d in &decided {
-        pairs.entry((d.rep.clone(), d.track.clone())).or_default().push(d);
+        pairs
+            .entry((d.rep.clone(), d.track.clone()))
+            .or_default()
+            .push(d);
     }
     let mut first: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut retaken = 0;
@@ -815,15 +1179,24 @@ fn expected_report(model: &Model, now: DateTime<Utc>) -> ExpectedReport {
     let mut tiers = BTreeMap::new();
     let mut drops = BTreeMap::new();
     for firm in ["northwind", "bluepeak", "cedar"] {
-        for (track, role) in [("sales", "sales"), ("technical", "technical"), ("close-specialist", "sales")] {
+        for (track, role) in [
+            ("sales", "sales"),
+            ("technical", "technical"),
+            ("close-specialist", "sales"),
+        ] {
             let reps: Vec<&String> = model
                 .firm_of
                 .iter()
-                .filter(|(r, f)| f.as_str() == firm && model.active[*r] && model.role_of[*r] == role)
+                .filter(|(r, f)| {
+                    f.as_str() == firm && model.active[*r] && model.role_of[*r] == role
+                })
                 .map(|(r, _)| r)
                 .collect();
             let certified = reps.iter().filter(|r| model.gives(r, track, now)).count() as u32;
-            coverage.insert((firm.to_string(), track.to_string()), (certified, reps.len() as u32));
+            coverage.insert(
+                (firm.to_string(), track.to_string()),
+                (certified, reps.len() as u32),
+            );
         }
         let tier = model.tier(firm, now);
         tiers.insert(firm.to_string(), tier);
@@ -831,12 +1204,20 @@ fn expected_report(model: &Model, now: DateTime<Utc>) -> ExpectedReport {
         let mut expiries: Vec<DateTime<Utc>> = model
             .certs
             .iter()
-            .filter(|((r, _), c)| model.firm_of[r] == firm && c.valid && c.expires > now && c.expires <= now + TimeDelta::days(60))
+            .filter(|((r, _), c)| {
+                model.firm_of[r] == firm
+                    && c.valid
+                    && c.expires > now
+                    && c.expires <= now + TimeDelta::days(60)
+            })
             .map(|(_, c)| c.expires)
             .collect();
         expiries.sort();
         expiries.dedup();
-        if let Some(t) = expiries.into_iter().find(|t| rank(model.tier(firm, *t)) > rank(tier)) {
+        if let Some(t) = expiries
+            .into_iter()
+            .find(|t| rank(model.tier(firm, *t)) > rank(tier))
+        {
             drops.insert(firm.to_string(), (tier, model.tier(firm, t), t));
         }
     }
@@ -857,8 +1238,14 @@ fn expected_report(model: &Model, now: DateTime<Utc>) -> ExpectedReport {
     let mut misses: BTreeMap<(String, String), (u32, u32, u32)> = BTreeMap::new();
     for d in &decided {
         for (id, _, _) in criteria_of(&d.rubric) {
-            let v = d.verdicts.iter().find(|(c, _)| c == id).map_or(Verdict::Met, |(_, v)| *v);
-            let e = misses.entry((d.rubric.clone(), id.to_string())).or_default();
+            let v = d
+                .verdicts
+                .iter()
+                .find(|(c, _)| c == id)
+                .map_or(Verdict::Met, |(_, v)| *v);
+            let e = misses
+                .entry((d.rubric.clone(), id.to_string()))
+                .or_default();
             e.0 += 1;
             e.1 += u32::from(v == Verdict::Missed);
             e.2 += u32::from(v == Verdict::Partial);
@@ -888,7 +1275,11 @@ fn close(a: Option<f64>, b: Option<f64>, what: &str) {
 }
 
 fn compare_report(got: &reports::Report, want: &ExpectedReport) {
-    assert_eq!((got.pass_rate.count, got.pass_rate.total), want.pass, "pass rate");
+    assert_eq!(
+        (got.pass_rate.count, got.pass_rate.total),
+        want.pass,
+        "pass rate"
+    );
     let first: BTreeMap<String, (u32, u32)> = got
         .first_attempt
         .iter()
@@ -907,21 +1298,46 @@ fn compare_report(got: &reports::Report, want: &ExpectedReport) {
             Health::Healthy
         };
         assert_eq!(f.health, health, "{}: {rate}", f.rubric_id);
-        assert_eq!(f.warning.is_some(), matches!(health, Health::TooEasy | Health::TooHard));
+        assert_eq!(
+            f.warning.is_some(),
+            matches!(health, Health::TooEasy | Health::TooHard)
+        );
     }
-    assert_eq!((got.retake_rate.count, got.retake_rate.total), want.retake, "retake rate");
-    close(got.median_days_to_certification, want.median_days, "median time to certification");
+    assert_eq!(
+        (got.retake_rate.count, got.retake_rate.total),
+        want.retake,
+        "retake rate"
+    );
+    close(
+        got.median_days_to_certification,
+        want.median_days,
+        "median time to certification",
+    );
     assert_eq!(got.certified_pairs, want.certified_pairs);
     for firm in &got.coverage {
-        assert_eq!(firm.tier.as_deref(), want.tiers[&firm.firm_id], "{} tier", firm.firm_id);
+        assert_eq!(
+            firm.tier.as_deref(),
+            want.tiers[&firm.firm_id],
+            "{} tier",
+            firm.firm_id
+        );
         for c in &firm.coverage {
             let (certified, eligible) = want.coverage[&(firm.firm_id.clone(), c.track.clone())];
-            assert_eq!((c.certified, c.eligible), (certified, eligible), "{} {}", firm.firm_id, c.track);
+            assert_eq!(
+                (c.certified, c.eligible),
+                (certified, eligible),
+                "{} {}",
+                firm.firm_id,
+                c.track
+            );
         }
     }
     assert_eq!(got.coverage.len(), 3);
     assert_eq!(
-        (got.reviews.override_rate.count, got.reviews.override_rate.total),
+        (
+            got.reviews.override_rate.count,
+            got.reviews.override_rate.total
+        ),
         want.overrides,
         "override rate"
     );
@@ -929,15 +1345,28 @@ fn compare_report(got: &reports::Report, want: &ExpectedReport) {
     let drops: BTreeMap<String, (Option<&str>, Option<&str>, DateTime<Utc>)> = got
         .tier_forecast
         .iter()
-        .map(|d| (d.firm_id.clone(), (d.tier_now.as_deref(), d.tier_after.as_deref(), d.drops_at)))
+        .map(|d| {
+            (
+                d.firm_id.clone(),
+                (d.tier_now.as_deref(), d.tier_after.as_deref(), d.drops_at),
+            )
+        })
         .collect();
-    let want_drops: BTreeMap<String, (Option<&str>, Option<&str>, DateTime<Utc>)> =
-        want.drops.iter().map(|(k, v)| (k.clone(), (v.0, v.1, v.2))).collect();
+    let want_drops: BTreeMap<String, (Option<&str>, Option<&str>, DateTime<Utc>)> = want
+        .drops
+        .iter()
+        .map(|(k, v)| (k.clone(), (v.0, v.1, v.2)))
+        .collect();
     assert_eq!(drops, want_drops, "tier forecast");
     let misses: BTreeMap<(String, String), (u32, u32, u32)> = got
         .criterion_misses
         .iter()
-        .map(|m| ((m.rubric_id.clone(), m.criterion.clone()), (m.scored, m.missed, m.partial)))
+        .map(|m| {
+            (
+                (m.rubric_id.clone(), m.criterion.clone()),
+                (m.scored, m.missed, m.partial),
+            )
+        })
         .collect();
     assert_eq!(misses, want.misses, "per-criterion miss rates");
 }

@@ -66,9 +66,7 @@ pub async fn apply_decision(
         .get_submission(submission_id)
         .await?
         .ok_or(CertifyError::SubmissionNotFound(submission_id))?;
-    let grade = view
-        .grade
-        .ok_or(CertifyError::NotGraded(submission_id))?;
+    let grade = view.grade.ok_or(CertifyError::NotGraded(submission_id))?;
     let outcome = match grade.decision {
         Decision::Borderline => return queue_review(repo, &view.submission, &grade, now).await,
         Decision::Pass => Outcome::Pass,
@@ -146,9 +144,14 @@ fn plan_decision(
     now: DateTime<Utc>,
 ) -> (ChangeSet, CertDecision) {
     let view = GradeView::parse(&grade.grade);
-    let rubric_id = view.rubric_id().unwrap_or(&submission.rubric_id).to_string();
+    let rubric_id = view
+        .rubric_id()
+        .unwrap_or(&submission.rubric_id)
+        .to_string();
     let mut plan = Plan::new(program, ledger, now, &input.actor);
-    plan.change.idempotency_keys.push(decision_key(submission.id));
+    plan.change
+        .idempotency_keys
+        .push(decision_key(submission.id));
     plan.change.review_decision = input.review.clone();
     // A lapse that took effect before this decision is recorded first, so the
     // log shows the rights paused at the expiry and restored by this pass.
@@ -436,7 +439,12 @@ impl<'a> Plan<'a> {
     }
 
     /// Audit lines and events for rights gained or lost at `at` because of `cause`.
-    fn record_rights(&mut self, diff: rights::RightsDiff, cause: &Certification, at: DateTime<Utc>) {
+    fn record_rights(
+        &mut self,
+        diff: rights::RightsDiff,
+        cause: &Certification,
+        at: DateTime<Utc>,
+    ) {
         let mut changes = Vec::new();
         for right in diff.lost {
             self.paused.insert(right.clone());
@@ -539,9 +547,8 @@ impl<'a> Plan<'a> {
 
 fn add_months(from: DateTime<Utc>, months: Months) -> DateTime<Utc> {
     // Only fails past the year 262143; fall back to 31-day months then.
-    from.checked_add_months(months).unwrap_or_else(|| {
-        from + TimeDelta::days(31 * i64::from(months.as_u32()))
-    })
+    from.checked_add_months(months)
+        .unwrap_or_else(|| from + TimeDelta::days(31 * i64::from(months.as_u32())))
 }
 
 async fn queue_review(
@@ -562,7 +569,10 @@ async fn queue_review(
         submission_id: submission.id,
         grade_id: grade.id,
         rep_id: submission.rep_id.clone(),
-        rubric_id: view.rubric_id().unwrap_or(&submission.rubric_id).to_string(),
+        rubric_id: view
+            .rubric_id()
+            .unwrap_or(&submission.rubric_id)
+            .to_string(),
         machine_score: grade.score,
         machine_lean: view.lean(grade.score),
         reasons: view.reasons(),

@@ -340,7 +340,9 @@ impl Program {
         for (id, t) in &self.tracks {
             let at = format!("tracks.{id}");
             if !is_name(&id.replace('-', "_")) {
-                out.push(format!("{at}: a track id is lowercase letters, digits, '_' or '-'"));
+                out.push(format!(
+                    "{at}: a track id is lowercase letters, digits, '_' or '-'"
+                ));
             }
             if !ALLOWED_TERMS_MONTHS.contains(&t.term_months) {
                 out.push(format!(
@@ -363,7 +365,9 @@ impl Program {
                 ));
             }
             if t.rights.is_empty() {
-                out.push(format!("{at}.rights: a track must unlock at least one right"));
+                out.push(format!(
+                    "{at}.rights: a track must unlock at least one right"
+                ));
             }
             for right in &t.rights {
                 if !self.rights.contains_key(right) {
@@ -432,13 +436,18 @@ impl Program {
         for (i, tier) in self.tiers.iter().enumerate() {
             let at = format!("tier[{i}]");
             if !is_name(&tier.name) {
-                out.push(format!("{at}.name: {:?} is not a valid tier name", tier.name));
+                out.push(format!(
+                    "{at}.name: {:?} is not a valid tier name",
+                    tier.name
+                ));
             }
             if !tier_names.insert(tier.name.as_str()) {
                 out.push(format!("{at}.name: tier {:?} is declared twice", tier.name));
             }
             if tier.requirements.is_empty() {
-                out.push(format!("{at}: a tier needs at least one [[tier.require]] rule"));
+                out.push(format!(
+                    "{at}: a tier needs at least one [[tier.require]] rule"
+                ));
             }
             for (j, rule) in tier.requirements.iter().enumerate() {
                 let rat = format!("{at}.require[{j}]");
@@ -502,7 +511,9 @@ impl Program {
         let t = self.tracks.get(track)?;
         let hit = t.paths.iter().find(|p| {
             rep.firm_id.is_some_and(|f| p.firms.iter().any(|x| x == f))
-                || rep.segment.is_some_and(|s| p.segments.iter().any(|x| x == s))
+                || rep
+                    .segment
+                    .is_some_and(|s| p.segments.iter().any(|x| x == s))
         });
         Some(hit.map_or(t.rubric.as_str(), |p| p.rubric.as_str()))
     }

@@ -159,7 +159,9 @@ pub async fn build(
         }
     }
     let firms: Vec<(String, String)> = firms.into_iter().map(|f| (f.id, f.name)).collect();
-    Ok(compute(program, &decisions, &reviews, &firms, &reps, &certs, now, options))
+    Ok(compute(
+        program, &decisions, &reviews, &firms, &reps, &certs, now, options,
+    ))
 }
 
 /// The report from rows already read (pure, so it can be checked against
@@ -175,7 +177,10 @@ pub fn compute(
     now: DateTime<Utc>,
     options: &ReportOptions,
 ) -> Report {
-    let passed = decisions.iter().filter(|d| d.outcome == Outcome::Pass).count();
+    let passed = decisions
+        .iter()
+        .filter(|d| d.outcome == Outcome::Pass)
+        .count();
 
     // Attempts of each (rep, track), in submission order.
     let mut pairs: BTreeMap<(&str, &str), Vec<&CertDecision>> = BTreeMap::new();
@@ -193,21 +198,17 @@ pub fn compute(
     let mut days_to_cert = Vec::new();
     for ((_, track), attempts) in &pairs {
         let head = attempts[0];
-        let entry = first.entry(head.rubric_id.as_str()).or_insert((Some(track), 0, 0));
+        let entry = first
+            .entry(head.rubric_id.as_str())
+            .or_insert((Some(track), 0, 0));
         entry.1 += 1;
         if head.outcome == Outcome::Pass {
             entry.2 += 1;
         }
-        if attempts
-            .windows(2)
-            .any(|w| w[0].outcome == Outcome::Fail)
-        {
+        if attempts.windows(2).any(|w| w[0].outcome == Outcome::Fail) {
             retaken += 1;
         }
-        if let Some(cert) = attempts
-            .iter()
-            .find(|d| matches!(d.effect, Effect::Issued))
-        {
+        if let Some(cert) = attempts.iter().find(|d| matches!(d.effect, Effect::Issued)) {
             let ms = (cert.decided_at - head.submitted_at).num_milliseconds();
             days_to_cert.push(ms as f64 / 86_400_000.0);
         }
@@ -260,7 +261,14 @@ pub fn compute(
                 .filter(|c| ids.contains(c.rep_id.as_str()))
                 .cloned()
                 .collect();
-            gating::forecast_drop(program, id, &firm_reps, &firm_certs, now, options.forecast_days)
+            gating::forecast_drop(
+                program,
+                id,
+                &firm_reps,
+                &firm_certs,
+                now,
+                options.forecast_days,
+            )
         })
         .collect();
 
@@ -344,7 +352,8 @@ pub fn kappa(pairs: &[(Outcome, Outcome)]) -> Option<f64> {
     }
     let n = pairs.len() as f64;
     let observed = pairs.iter().filter(|(a, b)| a == b).count() as f64 / n;
-    let share = |f: &dyn Fn(&(Outcome, Outcome)) -> bool| pairs.iter().filter(|p| f(p)).count() as f64 / n;
+    let share =
+        |f: &dyn Fn(&(Outcome, Outcome)) -> bool| pairs.iter().filter(|p| f(p)).count() as f64 / n;
     let a_pass = share(&|p| p.0 == Outcome::Pass);
     let b_pass = share(&|p| p.1 == Outcome::Pass);
     let expected = a_pass * b_pass + (1.0 - a_pass) * (1.0 - b_pass);
@@ -358,7 +367,9 @@ fn criterion_misses(decisions: &[CertDecision]) -> Vec<CriterionMisses> {
     let mut counts: BTreeMap<(&str, &str), (u32, u32, u32)> = BTreeMap::new();
     for d in decisions {
         for c in &d.criteria {
-            let e = counts.entry((d.rubric_id.as_str(), c.id.as_str())).or_default();
+            let e = counts
+                .entry((d.rubric_id.as_str(), c.id.as_str()))
+                .or_default();
             match c.verdict {
                 Verdict::Unscored => continue,
                 Verdict::Missed => e.1 += 1,
@@ -370,14 +381,16 @@ fn criterion_misses(decisions: &[CertDecision]) -> Vec<CriterionMisses> {
     }
     counts
         .into_iter()
-        .map(|((rubric, criterion), (scored, missed, partial))| CriterionMisses {
-            rubric_id: rubric.to_string(),
-            criterion: criterion.to_string(),
-            scored,
-            missed,
-            partial,
-            miss_rate: (scored > 0).then(|| f64::from(missed) / f64::from(scored)),
-        })
+        .map(
+            |((rubric, criterion), (scored, missed, partial))| CriterionMisses {
+                rubric_id: rubric.to_string(),
+                criterion: criterion.to_string(),
+                scored,
+                missed,
+                partial,
+                miss_rate: (scored > 0).then(|| f64::from(missed) / f64::from(scored)),
+            },
+        )
         .collect()
 }
 
@@ -385,24 +398,52 @@ fn criterion_misses(decisions: &[CertDecision]) -> Vec<CriterionMisses> {
 pub fn to_csv(report: &Report) -> String {
     let mut out = String::from("section,subject,metric,value\n");
     let mut row = |section: &str, subject: &str, metric: &str, value: String| {
-        let _ = writeln!(out, "{},{},{},{}", csv(section), csv(subject), csv(metric), csv(&value));
+        let _ = writeln!(
+            out,
+            "{},{},{},{}",
+            csv(section),
+            csv(subject),
+            csv(metric),
+            csv(&value)
+        );
     };
     let num = |x: Option<f64>| x.map_or_else(String::new, |v| format!("{v:.4}"));
-    let rate = |row: &mut dyn FnMut(&str, &str, &str, String), section: &str, subject: &str, r: &Rate| {
-        row(section, subject, "count", r.count.to_string());
-        row(section, subject, "total", r.total.to_string());
-        row(section, subject, "rate", num(r.rate));
-    };
+    let rate =
+        |row: &mut dyn FnMut(&str, &str, &str, String), section: &str, subject: &str, r: &Rate| {
+            row(section, subject, "count", r.count.to_string());
+            row(section, subject, "total", r.total.to_string());
+            row(section, subject, "rate", num(r.rate));
+        };
     rate(&mut row, "pass_rate", "all", &report.pass_rate);
     for f in &report.first_attempt {
         rate(&mut row, "first_attempt_pass_rate", &f.rubric_id, &f.rate);
-        row("first_attempt_pass_rate", &f.rubric_id, "health", health_name(f.health).into());
+        row(
+            "first_attempt_pass_rate",
+            &f.rubric_id,
+            "health",
+            health_name(f.health).into(),
+        );
     }
     rate(&mut row, "retake_rate", "all", &report.retake_rate);
-    row("time_to_certification", "all", "median_days", num(report.median_days_to_certification));
-    row("time_to_certification", "all", "certified_pairs", report.certified_pairs.to_string());
+    row(
+        "time_to_certification",
+        "all",
+        "median_days",
+        num(report.median_days_to_certification),
+    );
+    row(
+        "time_to_certification",
+        "all",
+        "certified_pairs",
+        report.certified_pairs.to_string(),
+    );
     for firm in &report.coverage {
-        row("firm_tier", &firm.firm_id, "tier", firm.tier.clone().unwrap_or_default());
+        row(
+            "firm_tier",
+            &firm.firm_id,
+            "tier",
+            firm.tier.clone().unwrap_or_default(),
+        );
         for c in &firm.coverage {
             let subject = format!("{}/{}", firm.firm_id, c.track);
             row("coverage", &subject, "eligible", c.eligible.to_string());
@@ -410,19 +451,64 @@ pub fn to_csv(report: &Report) -> String {
             row("coverage", &subject, "coverage", num(Some(c.coverage)));
         }
     }
-    rate(&mut row, "review_override_rate", "all", &report.reviews.override_rate);
-    row("review_agreement", "all", "kappa", num(report.reviews.kappa));
+    rate(
+        &mut row,
+        "review_override_rate",
+        "all",
+        &report.reviews.override_rate,
+    );
+    row(
+        "review_agreement",
+        "all",
+        "kappa",
+        num(report.reviews.kappa),
+    );
     for d in &report.tier_forecast {
-        row("tier_forecast", &d.firm_id, "tier_now", d.tier_now.clone().unwrap_or_default());
-        row("tier_forecast", &d.firm_id, "tier_after", d.tier_after.clone().unwrap_or_default());
-        row("tier_forecast", &d.firm_id, "drops_at", d.drops_at.to_rfc3339());
+        row(
+            "tier_forecast",
+            &d.firm_id,
+            "tier_now",
+            d.tier_now.clone().unwrap_or_default(),
+        );
+        row(
+            "tier_forecast",
+            &d.firm_id,
+            "tier_after",
+            d.tier_after.clone().unwrap_or_default(),
+        );
+        row(
+            "tier_forecast",
+            &d.firm_id,
+            "drops_at",
+            d.drops_at.to_rfc3339(),
+        );
     }
     for m in &report.criterion_misses {
         let subject = format!("{}/{}", m.rubric_id, m.criterion);
-        row("criterion_miss_rate", &subject, "scored", m.scored.to_string());
-        row("criterion_miss_rate", &subject, "missed", m.missed.to_string());
-        row("criterion_miss_rate", &subject, "partial", m.partial.to_string());
-        row("criterion_miss_rate", &subject, "miss_rate", num(m.miss_rate));
+        row(
+            "criterion_miss_rate",
+            &subject,
+            "scored",
+            m.scored.to_string(),
+        );
+        row(
+            "criterion_miss_rate",
+            &subject,
+            "missed",
+            m.missed.to_string(),
+        );
+        row(
+            "criterion_miss_rate",
+            &subject,
+            "partial",
+            m.partial.to_string(),
+        );
+        row(
+            "criterion_miss_rate",
+            &subject,
+            "miss_rate",
+            num(m.miss_rate),
+        );
     }
     out
 }
@@ -455,14 +541,22 @@ fn csv(field: &str) -> String {
 pub fn to_text(report: &Report) -> String {
     let mut out = String::new();
     let pct = |r: &Rate| {
-        r.rate
-            .map_or_else(|| "n/a".to_string(), |v| format!("{:.1}% ({}/{})", v * 100.0, r.count, r.total))
+        r.rate.map_or_else(
+            || "n/a".to_string(),
+            |v| format!("{:.1}% ({}/{})", v * 100.0, r.count, r.total),
+        )
     };
     let _ = writeln!(out, "Certification report at {}", report.at.to_rfc3339());
     let _ = writeln!(out, "pass rate: {}", pct(&report.pass_rate));
     let _ = writeln!(out, "first-attempt pass rate by rubric:");
     for f in &report.first_attempt {
-        let _ = writeln!(out, "  {}: {} [{}]", f.rubric_id, pct(&f.rate), health_name(f.health));
+        let _ = writeln!(
+            out,
+            "  {}: {} [{}]",
+            f.rubric_id,
+            pct(&f.rate),
+            health_name(f.health)
+        );
         if let Some(w) = &f.warning {
             let _ = writeln!(out, "  WARNING {w}");
         }
@@ -471,13 +565,20 @@ pub fn to_text(report: &Report) -> String {
     let _ = writeln!(
         out,
         "median time to certification: {}",
-        report
-            .median_days_to_certification
-            .map_or_else(|| "n/a".to_string(), |d| format!("{d:.1} days ({} certified)", report.certified_pairs))
+        report.median_days_to_certification.map_or_else(
+            || "n/a".to_string(),
+            |d| format!("{d:.1} days ({} certified)", report.certified_pairs)
+        )
     );
     let _ = writeln!(out, "firms:");
     for firm in &report.coverage {
-        let _ = writeln!(out, "  {} ({}): tier {}", firm.name, firm.firm_id, firm.tier.as_deref().unwrap_or("none"));
+        let _ = writeln!(
+            out,
+            "  {} ({}): tier {}",
+            firm.name,
+            firm.firm_id,
+            firm.tier.as_deref().unwrap_or("none")
+        );
         for c in &firm.coverage {
             let _ = writeln!(
                 out,
@@ -490,13 +591,24 @@ pub fn to_text(report: &Report) -> String {
             );
         }
     }
-    let _ = writeln!(out, "reviewer override rate: {}", pct(&report.reviews.override_rate));
+    let _ = writeln!(
+        out,
+        "reviewer override rate: {}",
+        pct(&report.reviews.override_rate)
+    );
     let _ = writeln!(
         out,
         "AI-reviewer agreement (Cohen's kappa): {}",
-        report.reviews.kappa.map_or_else(|| "n/a".to_string(), |k| format!("{k:.3}"))
+        report
+            .reviews
+            .kappa
+            .map_or_else(|| "n/a".to_string(), |k| format!("{k:.3}"))
     );
-    let _ = writeln!(out, "firms dropping a tier within {} days if nobody renews:", report.forecast_days);
+    let _ = writeln!(
+        out,
+        "firms dropping a tier within {} days if nobody renews:",
+        report.forecast_days
+    );
     if report.tier_forecast.is_empty() {
         let _ = writeln!(out, "  none");
     }
@@ -519,7 +631,8 @@ pub fn to_text(report: &Report) -> String {
             m.criterion,
             m.missed,
             m.scored,
-            m.miss_rate.map_or_else(|| "n/a".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            m.miss_rate
+                .map_or_else(|| "n/a".to_string(), |r| format!("{:.1}%", r * 100.0)),
             m.partial
         );
     }

@@ -163,7 +163,9 @@ pub async fn check(
     }
 
     // Rules without a date come first (nothing to wait out); then the latest date.
-    blocks.sort_by_key(|(_, until)| std::cmp::Reverse(until.map_or(i64::MAX, |t| t.timestamp_millis())));
+    blocks.sort_by_key(|(_, until)| {
+        std::cmp::Reverse(until.map_or(i64::MAX, |t| t.timestamp_millis()))
+    });
     let next_allowed_at = if blocks.iter().any(|(_, u)| u.is_none()) {
         None
     } else {
@@ -183,7 +185,9 @@ pub async fn check(
 }
 
 fn message(first: Option<&Blocked>, at: Option<DateTime<Utc>>, max: u32) -> String {
-    let when = at.map_or_else(String::new, |t| format!(" from {}", t.format("%Y-%m-%d %H:%M UTC")));
+    let when = at.map_or_else(String::new, |t| {
+        format!(" from {}", t.format("%Y-%m-%d %H:%M UTC"))
+    });
     match first {
         None => "You may submit now.".into(),
         Some(Blocked::MissingBase { base }) => {

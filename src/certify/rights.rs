@@ -15,7 +15,12 @@ use crate::store::db::certification::Certification;
 
 /// Whether `cert` gives its track's rights at `t`: valid itself, and its base
 /// valid too when it is a specialty.
-pub fn effective_at(program: &Program, certs: &[Certification], cert: &Certification, t: DateTime<Utc>) -> bool {
+pub fn effective_at(
+    program: &Program,
+    certs: &[Certification],
+    cert: &Certification,
+    t: DateTime<Utc>,
+) -> bool {
     if !cert.is_valid_at(t) {
         return false;
     }
@@ -32,11 +37,18 @@ pub fn effective_at(program: &Program, certs: &[Certification], cert: &Certifica
 }
 
 /// Every right held at `t`, with the tracks that give it.
-pub fn held_at(program: &Program, certs: &[Certification], t: DateTime<Utc>) -> BTreeMap<String, Vec<String>> {
+pub fn held_at(
+    program: &Program,
+    certs: &[Certification],
+    t: DateTime<Utc>,
+) -> BTreeMap<String, Vec<String>> {
     let mut rights: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for cert in certs.iter().filter(|c| effective_at(program, certs, c, t)) {
         for right in program.rights_of(&cert.track) {
-            rights.entry(right.clone()).or_default().push(cert.track.clone());
+            rights
+                .entry(right.clone())
+                .or_default()
+                .push(cert.track.clone());
         }
     }
     rights

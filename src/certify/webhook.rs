@@ -116,7 +116,9 @@ pub fn verify(
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", v)) => timestamp = v.parse::<i64>().ok(),
-            Some(("v1", v)) => signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            Some(("v1", v)) => {
+                signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?)
+            }
             _ => {}
         }
     }
@@ -223,7 +225,13 @@ impl Deliverer {
             },
             Ok(resp) => {
                 let status = resp.status();
-                self.failed(event, attempt, now, Some(status.as_u16()), format!("HTTP {status}"))
+                self.failed(
+                    event,
+                    attempt,
+                    now,
+                    Some(status.as_u16()),
+                    format!("HTTP {status}"),
+                )
             }
             Err(e) => self.failed(event, attempt, now, None, e.to_string()),
         }
@@ -240,8 +248,8 @@ impl Deliverer {
         let (outcome, next) = if attempt >= self.config.max_attempts {
             (DeliveryOutcome::Dead, None)
         } else {
-            let delay = TimeDelta::from_std(self.config.backoff(attempt))
-                .unwrap_or(TimeDelta::hours(1));
+            let delay =
+                TimeDelta::from_std(self.config.backoff(attempt)).unwrap_or(TimeDelta::hours(1));
             (DeliveryOutcome::Retry, Some(now + delay))
         };
         DeliveryAttempt {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::worker::stop_on_signal;
 use crate::service::api::{router, ApiArgs, ApiState};
-use crate::service::certification::{self, CertificationArgs};
+use crate::service::certification::CertificationArgs;
 use crate::service::{ServiceParts, StorageArgs, Worker, WorkerArgs};
 
 #[derive(Debug, Args)]
@@ -32,23 +32,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let parts = ServiceParts::connect(&args.storage, &args.worker.rubrics).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let program = args.certification.load(&args.worker.rubrics)?;
-    if let Some(program) = &program {
-        tokio::spawn(certification::run_loop(
-            parts.repo.clone(),
-            Arc::clone(program),
-            args.certification.deliverer()?,
-            std::time::Duration::from_secs(args.certification.sweep_seconds.max(1)),
-            format!("serve-{}", std::process::id()),
-            shutdown.clone(),
-        ));
-    }
+    let program = args
+        .certification
+        .start(&args.worker.rubrics, &parts, &shutdown)?;
 
     let workers = if args.worker.workers > 0 {
         // Models load once, before the port opens: a server that is listening
         // can grade.
         let pipeline = Arc::new(args.worker.pipeline()?);
-        let worker = Arc::new(Worker::new(parts.clone(), pipeline, args.worker.settings()));
+        let mut settings = args.worker.settings();
+        settings.program = program.clone();
+        let worker = Arc::new(Worker::new(parts.clone(), pipeline, settings));
         Some(tokio::spawn(worker.run(shutdown.clone())))
     } else {
         None

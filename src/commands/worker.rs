@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use crate::service::certification::CertificationArgs;
 use crate::service::{ServiceParts, StorageArgs, Worker, WorkerArgs};
 
 #[derive(Debug, Args)]
@@ -16,14 +17,20 @@ pub struct WorkerCommandArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub certification: CertificationArgs,
 }
 
 pub async fn run(args: WorkerCommandArgs) -> anyhow::Result<ExitCode> {
     let parts = ServiceParts::connect(&args.storage, &args.worker.rubrics).await?;
     let pipeline = Arc::new(args.worker.pipeline()?);
-    let worker = Arc::new(Worker::new(parts, pipeline, args.worker.settings()));
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    let mut settings = args.worker.settings();
+    settings.program = args
+        .certification
+        .start(&args.worker.rubrics, &parts, &shutdown)?;
+    let worker = Arc::new(Worker::new(parts, pipeline, settings));
     worker.run(shutdown).await;
     Ok(ExitCode::SUCCESS)
 }

@@ -68,10 +68,44 @@ impl CertificationArgs {
                 Deliverer::new(WebhookConfig::new(url.clone(), secret.clone()))
                     .context("configuring webhooks")?,
             )),
-            (Some(_), None) => anyhow::bail!("PITCHGRADE_WEBHOOK_URL needs PITCHGRADE_WEBHOOK_SECRET"),
+            (Some(_), None) => {
+                anyhow::bail!("PITCHGRADE_WEBHOOK_URL needs PITCHGRADE_WEBHOOK_SECRET")
+            }
             _ => Ok(None),
         }
     }
+}
+
+impl CertificationArgs {
+    /// Loads the program and, when there is one, starts the sweep and webhook
+    /// loop in the background until `shutdown`.
+    pub fn start(
+        &self,
+        rubrics: &Path,
+        parts: &super::ServiceParts,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Arc<Program>>> {
+        let Some(program) = self.load(rubrics)? else {
+            return Ok(None);
+        };
+        tokio::spawn(run_loop(
+            Arc::clone(&parts.repo),
+            Arc::clone(&program),
+            self.deliverer()?,
+            Duration::from_secs(self.sweep_seconds.max(1)),
+            format!("{}-{}", hostname(), std::process::id()),
+            shutdown.clone(),
+        ));
+        Ok(Some(program))
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pitchgrade".into())
 }
 
 /// Runs the sweep and webhook delivery until `shutdown`.

@@ -48,6 +48,10 @@ pub struct WorkerSettings {
     pub scratch_dir: PathBuf,
     /// Names this process in leases and logs (`host-pid` by default).
     pub name: String,
+    /// The certification program: a final decision issues or renews a
+    /// certification, a borderline one joins the review queue. `None` grades
+    /// without certifying.
+    pub program: Option<Arc<crate::certify::Program>>,
 }
 
 impl Default for WorkerSettings {
@@ -61,6 +65,7 @@ impl Default for WorkerSettings {
             rescue_every: Duration::from_secs(10),
             scratch_dir: std::env::temp_dir(),
             name: default_name(),
+            program: None,
         }
     }
 }
@@ -356,13 +361,22 @@ impl Worker {
                     Ok(_stored) => {
                         metrics.observe_stage("store", store_started.elapsed());
                         info!(decision = ?decision, score = grade.score, "graded");
-                        // Certification effect (issue 6) goes here, from
-                        // `_stored`. It must be idempotent per grade: at-least-once
-                        // processing can reach this line twice for one decision
-                        // (a repeated `complete` returns the stored grade), and a
-                        // crash right after `complete` never reaches it at all,
-                        // so the effect is safest written inside `complete`'s
-                        // transaction or derived from grades by a sweep.
+                        // The certification effect is idempotent per decision,
+                        // so reaching this line twice is harmless; if the process
+                        // dies before it, the sweep finds the grade without an
+                        // effect and applies it.
+                        if let Some(program) = &self.settings.program {
+                            if let Err(e) = crate::certify::apply_decision(
+                                repo.as_ref(),
+                                program,
+                                submission_id,
+                                Utc::now(),
+                            )
+                            .await
+                            {
+                                warn!(error = %e, "certification effect deferred to the sweep");
+                            }
+                        }
                         JobOutcome::Graded {
                             submission_id,
                             decision,

@@ -7,6 +7,7 @@
 mod common;
 
 mod auth;
+mod certification;
 mod cli;
 mod ops;
 mod submissions;

@@ -53,6 +53,8 @@ pub struct AppOptions {
     pub db: Db,
     pub objects: Objects,
     pub max_upload_bytes: u64,
+    /// The certification program (`config/program.toml`) for the API and worker.
+    pub program: Option<Arc<pitchgrade::certify::Program>>,
 }
 
 impl Default for AppOptions {
@@ -61,6 +63,7 @@ impl Default for AppOptions {
             db: Db::Sqlite,
             objects: Objects::Local,
             max_upload_bytes: Limits::default().max_bytes,
+            program: None,
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct TestApp {
     pub transcription: MockServer,
     pub dir: tempfile::TempDir,
     worker: tokio::sync::OnceCell<Worker>,
+    program: Option<Arc<pitchgrade::certify::Program>>,
     _db: TestDb,
     server: tokio::task::JoinHandle<()>,
 }
@@ -149,6 +153,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         admin_token: Some(ADMIN_TOKEN.into()),
         events_token: Some("test-events-token".into()),
         scratch_dir: scratch,
+        program: options.program.clone(),
         ..ApiConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -168,6 +173,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         transcription: MockServer::start().await,
         dir,
         worker: tokio::sync::OnceCell::new(),
+        program: options.program,
         _db: db,
         server,
     }
@@ -290,6 +296,7 @@ impl TestApp {
                 };
                 let settings = WorkerSettings {
                     scratch_dir: self.dir.path().join("scratch"),
+                    program: self.program.clone(),
                     ..WorkerSettings::default()
                 };
                 Worker::new(self.parts.clone(), Arc::new(pipeline), settings)

@@ -112,7 +112,12 @@ pub fn criteria_of(rubric: &str) -> &'static [(&'static str, f64, bool)] {
 
 /// A grade as the scorer writes it (docs/grade-json.md), with the given
 /// verdicts; criteria not listed are met.
-pub fn grade_json(rubric: &str, decision: Decision, score: f64, verdicts: &[(&str, Verdict)]) -> Value {
+pub fn grade_json(
+    rubric: &str,
+    decision: Decision,
+    score: f64,
+    verdicts: &[(&str, Verdict)],
+) -> Value {
     let criteria: Vec<Value> = criteria_of(rubric)
         .iter()
         .map(|(id, max, required)| {
@@ -134,9 +139,15 @@ pub fn grade_json(rubric: &str, decision: Decision, score: f64, verdicts: &[(&st
         })
         .collect();
     let reasons = match decision {
-        Decision::Pass => vec![json!({"code": "above_bar", "message": format!("score {score} reaches the pass bar 70")})],
-        Decision::Fail => vec![json!({"code": "below_bar", "message": format!("score {score} is below the pass bar 70")})],
-        Decision::Borderline => vec![json!({"code": "inside_band", "message": format!("score {score} is within 5 of the pass bar 70")})],
+        Decision::Pass => vec![
+            json!({"code": "above_bar", "message": format!("score {score} reaches the pass bar 70")}),
+        ],
+        Decision::Fail => vec![
+            json!({"code": "below_bar", "message": format!("score {score} is below the pass bar 70")}),
+        ],
+        Decision::Borderline => vec![
+            json!({"code": "inside_band", "message": format!("score {score} is within 5 of the pass bar 70")}),
+        ],
     };
     json!({
         "decision": decision,
@@ -222,7 +233,14 @@ pub async fn add_firm(repo: &dyn Repo, id: &str, segment: Option<&str>, now: Dat
     .expect("firm");
 }
 
-pub async fn add_rep(repo: &dyn Repo, id: &str, firm: &str, role: &str, active: bool, now: DateTime<Utc>) {
+pub async fn add_rep(
+    repo: &dyn Repo,
+    id: &str,
+    firm: &str,
+    role: &str,
+    active: bool,
+    now: DateTime<Utc>,
+) {
     repo.upsert_rep(
         &NewRep {
             id: id.into(),

@@ -152,7 +152,10 @@ pub async fn put_rep(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_firm",
-            format!("no firm {:?}; create it with PUT /v1/firms/{{id}} first", body.firm),
+            format!(
+                "no firm {:?}; create it with PUT /v1/firms/{{id}} first",
+                body.firm
+            ),
         ));
     }
     let saved = repo

@@ -129,7 +129,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/reps/{rep}/rights", get(certification::rights))
         .route("/v1/reps/{rep}/retake", get(certification::retake_check))
         .route("/v1/firms/{firm}", put(certification::put_firm))
-        .route("/v1/firms/{firm}/standing", get(certification::firm_standing))
+        .route(
+            "/v1/firms/{firm}/standing",
+            get(certification::firm_standing),
+        )
         .route("/v1/reviews", get(certification::review_queue))
         .route("/v1/reviews/claim", post(certification::claim))
         .route("/v1/reviews/{id}/decision", post(certification::decide))

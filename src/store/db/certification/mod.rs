@@ -55,8 +55,7 @@ pub trait CertificationRepo: Send + Sync {
     ) -> Result<Vec<Certification>, StoreError>;
 
     /// The final decision recorded for a submission, if any.
-    async fn decision_for(&self, submission_id: Uuid)
-        -> Result<Option<CertDecision>, StoreError>;
+    async fn decision_for(&self, submission_id: Uuid) -> Result<Option<CertDecision>, StoreError>;
     /// Final decisions, oldest first; of one rep when given.
     async fn list_decisions(&self, rep_id: Option<&str>) -> Result<Vec<CertDecision>, StoreError>;
 
@@ -115,7 +114,10 @@ pub trait CertificationRepo: Send + Sync {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
-    async fn delivery_log(&self, event_id: Option<Uuid>) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    async fn delivery_log(
+        &self,
+        event_id: Option<Uuid>,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
 }
 
 /// Most rows one listing returns where a caller could ask for more.
