@@ -1,7 +1,7 @@
-//! `pitchgrade migrate --to-…`: an embedded install (SQLite + a local folder)
-//! with graded, failed and still-queued submissions is copied into PostgreSQL
-//! + Garage; everything reads back the same, a second run changes nothing, and
-//! a worker on the new install grades what was still queued.
+//! `pitchgrade migrate --to-…`: an embedded install (SQLite and a local
+//! folder) with graded, failed and still-queued submissions is copied into
+//! PostgreSQL and Garage; everything reads back the same, a second run changes
+//! nothing, and a worker on the new install grades what was still queued.
 
 #[path = "common/service.rs"]
 mod service;
