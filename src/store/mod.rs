@@ -10,6 +10,7 @@
 pub mod db;
 pub mod objects;
 pub mod queue;
+pub mod transfer;
 
 pub use db::{connect, connect_with, ConnectOptions, Repo};
 pub use objects::{connect_objects, ObjectKey, ObjectStore};
