@@ -14,3 +14,4 @@ pub mod score;
 pub mod service;
 pub mod store;
 pub mod transcribe;
+pub mod web;

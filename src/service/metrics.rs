@@ -174,7 +174,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("pitchgrade_backend_errors_total{backend=\"openai\",kind=\"http_5xx\"} 1"),
+            text.contains(
+                "pitchgrade_backend_errors_total{backend=\"openai\",kind=\"http_5xx\"} 1"
+            ),
             "{text}"
         );
     }

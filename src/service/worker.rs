@@ -107,7 +107,9 @@ pub enum JobOutcome {
         reason: String,
     },
     /// Another attempt took the job over; this one's work was discarded.
-    Fenced { submission_id: Uuid },
+    Fenced {
+        submission_id: Uuid,
+    },
 }
 
 impl JobOutcome {
@@ -341,9 +343,7 @@ impl Worker {
                 }
             }
         };
-        self.parts
-            .metrics
-            .observe_stage("total", started.elapsed());
+        self.parts.metrics.observe_stage("total", started.elapsed());
         Ok(outcome)
     }
 
@@ -357,12 +357,16 @@ impl Worker {
             .await?
             .ok_or_else(|| AttemptError::Permanent("the submission no longer exists".into()))?
             .submission;
-        let rubric = self.parts.rubrics.get(&submission.rubric_id).ok_or_else(|| {
-            AttemptError::Permanent(format!(
+        let rubric = self
+            .parts
+            .rubrics
+            .get(&submission.rubric_id)
+            .ok_or_else(|| {
+                AttemptError::Permanent(format!(
                 "the rubric {:?} is not installed on the grading server; ask your enablement team",
                 submission.rubric_id
             ))
-        })?;
+            })?;
         let key = ObjectKey::parse(&submission.object_key)
             .map_err(|e| AttemptError::Permanent(format!("the upload cannot be found: {e}")))?;
 
