@@ -15,3 +15,4 @@ pub mod score;
 pub mod service;
 pub mod store;
 pub mod transcribe;
+pub mod web;

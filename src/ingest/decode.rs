@@ -182,6 +182,15 @@ impl Decoder {
                 {
                     return Err(IngestError::Internal(format!("reading the file: {e}")));
                 }
+                // A browser's MediaRecorder writes WebM live: the segment and its
+                // clusters have no size, so the demuxer can only find the end by
+                // running into it. After whole packets that is the end, not a cut.
+                Err(SymphoniaError::IoError(_))
+                    if frames_decoded > 0
+                        && matches!(self.sniffed, Sniffed::WebM | Sniffed::Matroska) =>
+                {
+                    break
+                }
                 Err(_) => return Err(self.broken(at_seconds())),
             };
             if packet.track_id != self.track_id {

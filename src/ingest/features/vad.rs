@@ -31,20 +31,19 @@ impl Vad {
     }
 
     /// Feeds 16 kHz mono samples; calls `on_frame(is_speech)` once per complete frame.
-    pub fn push(&mut self, mut samples: &[f32], mut on_frame: impl FnMut(bool)) {
-        if !self.pending.is_empty() {
-            let take = (FRAME - self.pending.len()).min(samples.len());
-            self.pending.extend_from_slice(&samples[..take]);
-            samples = &samples[take..];
+    pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(bool)) {
+        // Lossy decoders (Opus from a browser, AAC) overshoot ±1 on loud
+        // speech; the detector requires [-1, 1], so samples are clamped on the way in.
+        for chunk in samples.chunks(FRAME) {
+            let take = (FRAME - self.pending.len()).min(chunk.len());
+            self.pending
+                .extend(chunk[..take].iter().map(|s| s.clamp(-1.0, 1.0)));
             if self.pending.len() == FRAME {
                 on_frame(self.detector.predict_f32(&self.pending) >= THRESHOLD);
                 self.pending.clear();
             }
+            let rest = &chunk[take..];
+            self.pending.extend(rest.iter().map(|s| s.clamp(-1.0, 1.0)));
         }
-        let mut frames = samples.chunks_exact(FRAME);
-        for frame in &mut frames {
-            on_frame(self.detector.predict_f32(frame) >= THRESHOLD);
-        }
-        self.pending.extend_from_slice(frames.remainder());
     }
 }

@@ -1,0 +1,336 @@
+//! Who is looking: sign-in with an API token, the session cookie, role checks.
+//!
+//! The cookie holds the token itself (HttpOnly, SameSite=Strict), and every
+//! request checks it again through [`Authenticator`], so revoking a token in
+//! the API signs its browser sessions out at once: there is no second session
+//! store to forget.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use async_trait::async_trait;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::error::WebError;
+use super::pages::{render, Chrome};
+use super::WebState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "pitchgrade_session";
+/// Browser sessions end after a working day; the token itself may live longer.
+const SESSION_SECONDS: u64 = 12 * 60 * 60;
+
+/// The API's roles, from least to most trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Rep,
+    Reviewer,
+    Enablement,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Reviewer => "reviewer",
+            Role::Enablement => "enablement",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The page this role lands on after signing in.
+    pub fn home(self) -> &'static str {
+        match self {
+            Role::Rep => "/rep",
+            Role::Reviewer => "/review",
+            Role::Enablement | Role::Admin => "/program",
+        }
+    }
+}
+
+/// A signed-in person. For a rep, `id` is the rep id their submissions carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn is(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.role)
+    }
+
+    /// `Forbidden` unless this person has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
+        if self.is(roles) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// Whether this person may see a submission made by `rep_id`: its rep, or
+    /// anyone whose job is to check or run the program.
+    pub fn may_see(&self, rep_id: &str) -> bool {
+        match self.role {
+            Role::Rep => self.id == rep_id,
+            Role::Reviewer | Role::Enablement | Role::Admin => true,
+        }
+    }
+}
+
+/// Turns a token into the person it belongs to; `None` for an unknown,
+/// expired or revoked token.
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    async fn authenticate(&self, token: &str) -> Result<Option<Principal>, WebError>;
+}
+
+/// A fixed set of tokens, e.g. the bootstrap admin token from configuration.
+/// Only hashes are kept in memory.
+#[derive(Debug, Default)]
+pub struct StaticTokens {
+    by_hash: HashMap<[u8; 32], Principal>,
+}
+
+impl StaticTokens {
+    pub fn new() -> StaticTokens {
+        StaticTokens::default()
+    }
+
+    pub fn with(mut self, token: &str, principal: Principal) -> StaticTokens {
+        self.by_hash.insert(Sha256::digest(token).into(), principal);
+        self
+    }
+}
+
+#[async_trait]
+impl Authenticator for StaticTokens {
+    async fn authenticate(&self, token: &str) -> Result<Option<Principal>, WebError> {
+        Ok(self
+            .by_hash
+            .get(&<[u8; 32]>::from(Sha256::digest(token)))
+            .cloned())
+    }
+}
+
+/// The signed-in person, as an extractor. Pages that need one redirect to
+/// sign-in when there is none.
+pub struct Viewer(pub Principal);
+
+impl FromRequestParts<WebState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        let token = session_token(&parts.headers);
+        let principal = match token {
+            Some(token) => state
+                .auth
+                .authenticate(&token)
+                .await
+                .map_err(IntoResponse::into_response)?,
+            None => None,
+        };
+        match principal {
+            Some(p) => Ok(Viewer(p)),
+            None => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let to = format!("/sign-in?next={}", url_encode(next));
+                Err(Redirect::to(&to).into_response())
+            }
+        }
+    }
+}
+
+/// The session token from the request's cookies, if any.
+pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+}
+
+#[derive(Template)]
+#[template(path = "web/sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn sign_in_page(
+    axum::extract::Query(q): axum::extract::Query<SignInQuery>,
+) -> Result<Response, WebError> {
+    render(&SignInPage {
+        chrome: Chrome::anonymous("Sign in"),
+        next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn sign_in(
+    State(state): State<WebState>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, WebError> {
+    let token = form.token.trim();
+    let next = safe_next(form.next.as_deref());
+    let refuse = |message: &str| -> Result<Response, WebError> {
+        let mut response = render(&SignInPage {
+            chrome: Chrome::anonymous("Sign in"),
+            next: next.clone().unwrap_or_default(),
+            error: Some(message.to_string()),
+        })?;
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        Ok(response)
+    };
+    if token.is_empty() {
+        return refuse("Enter your access token.");
+    }
+    // A cookie value cannot carry these; no token the API issues contains them.
+    if token.len() > 512
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b',' | b';' | b'\\'))
+    {
+        return refuse("That is not a pitchgrade access token.");
+    }
+    let Some(principal) = state.auth.authenticate(token).await? else {
+        return refuse("That token is unknown, expired or revoked.");
+    };
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+    );
+    if state.options.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    let to = next.unwrap_or_else(|| principal.role.home().to_string());
+    let mut response = Redirect::to(&to).into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| WebError::BadRequest("bad token".into()))?,
+    );
+    Ok(response)
+}
+
+pub async fn sign_out() -> Response {
+    let mut response = Redirect::to("/sign-in").into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "pitchgrade_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    response
+}
+
+/// Refuses a state-changing request whose `Origin` names another site. The
+/// SameSite=Strict cookie already keeps other sites' forms from carrying a
+/// session; this also covers browsers that ignore SameSite.
+pub async fn same_origin_writes(request: Request, next: Next) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if writes {
+        let headers = request.headers();
+        if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+            let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            if origin_host.is_none() || origin_host != host {
+                return WebError::Forbidden.into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// A `next` target after sign-in, only when it is a path on this site.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    (local && next != "/sign-in").then(|| next.to_string())
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/rep")), Some("/rep".into()));
+        assert_eq!(safe_next(Some("//evil.example/x")), None);
+        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(None), None);
+    }
+
+    #[test]
+    fn reads_the_session_cookie_among_others() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; pitchgrade_session=tok_123; b=2"),
+        );
+        assert_eq!(session_token(&h).as_deref(), Some("tok_123"));
+        h.insert(COOKIE, HeaderValue::from_static("pitchgrade_session="));
+        assert_eq!(session_token(&h), None);
+    }
+
+    #[tokio::test]
+    async fn static_tokens_match_only_the_exact_token() {
+        let who = Principal {
+            id: "rep-1".into(),
+            role: Role::Rep,
+        };
+        let tokens = StaticTokens::new().with("secret-token", who.clone());
+        assert_eq!(
+            tokens.authenticate("secret-token").await.unwrap(),
+            Some(who)
+        );
+        assert_eq!(tokens.authenticate("secret-token ").await.unwrap(), None);
+    }
+}

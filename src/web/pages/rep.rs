@@ -1,0 +1,367 @@
+//! The rep's pages: their pitches, recording or uploading a new one, and the
+//! result with its evidence, coaching, retake time and what it unlocked.
+
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::rubric::LoadedRubric;
+use crate::store::db::{Submission, SubmissionStatus};
+
+use super::super::auth::{Principal, Role, Viewer};
+use super::super::error::WebError;
+use super::super::intake::{self, Upload};
+use super::super::program::OutcomeView;
+use super::super::view::{self, GradeView, Paragraph};
+use super::super::WebState;
+use super::{render, Chrome};
+
+/// A row of the rep's list of pitches.
+pub struct PitchRow {
+    pub id: Uuid,
+    pub rubric: String,
+    pub when: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+}
+
+/// A rubric a rep can record against.
+pub struct RubricChoice {
+    pub id: String,
+    pub title: String,
+    pub track: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/rep_index.html")]
+pub struct RepIndex {
+    pub chrome: Chrome,
+    pub rubrics: Vec<RubricChoice>,
+    pub pitches: Vec<PitchRow>,
+}
+
+pub async fn index(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+) -> Result<Response, WebError> {
+    viewer.require(&[Role::Rep])?;
+    let submissions = state.parts.repo.list_submissions(&viewer.id, 100).await?;
+    let rubrics = state
+        .parts
+        .rubrics
+        .iter()
+        .map(|r| RubricChoice {
+            id: r.rubric.id.clone(),
+            title: title_of(r),
+            track: format!("{:?}", r.rubric.track).to_lowercase(),
+        })
+        .collect();
+    render(&RepIndex {
+        chrome: Chrome::for_viewer("My pitches", "plain", &viewer, "/rep"),
+        rubrics,
+        pitches: submissions.iter().map(pitch_row).collect(),
+    })
+}
+
+fn pitch_row(s: &Submission) -> PitchRow {
+    PitchRow {
+        id: s.id,
+        rubric: s.rubric_id.clone(),
+        when: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        status: s.status.as_str(),
+        status_label: view::status_label(s.status),
+    }
+}
+
+fn title_of(r: &LoadedRubric) -> String {
+    if r.rubric.title.is_empty() {
+        r.rubric.id.clone()
+    } else {
+        r.rubric.title.clone()
+    }
+}
+
+/// An objection the buyer will raise.
+pub struct ObjectionLine {
+    pub id: String,
+    pub raised_as: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/record.html")]
+pub struct RecordPage {
+    pub chrome: Chrome,
+    pub rubric_id: String,
+    pub buyer: String,
+    pub context: String,
+    pub objections: Vec<ObjectionLine>,
+    /// e.g. "3:00 to 5:00", from the rubric's timing target.
+    pub target: Option<String>,
+    pub max_mb: u64,
+}
+
+pub async fn new_pitch(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    Path(rubric_id): Path<String>,
+) -> Result<Response, WebError> {
+    viewer.require(&[Role::Rep])?;
+    let loaded = state
+        .parts
+        .rubrics
+        .get(&rubric_id)
+        .ok_or_else(|| WebError::NotFound(format!("rubric {rubric_id:?}")))?;
+    let r = &loaded.rubric;
+    let objections = r
+        .scenario
+        .objections
+        .iter()
+        .map(|id| ObjectionLine {
+            id: id.clone(),
+            raised_as: r
+                .objections
+                .iter()
+                .find(|o| &o.id == id)
+                .map(|o| o.raised_as.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    render(&RecordPage {
+        chrome: Chrome::for_viewer(&title_of(loaded), "record", &viewer, "/rep"),
+        rubric_id: r.id.clone(),
+        buyer: r.scenario.buyer.clone(),
+        context: r.scenario.context.trim().to_string(),
+        objections,
+        target: r.timing.as_ref().map(|t| {
+            format!(
+                "{} to {}",
+                view::mm_ss(t.target_seconds[0]),
+                view::mm_ss(t.target_seconds[1])
+            )
+        }),
+        max_mb: state.options.max_upload_bytes / (1024 * 1024),
+    })
+}
+
+/// `POST /rep/submissions` (multipart: `rubric`, optional `idempotency_key`,
+/// then `recording`). Answers JSON to the page's script, a redirect to a
+/// plain form post.
+pub async fn upload(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let wants_json = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    match receive(&state, &viewer, multipart).await {
+        Ok(submission) => {
+            let url = format!("/submissions/{}", submission.id);
+            if wants_json {
+                (
+                    StatusCode::CREATED,
+                    Json(serde_json::json!({ "id": submission.id, "url": url })),
+                )
+                    .into_response()
+            } else {
+                Redirect::to(&url).into_response()
+            }
+        }
+        Err(e) if wants_json => {
+            let status = e.status();
+            let message = if status.is_server_error() {
+                tracing::error!(error = %e, "upload failed");
+                "the upload could not be stored; try again in a minute".to_string()
+            } else {
+                e.to_string()
+            };
+            (status, Json(serde_json::json!({ "error": message }))).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn receive(
+    state: &WebState,
+    viewer: &Principal,
+    mut multipart: Multipart,
+) -> Result<Submission, WebError> {
+    viewer.require(&[Role::Rep])?;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        WebError::BadRequest(format!(
+            "the upload was cut off or malformed: {}",
+            e.body_text()
+        ))
+    };
+    let limit = state.options.max_upload_bytes;
+    let mut rubric = None;
+    let mut key = None;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| WebError::Internal(format!("creating a temporary file: {e}")))?;
+    let mut size = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or("") {
+            "rubric" => rubric = Some(small_text(field.text().await.map_err(bad)?)?),
+            "idempotency_key" => {
+                key = Some(small_text(field.text().await.map_err(bad)?)?).filter(|k| !k.is_empty())
+            }
+            "recording" => {
+                let mut out = tokio::fs::File::create(tmp.path())
+                    .await
+                    .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
+                let mut written = 0u64;
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    written += chunk.len() as u64;
+                    if written > limit {
+                        return Err(WebError::TooLarge {
+                            limit_mb: limit / (1024 * 1024),
+                        });
+                    }
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
+                size = Some(written);
+            }
+            _ => {}
+        }
+    }
+    let rubric = rubric.ok_or_else(|| WebError::BadRequest("choose a rubric".into()))?;
+    let byte_size = size.ok_or_else(|| WebError::BadRequest("attach a recording".into()))?;
+    intake::create_submission(
+        &state.parts,
+        &viewer.id,
+        Upload {
+            rubric_id: &rubric,
+            path: tmp.path(),
+            byte_size,
+            idempotency_key: key,
+        },
+    )
+    .await
+}
+
+fn small_text(s: String) -> Result<String, WebError> {
+    if s.len() > 200 {
+        return Err(WebError::BadRequest("a form field is too long".into()));
+    }
+    Ok(s.trim().to_string())
+}
+
+#[derive(Template)]
+#[template(path = "web/result.html")]
+pub struct ResultPage {
+    pub chrome: Chrome,
+    pub id: Uuid,
+    pub rubric_id: String,
+    pub submitted: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    /// Still queued or being graded: the page polls.
+    pub pending: bool,
+    pub failure: Option<String>,
+    pub grade: Option<GradeView>,
+    pub paragraphs: Vec<Paragraph>,
+    pub outcome: Option<OutcomeView>,
+    pub program_configured: bool,
+    /// Shown to staff looking at someone else's result.
+    pub rep_id: String,
+    pub is_rep: bool,
+}
+
+impl ResultPage {
+    pub fn decision_word(d: &crate::score::decide::Decision) -> &'static str {
+        view::decision_code(*d)
+    }
+}
+
+pub async fn result(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let found = state
+        .parts
+        .repo
+        .get_submission(id)
+        .await?
+        .filter(|v| viewer.may_see(&v.submission.rep_id))
+        // Someone else's submission reads as missing, not forbidden: ids are not confirmed.
+        .ok_or_else(|| WebError::NotFound("submission".into()))?;
+    let s = &found.submission;
+    let (grade, paragraphs) = match &found.grade {
+        Some(g) => {
+            let parsed = view::parse_grade(&g.grade)?;
+            (
+                Some(view::grade_view(&parsed)),
+                view::transcript_view(&g.grade, &parsed),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+    let outcome = if found.grade.is_some() {
+        state.program.outcome(s).await?
+    } else {
+        None
+    };
+    let home = if viewer.role == Role::Rep {
+        "/rep"
+    } else {
+        "/review"
+    };
+    render(&ResultPage {
+        chrome: Chrome::for_viewer("Your pitch", "result", &viewer, home),
+        id: s.id,
+        rubric_id: s.rubric_id.clone(),
+        submitted: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        status: s.status.as_str(),
+        status_label: view::status_label(s.status),
+        pending: !is_final(s.status),
+        failure: s.failure_reason.clone(),
+        grade,
+        paragraphs,
+        outcome,
+        program_configured: state.program.configured(),
+        rep_id: s.rep_id.clone(),
+        is_rep: viewer.role == Role::Rep,
+    })
+}
+
+fn is_final(s: SubmissionStatus) -> bool {
+    matches!(
+        s,
+        SubmissionStatus::Graded | SubmissionStatus::NeedsReview | SubmissionStatus::Failed
+    )
+}
+
+/// `GET /submissions/{id}/status`: what the result page polls.
+pub async fn status(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let found = state
+        .parts
+        .repo
+        .get_submission(id)
+        .await?
+        .filter(|v| viewer.may_see(&v.submission.rep_id))
+        .ok_or_else(|| WebError::NotFound("submission".into()))?;
+    let s = found.submission.status;
+    Ok(Json(serde_json::json!({
+        "status": s.as_str(),
+        "label": view::status_label(s),
+        "final": is_final(s),
+    }))
+    .into_response())
+}

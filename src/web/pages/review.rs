@@ -1,0 +1,249 @@
+//! The reviewer's pages: the queue of borderline grades (oldest first, each
+//! with why it is borderline) and the review page, where the audio follows the
+//! transcript, each criterion's evidence lights up, and the reviewer decides.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use uuid::Uuid;
+
+use crate::score::decide::{Decision, Verdict};
+
+use super::super::auth::{Role, Viewer};
+use super::super::error::WebError;
+use super::super::program::{CriterionOverride, QueueItem, ReviewDecision, ReviewRecord};
+use super::super::view::{self, GradeView, Paragraph};
+use super::super::WebState;
+use super::{render, Chrome};
+
+const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Enablement, Role::Admin];
+/// Who may decide: enablement reads the queue but does not grade.
+const DECIDERS: &[Role] = &[Role::Reviewer, Role::Admin];
+
+pub struct QueueRow {
+    pub id: Uuid,
+    pub rep_id: String,
+    pub rubric_id: String,
+    pub score: String,
+    pub waiting: String,
+    pub why: Vec<String>,
+    pub claimed_by: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/review_queue.html")]
+pub struct QueuePage {
+    pub chrome: Chrome,
+    pub rows: Vec<QueueRow>,
+    pub configured: bool,
+}
+
+fn queue_row(q: &QueueItem, now: chrono::DateTime<chrono::Utc>) -> QueueRow {
+    QueueRow {
+        id: q.submission_id,
+        rep_id: q.rep_id.clone(),
+        rubric_id: q.rubric_id.clone(),
+        score: format!("{:.1}", q.score),
+        waiting: waited(now - q.waiting_since),
+        why: q.why.clone(),
+        claimed_by: q.claimed_by.clone(),
+    }
+}
+
+/// "3 h", "2 d": how long a grade has waited, as a reviewer scans it.
+fn waited(d: chrono::TimeDelta) -> String {
+    let minutes = d.num_minutes().max(0);
+    match minutes {
+        0..=59 => format!("{minutes} min"),
+        60..=2879 => format!("{} h", minutes / 60),
+        _ => format!("{} d", minutes / 1440),
+    }
+}
+
+/// Oldest first, whatever order the program answered in.
+async fn sorted_queue(state: &WebState) -> Result<Vec<QueueItem>, WebError> {
+    let mut items = state.program.review_queue().await?;
+    items.sort_by_key(|q| (q.waiting_since, q.submission_id));
+    Ok(items)
+}
+
+pub async fn queue(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+) -> Result<Response, WebError> {
+    viewer.require(REVIEWERS)?;
+    let now = chrono::Utc::now();
+    let rows = sorted_queue(&state)
+        .await?
+        .iter()
+        .map(|q| queue_row(q, now))
+        .collect();
+    render(&QueuePage {
+        chrome: Chrome::for_viewer("Review queue", "queue", &viewer, "/review"),
+        rows,
+        configured: state.program.configured(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "web/review.html")]
+pub struct ReviewPage {
+    pub chrome: Chrome,
+    pub id: Uuid,
+    pub rep_id: String,
+    pub submitted: String,
+    pub grade: GradeView,
+    pub paragraphs: Vec<Paragraph>,
+    pub decided: Option<ReviewRecord>,
+    pub may_decide: bool,
+    /// The next grade in the queue after this one (`n`).
+    pub next: Option<Uuid>,
+    pub error: Option<String>,
+    pub reason: String,
+}
+
+impl ReviewPage {
+    pub fn decision_word(d: &Decision) -> &'static str {
+        view::decision_code(*d)
+    }
+
+    pub fn verdict_word(v: &Verdict) -> &'static str {
+        view::verdict_code(*v)
+    }
+}
+
+pub async fn page(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    viewer.require(REVIEWERS)?;
+    render(&review_page(&state, &viewer, id, None, String::new()).await?)
+}
+
+async fn review_page(
+    state: &WebState,
+    viewer: &super::super::auth::Principal,
+    id: Uuid,
+    error: Option<String>,
+    reason: String,
+) -> Result<ReviewPage, WebError> {
+    let found = state
+        .parts
+        .repo
+        .get_submission(id)
+        .await?
+        .ok_or_else(|| WebError::NotFound("submission".into()))?;
+    let stored = found
+        .grade
+        .as_ref()
+        .ok_or_else(|| WebError::NotFound("grade for this submission".into()))?;
+    let parsed = view::parse_grade(&stored.grade)?;
+    let queue = sorted_queue(state).await?;
+    let next = match queue.iter().position(|q| q.submission_id == id) {
+        Some(i) => queue.get(i + 1).map(|q| q.submission_id),
+        None => queue.first().map(|q| q.submission_id),
+    };
+    let decided = state.program.review_of(id).await?;
+    Ok(ReviewPage {
+        chrome: Chrome::for_viewer("Review a borderline grade", "review", viewer, "/review"),
+        id,
+        rep_id: found.submission.rep_id.clone(),
+        submitted: found
+            .submission
+            .created_at
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        grade: view::grade_view(&parsed),
+        paragraphs: view::transcript_view(&stored.grade, &parsed),
+        may_decide: viewer.is(DECIDERS) && decided.is_none() && state.program.configured(),
+        decided,
+        next,
+        error,
+        reason,
+    })
+}
+
+/// The review form, as posted: `decision` (pass/fail), `reason`, and one
+/// `criterion.{id}` per criterion (`keep`, `met`, `partial`, `missed`).
+pub async fn decide(
+    State(state): State<WebState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    viewer.require(DECIDERS)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let reason = field("reason").unwrap_or_default();
+    let decision = match field("decision").as_deref() {
+        Some("pass") => Some(Decision::Pass),
+        Some("fail") => Some(Decision::Fail),
+        _ => None,
+    };
+    let mut criteria = Vec::new();
+    for (k, v) in &fields {
+        let Some(criterion_id) = k.strip_prefix("criterion.") else {
+            continue;
+        };
+        let verdict = match v.as_str() {
+            "keep" | "" => continue,
+            "met" => Verdict::Met,
+            "partial" => Verdict::Partial,
+            "missed" => Verdict::Missed,
+            other => {
+                return Err(WebError::BadRequest(format!(
+                    "unknown verdict {other:?} for {criterion_id}"
+                )))
+            }
+        };
+        criteria.push(CriterionOverride {
+            criterion_id: criterion_id.to_string(),
+            verdict,
+        });
+    }
+    let problem = if reason.chars().count() < 3 {
+        Some("Give a reason for your decision: it goes to the audit log and to the rep.")
+    } else if decision.is_none() {
+        Some("Choose the final decision: pass or fail.")
+    } else {
+        None
+    };
+    if let (None, Some(decision)) = (problem, decision) {
+        state
+            .program
+            .decide(
+                &viewer,
+                id,
+                ReviewDecision {
+                    decision,
+                    criteria,
+                    reason,
+                },
+            )
+            .await?;
+        return Ok(Redirect::to(&format!("/review/{id}")).into_response());
+    }
+    let mut response =
+        render(&review_page(&state, &viewer, id, problem.map(str::to_string), reason).await?)?;
+    *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waited;
+
+    #[test]
+    fn waiting_times_read_at_a_glance() {
+        assert_eq!(waited(chrono::TimeDelta::minutes(5)), "5 min");
+        assert_eq!(waited(chrono::TimeDelta::hours(3)), "3 h");
+        assert_eq!(waited(chrono::TimeDelta::days(4)), "4 d");
+        assert_eq!(waited(chrono::TimeDelta::minutes(-5)), "0 min");
+    }
+}
