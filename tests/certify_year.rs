@@ -860,7 +860,9 @@ async fn simulate(repo: Arc<dyn Repo>) {
             }
         }
 
-        // 15:00: reviewers work the queue, oldest first.
+        // 15:00: reviewers work the queue, oldest first; two grades queued in
+        // the same instant are ordered by review id, as the queue orders them.
+        borderline.sort_by_key(|b| (b.4, b.0));
         for (review_id, intent, lean_pass, human, submitted, rubric, verdicts) in borderline {
             let now = at(day, 15, 0);
             let queue = review::queue(repo, 100).await.unwrap();
