@@ -769,15 +769,13 @@ async fn a_reviewer_overrides_a_borderline_grade(repo: Arc<dyn Repo>) {
     assert_eq!(decision.machine_decision, Decision::Borderline);
     assert!(gating::can(repo, &p, "ana", "selling", at).await.unwrap());
 
-    // The machine's grade is untouched; the human's calls sit beside it.
+    // The machine's grade is untouched; the human's calls sit beside it; the
+    // rep sees the submission graded.
+    let view = repo.get_submission(sub).await.unwrap().unwrap();
+    assert_eq!(view.grade.unwrap(), machine_grade);
     assert_eq!(
-        repo.get_submission(sub)
-            .await
-            .unwrap()
-            .unwrap()
-            .grade
-            .unwrap(),
-        machine_grade
+        view.submission.status,
+        pitchgrade::store::db::SubmissionStatus::Graded
     );
     let stored = repo.get_review(queued.id).await.unwrap().unwrap();
     assert_eq!(stored.decision, Some(Outcome::Pass));

@@ -711,10 +711,12 @@ async fn simulate(repo: Arc<dyn Repo>) {
         }
 
         // 10:00 onwards: reps act, each at their own minute.
-        let today: Vec<Intent> = agenda
+        let mut today: Vec<Intent> = agenda
             .range((day, String::new())..(day + 1, String::new()))
             .flat_map(|(_, v)| v.clone())
             .collect();
+        // In clock order: each rep acts at their own minute.
+        today.sort_by_key(|i| minute(&i.rep));
         let mut borderline = Vec::new();
         let mut acted: BTreeSet<String> = BTreeSet::new();
         for intent in today {

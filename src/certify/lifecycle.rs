@@ -153,6 +153,9 @@ fn plan_decision(
         .idempotency_keys
         .push(decision_key(submission.id));
     plan.change.review_decision = input.review.clone();
+    if input.review.is_some() {
+        plan.change.settle_submission = Some(submission.id);
+    }
     // A lapse that took effect before this decision is recorded first, so the
     // log shows the rights paused at the expiry and restored by this pass.
     plan.lapse_due();

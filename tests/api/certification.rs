@@ -183,6 +183,8 @@ async fn a_reviewer_passes_a_flagged_pitch_and_the_rep_may_sell() {
     );
     let (_, queue) = app.get_json(&reviewer, "/v1/reviews").await;
     assert_eq!(queue, json!([]), "the review left the queue");
+    let (_, sub) = app.get_json(&alice, &format!("/v1/submissions/{id}")).await;
+    assert_eq!(sub["status"], "graded", "the rep sees it settled: {sub}");
 
     // The firm's standing and the report count it.
     let (s, standing) = app.get_json(&enablement, "/v1/firms/acme/standing").await;

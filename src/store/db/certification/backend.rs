@@ -277,6 +277,17 @@ macro_rules! impl_certification_repo {
                         return refuse(tx, ChangeOutcome::NotClaimed).await;
                     }
                 }
+                if let Some(id) = change.settle_submission {
+                    sqlx::query(
+                        "UPDATE submissions SET status = 'graded', updated_at = $2
+                         WHERE id = $1 AND status = 'needs_review'",
+                    )
+                    .bind(id)
+                    .bind($db(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("settling a reviewed submission"))?;
+                }
                 if let Some(guard) = &change.ledger {
                     let done = if guard.expected_version == 0 {
                         sqlx::query(

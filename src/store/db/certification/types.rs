@@ -346,6 +346,9 @@ pub struct ChangeSet {
     pub decision: Option<CertDecision>,
     pub new_review: Option<Review>,
     pub review_decision: Option<ReviewDecisionWrite>,
+    /// A submission waiting for review that this change settles: its status
+    /// goes from `needs_review` to `graded`.
+    pub settle_submission: Option<Uuid>,
     pub audit: Vec<NewAudit>,
     pub events: Vec<NewEvent>,
 }
