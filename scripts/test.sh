@@ -13,5 +13,7 @@ fi
 eval "$(scripts/garage.sh)"
 # A target folder outside the clone lets repeated runs on one machine reuse the build.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
+# Incremental state is several GB per test binary and buys nothing on a fresh clone.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # Plain `cargo test`: lib, bins, integration and doc tests; benches are run by hand (BENCHMARKS.md).
 cargo test --locked -- --test-threads=2
