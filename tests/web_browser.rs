@@ -1,7 +1,10 @@
 //! The web pages in a real browser: Debian's headless Chromium driven by
 //! playwright-core (tests/browser/*.mjs) against a real server on a real port,
 //! with the real database, object store, worker, Whisper model and judge.
-//! Screenshots land in tests/browser/screenshots/<test>/ (the path is printed).
+//! The server is wired as `pitchgrade serve` wires it (`web::app`: the API and
+//! the pages on one port, sign-in with the API's token store, certification
+//! from config/program.toml). Screenshots land under the target dir's
+//! `tmp/browser-screenshots/<script>/` (the path is printed).
 //!
 //! `scripts/browser-setup.sh` (idempotent) installs Chromium and playwright-core;
 //! the tests run it first, so `cargo test` alone is enough on a fresh machine.
@@ -10,12 +13,15 @@ mod common;
 mod web;
 
 use pitchgrade::score::decide::Verdict;
+use pitchgrade::service::api::auth::Role as ApiRole;
+use pitchgrade::store::db::certification::{DecisionSource, NewFirm, NewRep, Outcome};
 use pitchgrade::store::db::SubmissionStatus;
-use pitchgrade::web::auth::{Principal, Role, StaticTokens};
-use pitchgrade::web::NoProgram;
-use std::sync::Arc;
 
-use web::{run_script, speech_file, TestServer};
+use web::{run_script, shipped_program, speech_file, TestServer};
+
+/// One browser test at a time: each runs Whisper and Chromium, and two at
+/// once on a small CI machine turn timeouts into flakes.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What a rep says: the rubric's own example phrasings, so the judge has
 /// something to find and the result has evidence to click.
@@ -27,15 +33,11 @@ working session with your own data next Tuesday?";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_uploads_and_records_a_pitch_and_reads_the_grade() {
-    let rep_token = "rep-token-alice-0123456789";
-    let auth = StaticTokens::new().with(
-        rep_token,
-        Principal {
-            id: "alice".into(),
-            role: Role::Rep,
-        },
-    );
-    let server = TestServer::start(Arc::new(auth), Arc::new(NoProgram)).await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    // No program: grading without certification (and so no retake policy
+    // between the upload and the recording below).
+    let server = TestServer::start(None).await;
+    let rep_token = server.token(ApiRole::Rep, Some("alice")).await;
     let wd = common::Workdir::new();
     let wav = speech_file(wd.dir.path(), "pitch", PITCH);
     // Uploaded as OGG/Opus, the way a phone app might send it.
@@ -47,7 +49,7 @@ async fn a_rep_uploads_and_records_a_pitch_and_reads_the_grade() {
         "rep_upload",
         &[
             ("BASE_URL", server.base.clone()),
-            ("TOKEN", rep_token.into()),
+            ("TOKEN", rep_token.clone()),
             ("RUBRIC", "ledgerly-sales-pitch".into()),
             ("AUDIO_FILE", ogg.display().to_string()),
             ("MIC_WAV", mic.display().to_string()),
@@ -162,6 +164,302 @@ async fn a_rep_uploads_and_records_a_pitch_and_reads_the_grade() {
         rec.submission.failure_reason
     );
     assert_eq!(seen["listedPitches"], 2);
+    server.stop().await;
+}
+
+/// Story (b) then (c): a borderline grade goes to a reviewer, who overrides
+/// it with a reason in the browser; the rep's page and the API both show the
+/// certification and rights it gave; enablement's dashboard charts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let program = shipped_program();
+    let server = TestServer::start(Some(program.clone())).await;
+    let repo = server.parts.repo.clone();
+    let now = chrono::Utc::now();
+    // Alice sells for Acme (a reseller: the default scenario, no adaptive path).
+    repo.upsert_firm(
+        &NewFirm {
+            id: "acme".into(),
+            name: "Acme Partners".into(),
+            segment: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let sales = program.track("sales").expect("a sales track");
+    repo.upsert_rep(
+        &NewRep {
+            id: "alice".into(),
+            firm_id: "acme".into(),
+            role: sales.role().to_string(),
+            active: true,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let rep_token = server.token(ApiRole::Rep, Some("alice")).await;
+    let reviewer_token = server.token(ApiRole::Reviewer, None).await;
+    let enablement_token = server.token(ApiRole::Enablement, None).await;
+
+    // The rep submits through the API on the same port the pages use.
+    let wd = common::Workdir::new();
+    let wav = speech_file(wd.dir.path(), "pitch", PITCH);
+    let form = reqwest::multipart::Form::new()
+        .text("rubric", "ledgerly-sales-pitch")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(std::fs::read(&wav).unwrap()).file_name("pitch.wav"),
+        );
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/submissions", server.base))
+        .bearer_auth(&rep_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let graded = server.graded(id).await;
+    let stored = graded.grade.clone().expect("graded");
+    assert_eq!(
+        graded.submission.status,
+        SubmissionStatus::NeedsReview,
+        "the pitch is meant to grade borderline (score {}); the review story needs it",
+        stored.score
+    );
+    let parsed = pitchgrade::web::view::parse_grade(&stored.grade).unwrap();
+    let rows = pitchgrade::web::view::grade_view(&parsed).criteria;
+    // The criterion the reviewer overrides to met: one the machine did not give.
+    let target = parsed
+        .criteria
+        .iter()
+        .find(|c| matches!(c.verdict, Verdict::Missed | Verdict::Partial))
+        .expect("a borderline grade has a criterion short of met");
+    let label = rows
+        .iter()
+        .find(|r| r.id == target.id)
+        .map(|r| r.label.clone())
+        .unwrap();
+    // Before the review, the API says alice may not sell.
+    let rights = server.api_get(&rep_token, "/v1/reps/alice/rights").await;
+    assert_eq!(rights["rights"], serde_json::json!([]), "{rights}");
+
+    let seen = run_script(
+        "review_override",
+        &[
+            ("BASE_URL", server.base.clone()),
+            ("REP_TOKEN", rep_token.clone()),
+            ("REVIEWER_TOKEN", reviewer_token.clone()),
+            ("SUBMISSION", id.to_string()),
+            ("CRITERION_LABEL", label.clone()),
+        ],
+    )
+    .await;
+
+    // Before: no certification, the track's rights listed but not active,
+    // and no retake yet (the attempt is still with a reviewer).
+    let before = &seen["before"];
+    assert!(
+        before["certification"]
+            .as_str()
+            .unwrap()
+            .contains("No certification"),
+        "{seen}"
+    );
+    let inactive = |side: &serde_json::Value, name: &str| -> Option<bool> {
+        side["rights"]
+            .as_array()?
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["active"] == true)
+    };
+    assert_eq!(inactive(before, "selling"), Some(false), "{seen}");
+    assert_eq!(inactive(before, "deal_registration"), Some(false), "{seen}");
+    assert!(
+        before["retake"]
+            .as_str()
+            .unwrap()
+            .contains("still being graded or reviewed"),
+        "{seen}"
+    );
+    assert_eq!(before["unlabelled"], serde_json::json!([]));
+
+    // The reviewer lands on the queue: this grade, with why it is borderline.
+    assert!(
+        seen["landedOn"].as_str().unwrap().ends_with("/review"),
+        "{seen}"
+    );
+    let queue = seen["queue"].as_array().unwrap();
+    assert_eq!(queue.len(), 1, "{seen}");
+    assert_eq!(queue[0]["href"], format!("/review/{id}"));
+    assert!(!queue[0]["why"].as_array().unwrap().is_empty(), "{seen}");
+    assert_eq!(seen["unlabelledQueue"], serde_json::json!([]));
+    // Keyboard: "n" opened it; k pauses and plays; every control is labelled
+    // and reachable with Tab.
+    assert!(
+        seen["openedByKey"]
+            .as_str()
+            .unwrap()
+            .ends_with(&id.to_string()),
+        "{seen}"
+    );
+    assert_eq!(seen["unlabelled"], serde_json::json!([]));
+    let stops: Vec<&str> = seen["tabStops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let select = format!("v-{}", target.id);
+    for control in [select.as_str(), "reason", "review-submit"] {
+        assert!(
+            stops.contains(&control),
+            "{control} not reached by Tab: {stops:?}"
+        );
+    }
+    assert!(seen["words"].as_u64().unwrap() > 20, "{seen}");
+    assert_eq!(seen["pausedByKey"], true);
+    assert_eq!(seen["playingByKey"], true);
+    assert!(!seen["highlightedWhilePlaying"].as_str().unwrap().is_empty());
+    assert_eq!(seen["evidencePressed"], "true");
+    assert!(seen["evidenceWords"].as_u64().unwrap() > 0, "{seen}");
+    // The reason is required: the browser did not send the form without one.
+    assert_eq!(seen["blockedWithoutReason"], true);
+    assert_eq!(seen["stillOnReview"], true);
+    let decided = seen["decided"].as_str().unwrap();
+    assert!(decided.contains("Decided: pass"), "{decided}");
+    assert!(decided.contains("transcriber misheard"), "{decided}");
+    assert!(
+        decided.contains(&format!("{} → met", target.id)),
+        "{decided}"
+    );
+    assert_eq!(seen["queueAfter"], 0);
+
+    // After: certified, rights active, the reviewer's note on the rep's page.
+    let after = &seen["after"];
+    let cert = after["certification"].as_str().unwrap();
+    assert!(cert.contains("sales") && cert.contains("valid"), "{seen}");
+    assert_eq!(inactive(after, "selling"), Some(true), "{seen}");
+    assert_eq!(inactive(after, "deal_registration"), Some(true), "{seen}");
+    assert!(
+        after["reviewNote"]
+            .as_str()
+            .unwrap()
+            .contains("transcriber misheard"),
+        "{seen}"
+    );
+
+    // The same through the repository and the API.
+    let review = repo.review_for(id).await.unwrap().expect("a review");
+    assert_eq!(review.decision, Some(Outcome::Pass));
+    assert!(review
+        .decided_by
+        .as_deref()
+        .unwrap()
+        .starts_with("reviewer:"));
+    assert!(review
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("transcriber misheard"));
+    let call = review
+        .criteria
+        .iter()
+        .find(|c| c.id == target.id)
+        .expect("the criterion override is stored");
+    assert_eq!(call.verdict, Verdict::Met);
+    assert_eq!(call.machine_verdict, target.verdict);
+    let decision = repo.decision_for(id).await.unwrap().expect("decided");
+    assert_eq!(
+        (decision.outcome, decision.source),
+        (Outcome::Pass, DecisionSource::Review)
+    );
+    let status = repo
+        .get_submission(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .submission
+        .status;
+    assert_eq!(status, SubmissionStatus::Graded);
+    let rights = server.api_get(&rep_token, "/v1/reps/alice/rights").await;
+    let held: Vec<&str> = rights["rights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["right"].as_str())
+        .collect();
+    assert!(
+        held.contains(&"selling") && held.contains(&"deal_registration"),
+        "{rights}"
+    );
+
+    // (c) Enablement's dashboard charts what just happened.
+    let dash = run_script(
+        "dashboard",
+        &[
+            ("BASE_URL", server.base.clone()),
+            ("TOKEN", enablement_token.clone()),
+        ],
+    )
+    .await;
+    assert!(
+        dash["landedOn"].as_str().unwrap().ends_with("/program"),
+        "{dash}"
+    );
+    let charts = dash["charts"].as_array().unwrap();
+    let chart = |id: &str| {
+        charts
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no chart {id}: {dash}"))
+    };
+    assert_eq!(charts.len(), 5, "{dash}");
+    for c in charts {
+        let size = c["box"].as_array().unwrap();
+        assert!(
+            size[0].as_u64().unwrap() > 100 && size[1].as_u64().unwrap() > 50,
+            "{c}"
+        );
+        assert!(!c["title"].as_str().unwrap().is_empty(), "{c}");
+    }
+    // One decision this week, a pass: one point at 100%.
+    assert_eq!(chart("svg-pass-rate")["points"], 1, "{dash}");
+    // One review, overridden (machine leaned fail, reviewer passed) — unless
+    // the machine leaned pass, when it is agreement; either way one point.
+    assert_eq!(chart("svg-override")["points"], 1, "{dash}");
+    let shares: Vec<&str> = chart("svg-coverage")["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["share"].as_str())
+        .collect();
+    assert_eq!(
+        shares,
+        vec!["1.000"],
+        "Acme: 1 of 1 active reps certified: {dash}"
+    );
+    let first: Vec<&str> = chart("svg-first-attempt")["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["rate"].as_str())
+        .collect();
+    assert!(
+        first.contains(&"1.000"),
+        "alice passed on her first attempt: {dash}"
+    );
+    // Each chart with data has its numbers as a table; only "expiring in 60
+    // days" has none (a fresh 12-month certification).
+    assert_eq!(dash["tables"], 4, "{dash}");
+    assert_eq!(dash["unlabelled"], serde_json::json!([]));
+    // The rubric page lists the version this grade used.
+    assert!(dash["history"].as_u64().unwrap() >= 1, "{dash}");
+    assert_eq!(dash["unlabelledRubrics"], serde_json::json!([]));
     server.stop().await;
 }
 

@@ -1,5 +1,6 @@
-//! `pitchgrade serve`: the HTTP API and a pool of grading workers in one
-//! process — the embedded default. With no configuration it keeps its state in
+//! `pitchgrade serve`: the HTTP API, the web pages (reps, reviewers,
+//! enablement; see docs/web.md) and a pool of grading workers in one process,
+//! on one port — the embedded default. With no configuration it keeps its state in
 //! `pitchgrade-data/` (SQLite + a folder of recordings) under the working
 //! directory. `--workers 0` serves the API only, for a distributed deployment
 //! whose grading runs in `pitchgrade worker` processes.
@@ -12,7 +13,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::worker::stop_on_signal;
-use crate::service::api::{router, ApiArgs, ApiState};
+use crate::service::api::{ApiArgs, ApiState};
 use crate::service::certification::CertificationArgs;
 use crate::service::{ServiceParts, StorageArgs, Worker, WorkerArgs};
 
@@ -26,6 +27,11 @@ pub struct ServeArgs {
     pub worker: WorkerArgs,
     #[command(flatten)]
     pub certification: CertificationArgs,
+    /// Mark the web pages' session cookie `Secure`: set this when the server
+    /// is reached over HTTPS (behind a TLS proxy), so the cookie never travels
+    /// in clear.
+    #[arg(long, env = "PITCHGRADE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -60,9 +66,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              `pitchgrade token create`"
         );
     }
-    let app = router(ApiState::new(parts, config));
+    let app = crate::web::app(
+        ApiState::new(parts, config),
+        crate::web::WebOptions {
+            secure_cookies: args.secure_cookies,
+        },
+    );
     // Tests and scripts read this line to find the port of `--listen …:0`.
     eprintln!("pitchgrade listening on http://{address}");
+    eprintln!("web pages: open http://{address}/ and sign in with an access token");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

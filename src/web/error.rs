@@ -28,6 +28,31 @@ pub enum WebError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// Refused by the API's own checks (intake, certification): the status and
+    /// sentence the API would give, so a page and a client hear the same thing.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl From<crate::service::api::ApiError> for WebError {
+    fn from(e: crate::service::api::ApiError) -> WebError {
+        WebError::Refused {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<crate::certify::CertifyError> for WebError {
+    fn from(e: crate::certify::CertifyError) -> WebError {
+        // One mapping of certification errors to statuses: the API's.
+        crate::service::api::ApiError::from(e).into()
+    }
 }
 
 impl WebError {
@@ -45,6 +70,7 @@ impl WebError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Refused { status, .. } => *status,
         }
     }
 

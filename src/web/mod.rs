@@ -15,6 +15,7 @@
 //! comes through [`program::Program`], a narrow port the certification module
 //! implements, so the pages are built and tested from view models alone.
 
+pub mod adapters;
 pub mod assets;
 pub mod auth;
 pub mod charts;
@@ -30,34 +31,29 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::service::api::ApiState;
 use crate::service::ServiceParts;
 
+pub use adapters::{ApiTokens, CertifyProgram};
 pub use auth::{Authenticator, Principal, Role};
 pub use error::WebError;
 pub use program::{NoProgram, Program};
 
-/// Settings a deployment may change.
-#[derive(Debug, Clone)]
+/// Settings a deployment may change. (The upload limit is not here: it is the
+/// API's, `ApiConfig::max_upload_bytes`, so both ways in refuse the same file.)
+#[derive(Debug, Clone, Default)]
 pub struct WebOptions {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
-    /// Largest recording accepted from the upload form, in bytes.
-    pub max_upload_bytes: u64,
-}
-
-impl Default for WebOptions {
-    fn default() -> Self {
-        WebOptions {
-            secure_cookies: false,
-            max_upload_bytes: crate::ingest::Limits::default().max_bytes,
-        }
-    }
 }
 
 /// Everything the pages read from. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct WebState {
     pub parts: ServiceParts,
+    /// The API's state: uploads from the pages go through the API's intake
+    /// (sniff, size limit, retake policy, adaptive paths) with its settings.
+    pub api: ApiState,
     pub auth: Arc<dyn Authenticator>,
     pub program: Arc<dyn Program>,
     pub options: WebOptions,
@@ -66,13 +62,14 @@ pub struct WebState {
 
 impl WebState {
     pub fn new(
-        parts: ServiceParts,
+        api: ApiState,
         auth: Arc<dyn Authenticator>,
         program: Arc<dyn Program>,
         options: WebOptions,
     ) -> WebState {
         WebState {
-            parts,
+            parts: api.parts.clone(),
+            api,
             auth,
             program,
             options,
@@ -81,7 +78,22 @@ impl WebState {
     }
 }
 
-/// The pages, ready to be merged beside the API (`/v1/...`) in `pitchgrade serve`.
+/// The API and the pages on one router, one port: what `pitchgrade serve`
+/// listens with (and what the browser tests start). Sign-in uses the API's
+/// tokens; the certification pages use the API's program, or say there is
+/// none when the server runs without one.
+pub fn app(api: ApiState, options: WebOptions) -> Router {
+    let program: Arc<dyn Program> = match &api.config.program {
+        Some(p) => Arc::new(CertifyProgram::new(api.parts.repo.clone(), p.clone())),
+        None => Arc::new(NoProgram),
+    };
+    let auth: Arc<dyn Authenticator> = Arc::new(ApiTokens::new(api.clone()));
+    let pages = router(WebState::new(api.clone(), auth, program, options));
+    // The pages have no fallback, so the API's (a JSON 404) answers unknown paths.
+    crate::service::api::router(api).merge(pages)
+}
+
+/// The pages, merged beside the API (`/v1/...`) by `pitchgrade serve`.
 pub fn router(state: WebState) -> Router {
     use pages::{dashboard, rep, review, rubrics};
     Router::new()
@@ -94,7 +106,7 @@ pub fn router(state: WebState) -> Router {
         .route(
             "/rep/submissions",
             post(rep::upload).layer(axum::extract::DefaultBodyLimit::max(
-                usize::try_from(state.options.max_upload_bytes)
+                usize::try_from(state.api.config.max_upload_bytes)
                     .unwrap_or(usize::MAX)
                     .saturating_add(64 * 1024),
             )),

@@ -48,8 +48,13 @@ pub struct RightView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetakeView {
-    /// `None`: the rep may record again now.
+    /// Whether the rep may record again now.
+    pub allowed: bool,
+    /// When a rep who may not record now may again, if a date is known (an
+    /// attempt still being graded has none: it waits on the grade).
     pub not_before: Option<DateTime<Utc>>,
+    /// The program's sentence for the rep, e.g. why they must wait.
+    pub message: String,
     pub attempts_left: Option<u32>,
     /// The program's own sentence, e.g. "3 attempts per 30 days".
     pub policy: String,

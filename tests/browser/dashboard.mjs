@@ -1,6 +1,6 @@
 // Enablement opens the program dashboard and the rubric page.
 // Env: BASE_URL, TOKEN, SCREENSHOT_DIR.
-import { BASE, launch, main, report, shot, signIn } from "./lib.mjs";
+import { BASE, launch, main, report, shot, signIn, unlabelledControls } from "./lib.mjs";
 
 main(async () => {
   const browser = await launch();
@@ -21,10 +21,14 @@ main(async () => {
     })),
   })));
   out.notes = await page.locator(".chart .notice").allTextContents();
+  // Each chart's numbers are also a table, for screen readers and for copying.
+  out.tables = await page.locator(".chart table").count();
+  out.unlabelled = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "01-dashboard"));
   await page.goto(BASE + "/rubrics");
   out.rubricVersions = await page.locator("section[id^=rubric-] > p > strong").allTextContents();
   out.history = await page.locator("table.history tbody tr").count();
+  out.unlabelledRubrics = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "02-rubrics"));
   await browser.close();
   report(out);

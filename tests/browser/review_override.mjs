@@ -2,8 +2,11 @@
 // the review page (transcript follows the audio, words seek, evidence lights
 // up, keyboard shortcuts), an override with a required reason; the rep's
 // result page before and after shows the certification and rights change.
-// Env: BASE_URL, REP_TOKEN, REVIEWER_TOKEN, SUBMISSION, CRITERION, SCREENSHOT_DIR.
-import { BASE, launch, main, report, shot, signIn, unlabelledControls } from "./lib.mjs";
+// Env: BASE_URL, REP_TOKEN, REVIEWER_TOKEN, SUBMISSION, CRITERION_LABEL, SCREENSHOT_DIR.
+import { BASE, launch, main, report, shot, signIn, tabStops, unlabelledControls } from "./lib.mjs";
+
+// A criterion's label as a literal inside a RegExp.
+const escaped = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 async function repView(browser, name, out) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -11,6 +14,8 @@ async function repView(browser, name, out) {
   await signIn(page, process.env.REP_TOKEN);
   await page.goto(BASE + "/submissions/" + process.env.SUBMISSION);
   const seen = {
+    unlabelled: await unlabelledControls(page),
+    retake: (await page.locator("#retake").textContent().catch(() => "")).replace(/\s+/g, " ").trim(),
     certification: (await page.locator("#certification").textContent().catch(() => "")).trim(),
     rights: await page.locator("#rights tbody tr").evaluateAll((rows) =>
       rows.map((r) => ({ name: r.cells[0].textContent.trim(), active: r.cells[1].textContent.trim() === "active" }))),
@@ -36,6 +41,7 @@ main(async () => {
       waiting: r.cells[0].textContent.trim(),
       why: Array.from(r.querySelectorAll(".why li")).map((li) => li.textContent.trim()),
     })));
+  out.unlabelledQueue = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "02-queue"));
 
   // "n" opens the first (oldest) item.
@@ -44,6 +50,8 @@ main(async () => {
   out.openedByKey = page.url();
   if (!page.url().endsWith(process.env.SUBMISSION)) await page.goto(BASE + "/review/" + process.env.SUBMISSION);
   out.unlabelled = await unlabelledControls(page);
+  // Every control of the review form is reachable with Tab alone.
+  out.tabStops = await tabStops(page, 80);
   out.why = await page.locator("#why li").allTextContents();
   out.words = await page.locator(".transcript .w").count();
   await page.waitForFunction(() => document.querySelector("#player").readyState >= 1, null, { timeout: 30000 });
@@ -79,7 +87,7 @@ main(async () => {
   out.stillOnReview = page.url().endsWith(process.env.SUBMISSION);
 
   // Override one criterion and the decision, with a reason.
-  await page.getByLabel(new RegExp("Your verdict for " + process.env.CRITERION_LABEL, "i")).selectOption("met");
+  await page.getByLabel(new RegExp("Your verdict for " + escaped(process.env.CRITERION_LABEL), "i")).selectOption("met");
   await page.getByLabel(/Reason/).fill("Value is stated with a number at the start; the transcriber misheard it.");
   await page.getByRole("button", { name: "Record decision" }).click();
   await page.waitForSelector("#decided", { timeout: 15000 });

@@ -1,5 +1,5 @@
-//! A real pitchgrade server for the browser tests: the web pages on a real
-//! port over SQLite, a local object store, the shipped rubrics and an
+//! A real pitchgrade server for the browser tests: the API and the web pages
+//! on one real port, wired as `pitchgrade serve` wires them (`web::app`), over SQLite, a local object store, the shipped rubrics and an
 //! in-process worker with the local Whisper model and the offline judge.
 #![allow(dead_code)]
 
@@ -10,27 +10,46 @@ use std::sync::{Arc, Once};
 use pitchgrade::pipeline::Pipeline;
 use pitchgrade::rubric::RubricCatalog;
 use pitchgrade::score::judge::offline::OfflineJudge;
+use pitchgrade::service::api::auth::Role as ApiRole;
+use pitchgrade::service::api::tokens::{issue, TokenRequest};
+use pitchgrade::service::api::{ApiConfig, ApiState};
 use pitchgrade::service::{Metrics, ServiceParts, Worker, WorkerSettings};
+use pitchgrade::store::db::SubmissionStatus;
 use pitchgrade::store::{connect, connect_objects};
 use pitchgrade::transcribe::{build_transcriber, TranscriberConfig};
-use pitchgrade::web::{self, Authenticator, Program, WebOptions, WebState};
+use pitchgrade::web::{self, WebOptions};
 use tokio_util::sync::CancellationToken;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The bootstrap admin token of the test server (as `PITCHGRADE_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "web-test-admin-token";
+
 pub struct TestServer {
     pub base: String,
     pub parts: ServiceParts,
+    pub program: Option<Arc<pitchgrade::certify::Program>>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
+/// The shipped program (config/program.toml), checked against the shipped rubrics.
+pub fn shipped_program() -> Arc<pitchgrade::certify::Program> {
+    let catalog = pitchgrade::certify::RubricCatalog::load_dir(&root().join("rubrics"))
+        .expect("rubric catalog");
+    Arc::new(
+        pitchgrade::certify::Program::load(&root().join("config/program.toml"), Some(&catalog))
+            .expect("config/program.toml"),
+    )
+}
+
 impl TestServer {
-    /// Starts the pages (and a grading worker) with `auth` and `program`.
-    pub async fn start(auth: Arc<dyn Authenticator>, program: Arc<dyn Program>) -> TestServer {
+    /// Starts what `pitchgrade serve` starts — the API and the pages on one
+    /// port (`web::app`), and a grading worker — with `program` (or none).
+    pub async fn start(program: Option<Arc<pitchgrade::certify::Program>>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let repo = connect(&format!("sqlite://{}", dir.path().join("pg.db").display()))
             .await
@@ -50,8 +69,15 @@ impl TestServer {
             rubrics: Arc::new(RubricCatalog::load_dir(&root().join("rubrics")).unwrap()),
             metrics: Arc::new(Metrics::new()),
         };
-        let state = WebState::new(parts.clone(), auth, program, WebOptions::default());
-        let app = web::router(state);
+        let uploads = dir.path().join("uploads");
+        std::fs::create_dir_all(&uploads).unwrap();
+        let config = ApiConfig {
+            admin_token: Some(ADMIN_TOKEN.into()),
+            scratch_dir: uploads,
+            program: program.clone(),
+            ..ApiConfig::default()
+        };
+        let app = web::app(ApiState::new(parts.clone(), config), WebOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -62,20 +88,66 @@ impl TestServer {
                 .await
                 .unwrap();
         });
-        let worker = Arc::new(Worker::new(
-            parts.clone(),
-            Arc::new(pipeline()),
-            worker_settings(dir.path()),
-        ));
+        let mut settings = worker_settings(dir.path());
+        settings.program = program.clone();
+        let worker = Arc::new(Worker::new(parts.clone(), Arc::new(pipeline()), settings));
         let stop = shutdown.clone();
         let worker = tokio::spawn(async move { worker.run(stop).await });
         TestServer {
             base,
             parts,
+            program,
             shutdown,
             tasks: vec![server, worker],
             _dir: dir,
         }
+    }
+
+    /// A real API token (stored hashed in the token store), as an admin
+    /// would create it with `pitchgrade token create`.
+    pub async fn token(&self, role: ApiRole, rep: Option<&str>) -> String {
+        issue(
+            self.parts.repo.as_ref(),
+            &TokenRequest {
+                role,
+                rep: rep.map(str::to_string),
+                label: Some("browser test".into()),
+            },
+        )
+        .await
+        .expect("token issued")
+        .token
+    }
+
+    /// `GET {path}` on the API with a bearer token, as JSON.
+    pub async fn api_get(&self, token: &str, path: &str) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("API request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("API JSON")
+    }
+
+    /// Waits until the worker has finished with a submission.
+    pub async fn graded(&self, id: uuid::Uuid) -> pitchgrade::store::db::SubmissionView {
+        for _ in 0..600 {
+            let view = self.parts.repo.get_submission(id).await.unwrap().unwrap();
+            if matches!(
+                view.submission.status,
+                SubmissionStatus::Graded | SubmissionStatus::NeedsReview | SubmissionStatus::Failed
+            ) {
+                return view;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("submission {id} was not graded within two minutes");
     }
 
     pub async fn stop(self) {
@@ -133,7 +205,10 @@ fn browser_setup() {
 
 /// Where a test's screenshots go (printed, so a person can look at them).
 pub fn screenshot_dir(test: &str) -> PathBuf {
-    let dir = root().join("tests/browser/screenshots").join(test);
+    // Under the target dir (not the source tree): screenshots are run output.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("browser-screenshots")
+        .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     println!("screenshots: {}", dir.display());

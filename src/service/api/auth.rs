@@ -116,8 +116,9 @@ impl FromRequestParts<ApiState> for Caller {
     }
 }
 
-/// Resolves a presented token to its caller (401 when it is not valid).
-pub(super) async fn caller_of(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
+/// Resolves a presented token to its caller (401 when it is not valid). Public
+/// so the web pages' sign-in checks tokens exactly as the API does.
+pub async fn caller_of(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
     let hash = hash_token(token);
     // Comparing digests, not secrets: timing can at most reveal a prefix of
     // a hash, which says nothing about the token.

@@ -235,7 +235,9 @@ pub struct ClaimBody {
     pub id: Option<Uuid>,
 }
 
-fn reviewer_name(caller: &Caller) -> String {
+/// The name a reviewer's claims and decisions are recorded under; the web
+/// pages use it too, so a claim made in one is honoured by the other.
+pub fn reviewer_name(caller: &Caller) -> String {
     match caller.token_id {
         Some(id) => format!("{}:{id}", caller.role),
         None => "bootstrap-admin".to_string(),

@@ -7,7 +7,6 @@ use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::rubric::LoadedRubric;
@@ -15,7 +14,7 @@ use crate::store::db::{Submission, SubmissionStatus};
 
 use super::super::auth::{Principal, Role, Viewer};
 use super::super::error::WebError;
-use super::super::intake::{self, Upload};
+use super::super::intake;
 use super::super::program::OutcomeView;
 use super::super::view::{self, GradeView, Paragraph};
 use super::super::WebState;
@@ -144,7 +143,7 @@ pub async fn new_pitch(
                 view::mm_ss(t.target_seconds[1])
             )
         }),
-        max_mb: state.options.max_upload_bytes / (1024 * 1024),
+        max_mb: state.api.config.max_upload_bytes / (1024 * 1024),
     })
 }
 
@@ -200,55 +199,33 @@ async fn receive(
             e.body_text()
         ))
     };
-    let limit = state.options.max_upload_bytes;
     let mut rubric = None;
     let mut key = None;
-    let tmp = tempfile::NamedTempFile::new()
-        .map_err(|e| WebError::Internal(format!("creating a temporary file: {e}")))?;
-    let mut size = None;
+    let mut upload = None;
     while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
         match field.name().unwrap_or("") {
-            "rubric" => rubric = Some(small_text(field.text().await.map_err(bad)?)?),
+            "rubric" => {
+                let id = small_text(field.text().await.map_err(bad)?)?;
+                // Checked as it arrives (the form sends it first), so an
+                // unknown rubric costs no upload.
+                crate::service::api::intake::check_rubric(&state.api, &id)?;
+                rubric = Some(id);
+            }
             "idempotency_key" => {
-                key = Some(small_text(field.text().await.map_err(bad)?)?).filter(|k| !k.is_empty())
+                key = intake::idempotency_key(&small_text(field.text().await.map_err(bad)?)?)?
             }
-            "recording" => {
-                let mut out = tokio::fs::File::create(tmp.path())
-                    .await
-                    .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
-                let mut written = 0u64;
-                while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                    written += chunk.len() as u64;
-                    if written > limit {
-                        return Err(WebError::TooLarge {
-                            limit_mb: limit / (1024 * 1024),
-                        });
-                    }
-                    out.write_all(&chunk)
-                        .await
-                        .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
-                }
-                out.flush()
-                    .await
-                    .map_err(|e| WebError::Internal(format!("writing the upload: {e}")))?;
-                size = Some(written);
+            "recording" if upload.is_some() => {
+                return Err(WebError::BadRequest(
+                    "send one recording per submission".into(),
+                ))
             }
+            "recording" => upload = Some(intake::spool(&state.api, &mut field).await?),
             _ => {}
         }
     }
     let rubric = rubric.ok_or_else(|| WebError::BadRequest("choose a rubric".into()))?;
-    let byte_size = size.ok_or_else(|| WebError::BadRequest("attach a recording".into()))?;
-    intake::create_submission(
-        &state.parts,
-        &viewer.id,
-        Upload {
-            rubric_id: &rubric,
-            path: tmp.path(),
-            byte_size,
-            idempotency_key: key,
-        },
-    )
-    .await
+    let upload = upload.ok_or_else(|| WebError::BadRequest("attach a recording".into()))?;
+    intake::submit(&state.api, &viewer.id, &rubric, upload, key).await
 }
 
 fn small_text(s: String) -> Result<String, WebError> {

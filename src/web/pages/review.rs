@@ -214,24 +214,38 @@ pub async fn decide(
     } else {
         None
     };
-    if let (None, Some(decision)) = (problem, decision) {
-        state
-            .program
-            .decide(
-                &viewer,
-                id,
-                ReviewDecision {
-                    decision,
-                    criteria,
-                    reason,
-                },
-            )
-            .await?;
-        return Ok(Redirect::to(&format!("/review/{id}")).into_response());
-    }
-    let mut response =
-        render(&review_page(&state, &viewer, id, problem.map(str::to_string), reason).await?)?;
-    *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let (problem, status) = match (problem, decision) {
+        (None, Some(decision)) => {
+            let decided = state
+                .program
+                .decide(
+                    &viewer,
+                    id,
+                    ReviewDecision {
+                        decision,
+                        criteria,
+                        reason: reason.clone(),
+                    },
+                )
+                .await;
+            match decided {
+                Ok(()) => return Ok(Redirect::to(&format!("/review/{id}")).into_response()),
+                // The reviewer's own problem (someone else holds the review,
+                // an unknown criterion): show it on the form, with their
+                // reason kept, instead of an error page that loses it.
+                Err(e) if e.status().is_client_error() => (e.to_string(), e.status()),
+                Err(e) => return Err(e),
+            }
+        }
+        (problem, _) => (
+            problem
+                .unwrap_or("Choose the final decision: pass or fail.")
+                .to_string(),
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    let mut response = render(&review_page(&state, &viewer, id, Some(problem), reason).await?)?;
+    *response.status_mut() = status;
     Ok(response)
 }
 
