@@ -211,3 +211,71 @@ async fn without_a_program_certification_routes_say_so() {
     assert_eq!(s, 503, "{body}");
     assert_eq!(body["error"]["code"], "no_program");
 }
+
+/// Adaptive paths decide the scenario: an MSP partner's rep who names the
+/// general sales rubric is refused with the one to use, and a rep who names
+/// only the track gets their path's rubric.
+#[tokio::test]
+async fn the_program_picks_the_scenario_for_a_reps_firm() {
+    let app = spawn_app_with(AppOptions {
+        program: Some(program()),
+        ..AppOptions::default()
+    })
+    .await;
+    let admin = crate::common::app::ADMIN_TOKEN;
+    let carol = app.token("rep", Some("carol")).await;
+    let dave = app.token("rep", Some("dave")).await;
+    for (firm, segment) in [("cedar", Some("msp")), ("acme", None)] {
+        let (s, body) = put(
+            &app,
+            admin,
+            &format!("/v1/firms/{firm}"),
+            json!({"name": firm, "segment": segment}),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    for (rep, firm) in [("carol", "cedar"), ("dave", "acme")] {
+        let (s, body) = put(
+            &app,
+            admin,
+            &format!("/v1/reps/{rep}"),
+            json!({"firm": firm, "role": "sales"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (wav, _) = spoken_wav(app.dir.path(), "Hello.");
+
+    let refused = app
+        .upload(&carol, &[("rubric", RUBRIC)], Some(wav.clone()), None)
+        .await;
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "wrong_scenario", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ledgerly-sales-pitch-msp"),
+        "{body}"
+    );
+
+    let chosen = app
+        .upload(&carol, &[("track", "sales")], Some(wav.clone()), None)
+        .await;
+    assert_eq!(chosen.status(), 202);
+    let created: serde_json::Value = chosen.json().await.unwrap();
+    assert_eq!(created["rubric_id"], "ledgerly-sales-pitch-msp", "{created}");
+
+    // A rep outside the MSP segment gets the track's default scenario.
+    let general = app
+        .upload(&dave, &[("track", "sales")], Some(wav.clone()), None)
+        .await;
+    assert_eq!(general.status(), 202);
+    let created: serde_json::Value = general.json().await.unwrap();
+    assert_eq!(created["rubric_id"], RUBRIC, "{created}");
+
+    let unnamed = app.upload(&dave, &[], Some(wav), None).await;
+    assert_eq!(unnamed.status(), 400);
+}

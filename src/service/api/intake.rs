@@ -211,6 +211,20 @@ async fn check_retake(
         now,
     )
     .await?;
+    // Adaptive paths: the program, not the client, decides which scenario a
+    // rep pitches. Naming another of the track's rubrics would grade the rep
+    // against a buyer their firm does not sell to.
+    if check.rubric_id != new.rubric_id {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_scenario",
+            format!(
+                "rep {} pitches the {:?} scenario for the {} track, not {:?}: submit with \
+                 rubric={} (or send track={} and let the server choose)",
+                new.rep_id, check.rubric_id, track.id, new.rubric_id, check.rubric_id, track.id
+            ),
+        ));
+    }
     if check.allowed {
         return Ok(());
     }
@@ -223,6 +237,41 @@ async fn check_retake(
         "retake_not_allowed",
         format!("{}{when}", check.message),
     ))
+}
+
+/// The rubric a submission is graded against: the one the client names, or —
+/// when it names a track instead — the scenario the program's adaptive paths
+/// give this rep on that track.
+pub async fn resolve_rubric(
+    state: &ApiState,
+    rep_id: &str,
+    rubric: Option<String>,
+    track: Option<String>,
+) -> Result<String, ApiError> {
+    match (rubric, track) {
+        (Some(rubric), _) => Ok(rubric),
+        (None, None) => Err(ApiError::invalid(
+            "name the rubric (`rubric`) or the track (`track`) the pitch is for",
+        )),
+        (None, Some(track)) => {
+            let Some(program) = &state.config.program else {
+                return Err(ApiError::invalid(
+                    "this server has no certification program, so it cannot pick a rubric \
+                     for a track: send `rubric`",
+                ));
+            };
+            let check = crate::certify::retake::check(
+                state.parts.repo.as_ref(),
+                program,
+                rep_id,
+                &track,
+                Utc::now(),
+            )
+            .await?;
+            check_rubric(state, &check.rubric_id)?;
+            Ok(check.rubric_id)
+        }
+    }
 }
 
 /// The rep's earlier submission with this idempotency key, if any.

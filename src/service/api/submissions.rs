@@ -29,8 +29,11 @@ const MAX_TEXT_FIELD: usize = 256;
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SubmissionForm {
-    /// Id of an installed rubric.
-    rubric: String,
+    /// Id of an installed rubric. Give this or `track`.
+    rubric: Option<String>,
+    /// A track of the certification program: the server picks the rubric
+    /// (scenario) the program's adaptive paths give this rep.
+    track: Option<String>,
     /// The rep the recording is for. A rep token may omit it (its own rep);
     /// an admin token must give it.
     rep: Option<String>,
@@ -56,10 +59,10 @@ pub struct SubmissionForm {
         (status = 400, description = "Missing or malformed field", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "The token may not submit for this rep", body = ErrorBody),
-        (status = 409, description = "Idempotency-Key reused for another rubric", body = ErrorBody),
+        (status = 409, description = "Idempotency-Key reused for another rubric, or the retake policy does not allow an attempt yet", body = ErrorBody),
         (status = 413, description = "Larger than the upload limit", body = ErrorBody),
         (status = 415, description = "Not an audio recording we can read", body = ErrorBody),
-        (status = 422, description = "Empty file or unknown rubric", body = ErrorBody),
+        (status = 422, description = "Empty file, unknown rubric, or a rubric the rep's adaptive path does not give them (`wrong_scenario`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -122,6 +125,7 @@ async fn receive(
     }
 
     let mut rubric = None;
+    let mut track = None;
     let mut rep = None;
     let mut upload: Option<Spooled> = None;
     while let Some(mut field) = multipart
@@ -137,6 +141,7 @@ async fn receive(
                 intake::check_rubric(state, &id)?;
                 rubric = Some(id);
             }
+            Some("track") => track = Some(text_field(&mut field, "track").await?),
             Some("rep") => {
                 let id = text_field(&mut field, "rep").await?;
                 caller.submitting_rep(Some(&id))?;
@@ -148,17 +153,17 @@ async fn receive(
             Some("file") => upload = Some(spool(state, &mut field).await?),
             Some(other) => {
                 return Err(ApiError::invalid(format!(
-                    "unknown form field {:?}: send `rubric`, `rep` and `file`",
+                    "unknown form field {:?}: send `rubric` (or `track`), `rep` and `file`",
                     other.chars().take(40).collect::<String>()
                 )))
             }
             None => return Err(ApiError::invalid("every form field needs a name")),
         }
     }
-    let rubric = rubric.ok_or_else(|| ApiError::invalid("missing form field `rubric`"))?;
     let upload =
         upload.ok_or_else(|| ApiError::invalid("missing form field `file` (the recording)"))?;
     let rep_id = caller.submitting_rep(rep.as_deref())?;
+    let rubric = intake::resolve_rubric(state, &rep_id, rubric, track).await?;
 
     let key = ObjectKey::new_upload(Utc::now());
     state

@@ -1,0 +1,237 @@
+//! `pitchgrade report` as enablement runs it: a small program history seeded
+//! through the real queue and lifecycle into a SQLite file, then the binary's
+//! CSV, JSON and text output checked against figures worked out by hand.
+
+#[path = "common/store.rs"]
+#[allow(dead_code)]
+mod harness;
+#[path = "common/certify.rs"]
+mod seed;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Months, TimeDelta, Utc};
+use harness::{t0, TestDb};
+use pitchgrade::certify::apply_decision;
+use pitchgrade::score::decide::{Decision, Verdict};
+use pitchgrade::store::Repo;
+use seed::*;
+
+fn days(n: i64) -> TimeDelta {
+    TimeDelta::days(n)
+}
+
+/// A grade through the queue, then its certification effect, at `at`.
+async fn decided(
+    repo: &dyn Repo,
+    rep: &str,
+    decision: Decision,
+    verdicts: &[(&str, Verdict)],
+    at: DateTime<Utc>,
+) {
+    let score = if decision == Decision::Pass { 84.0 } else { 41.0 };
+    let sub = seed_grade(repo, rep, SALES, decision, score, verdicts, at).await;
+    apply_decision(repo, &program(), sub, at)
+        .await
+        .expect("decision applies");
+}
+
+/// The history, at t0 unless said otherwise, all on the sales track of firm acme:
+/// - a1 passes at once;
+/// - a2 fails (value proposition and next step missed), passes 10 days later;
+/// - a3 fails (next step missed, price partial);
+/// - a4 is on the roster but inactive, so not counted in coverage.
+async fn seed_history(repo: &dyn Repo) {
+    add_firm(repo, "acme", None, t0()).await;
+    for rep in ["a1", "a2", "a3"] {
+        add_rep(repo, rep, "acme", "sales", true, t0()).await;
+    }
+    add_rep(repo, "a4", "acme", "sales", false, t0()).await;
+    decided(repo, "a1", Decision::Pass, &[], t0()).await;
+    decided(
+        repo,
+        "a2",
+        Decision::Fail,
+        &[("value_prop", Verdict::Missed), ("next_step", Verdict::Missed)],
+        t0(),
+    )
+    .await;
+    decided(
+        repo,
+        "a3",
+        Decision::Fail,
+        &[("next_step", Verdict::Missed), ("price", Verdict::Partial)],
+        t0() + TimeDelta::minutes(2),
+    )
+    .await;
+    decided(repo, "a2", Decision::Pass, &[], t0() + days(10)).await;
+}
+
+fn report(db: &TestDb, program: &Path, at: DateTime<Utc>, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .arg("report")
+        .args(["--database", &db.url])
+        .arg("--program")
+        .arg(program)
+        .args(["--at", &at.to_rfc3339()])
+        .args(extra)
+        .output()
+        .expect("run pitchgrade report")
+}
+
+/// CSV rows keyed by (section, subject, metric).
+fn rows(csv: &str) -> BTreeMap<(String, String, String), String> {
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("section,subject,metric,value"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 4, "plain rows in this report: {l}");
+            (
+                (f[0].to_string(), f[1].to_string(), f[2].to_string()),
+                f[3].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_report_matches_figures_worked_out_by_hand() {
+    let db = TestDb::sqlite().await;
+    seed_history(db.repo.as_ref()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(&program, PROGRAM).unwrap();
+
+    let at = t0() + days(11);
+    let out = report(&db, &program, at, &["--csv", "--min-sample", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rows(&String::from_utf8(out.stdout).unwrap());
+    let get = |s: &str, subj: &str, m: &str| {
+        got.get(&(s.into(), subj.into(), m.into()))
+            .unwrap_or_else(|| panic!("no row {s},{subj},{m} in {got:?}"))
+            .as_str()
+    };
+    // 4 final decisions, 2 passes.
+    assert_eq!(get("pass_rate", "all", "count"), "2");
+    assert_eq!(get("pass_rate", "all", "total"), "4");
+    assert_eq!(get("pass_rate", "all", "rate"), "0.5000");
+    // First attempts: a1 pass, a2 fail, a3 fail → 1/3, below the 65–80% band.
+    assert_eq!(get("first_attempt_pass_rate", SALES, "rate"), "0.3333");
+    assert_eq!(get("first_attempt_pass_rate", SALES, "health"), "too_hard");
+    // a2 came back after a fail; a3 has not (yet): 1 of 3 pairs.
+    assert_eq!(get("retake_rate", "all", "rate"), "0.3333");
+    // Days from first submission to certification: a1 0, a2 10 → median 5.
+    assert_eq!(
+        get("time_to_certification", "all", "median_days"),
+        "5.0000"
+    );
+    assert_eq!(
+        get("time_to_certification", "all", "certified_pairs"),
+        "2"
+    );
+    // Coverage counts active reps only: a1 and a2 of a1–a3.
+    assert_eq!(get("coverage", "acme/sales", "eligible"), "3");
+    assert_eq!(get("coverage", "acme/sales", "certified"), "2");
+    assert_eq!(get("coverage", "acme/sales", "coverage"), "0.6667");
+    // Silver needs 4 certified; registered needs 1.
+    assert_eq!(get("firm_tier", "acme", "tier"), "registered");
+    // Next step missed in both fails: 2 of 4 decisions.
+    let next = format!("{SALES}/next_step");
+    assert_eq!(get("criterion_miss_rate", &next, "scored"), "4");
+    assert_eq!(get("criterion_miss_rate", &next, "missed"), "2");
+    assert_eq!(get("criterion_miss_rate", &next, "miss_rate"), "0.5000");
+    let price = format!("{SALES}/price");
+    assert_eq!(get("criterion_miss_rate", &price, "partial"), "1");
+    assert_eq!(get("criterion_miss_rate", &price, "missed"), "0");
+    // Nothing expires within 60 days of day 11.
+    assert!(!got.keys().any(|(s, _, _)| s == "tier_forecast"), "{got:?}");
+
+    // The text report says the rubric looks too hard, in words.
+    let out = report(&db, &program, at, &["--min-sample", "3"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("pass rate: 50.0% (2/4)"), "{text}");
+    assert!(
+        text.contains("WARNING") && text.contains("too hard"),
+        "{text}"
+    );
+    // With the default minimum sample (10 first attempts), no verdict yet.
+    let out = report(&db, &program, at, &["--csv"]);
+    let got = rows(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        got[&(
+            "first_attempt_pass_rate".into(),
+            SALES.into(),
+            "health".into()
+        )],
+        "too_few_attempts"
+    );
+}
+
+#[tokio::test]
+async fn the_forecast_names_the_day_a_firm_drops_a_tier() {
+    let db = TestDb::sqlite().await;
+    seed_history(db.repo.as_ref()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(&program, PROGRAM).unwrap();
+
+    // 30 days before a1's certification expires; a2's runs 10 days longer, and
+    // "registered" needs one certified rep, so acme drops when a2's lapses.
+    let expiry_a2 = (t0() + days(10)).checked_add_months(Months::new(12)).unwrap();
+    let at = t0().checked_add_months(Months::new(12)).unwrap() - days(30);
+    let out = report(&db, &program, at, &["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let forecast = json["tier_forecast"].as_array().expect("forecast list");
+    assert_eq!(forecast.len(), 1, "{json:#}");
+    assert_eq!(forecast[0]["firm_id"], "acme");
+    assert_eq!(forecast[0]["tier_now"], "registered");
+    assert!(forecast[0]["tier_after"].is_null(), "{json:#}");
+    let drops_at: DateTime<Utc> = forecast[0]["drops_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(drops_at, expiry_a2);
+
+    // A shorter horizon does not reach it.
+    let out = report(&db, &program, at, &["--json", "--forecast-days", "30"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tier_forecast"], serde_json::json!([]), "{json:#}");
+}
+
+#[test]
+fn a_broken_program_stops_the_report_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(
+        &program,
+        PROGRAM
+            .replace("term_months = 24", "term_months = 18")
+            .replace("reminder_days = [60, 30, 7]", "reminder_days = [7, 30]"),
+    )
+    .unwrap();
+    let db = dir.path().join("none.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .arg("report")
+        .args(["--database", &format!("sqlite://{}", db.display())])
+        .arg("--program")
+        .arg(&program)
+        .output()
+        .expect("run pitchgrade report");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tracks.technical.term_months"), "{err}");
+    assert!(err.contains("tracks.sales.reminder_days"), "{err}");
+}
