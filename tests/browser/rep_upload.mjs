@@ -28,7 +28,8 @@ main(async () => {
   out.cookieVisibleToScript = await page.evaluate(() => document.cookie.includes("pitchgrade_session"));
 
   // The record/upload page shows the scenario and is reachable by keyboard.
-  await page.getByRole("link", { name: /first-call sales pitch/i }).click();
+  // By its exact accessible name: the MSP variant's title starts the same way.
+  await page.getByRole("link", { name: "Ledgerly Close: first-call sales pitch", exact: true }).click();
   await page.waitForSelector("#scenario-buyer");
   out.buyer = (await page.locator("#scenario-buyer").textContent()).trim();
   out.objections = await page.locator("#scenario-objections li").allTextContents();

@@ -135,6 +135,26 @@ impl TestServer {
         response.json().await.expect("API JSON")
     }
 
+    /// Submits a recording through the API (multipart), as a rep's app would.
+    pub async fn submit_file(&self, token: &str, rubric: &str, file: &Path) -> uuid::Uuid {
+        let form = reqwest::multipart::Form::new()
+            .text("rubric", rubric.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(std::fs::read(file).unwrap()).file_name("pitch"),
+            );
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/submissions", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST /v1/submissions");
+        assert_eq!(response.status(), 202, "submitting through the API");
+        let created: serde_json::Value = response.json().await.expect("JSON");
+        created["id"].as_str().expect("id").parse().expect("a uuid")
+    }
+
     /// Waits until the worker has finished with a submission.
     pub async fn graded(&self, id: uuid::Uuid) -> pitchgrade::store::db::SubmissionView {
         for _ in 0..600 {
