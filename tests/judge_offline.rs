@@ -222,3 +222,30 @@ fn a_missing_model_is_a_setup_error() {
         .expect("no model there");
     assert!(err.to_string().contains("config.json"), "{err}");
 }
+
+#[test]
+fn a_vague_claim_without_a_figure_is_partial_when_the_examples_all_have_one() {
+    // value_prop's examples all state a figure ("two days instead of six",
+    // "a third of the time"), so the claim is a concrete one.
+    let q = value_prop();
+    let vague = format!(
+        "{OPENING} With Ledgerly your finance people wrap up the monthly close much faster and with far less stress than today."
+    );
+    let concrete = format!(
+        "{OPENING} With Ledgerly your finance people wrap up the monthly close in two days instead of six, with far less stress."
+    );
+    let v = verdict(&q, &vague);
+    assert_ne!(v.level, "met", "{v:?}");
+    assert_eq!(verdict(&q, &concrete).level, "met");
+}
+
+#[test]
+fn a_closed_question_after_the_answer_checks_back() {
+    let text = format!(
+        "{OPENING} I completely understand the concern about price, it's a fair point. \
+         In practice the licence pays for itself within six months, because your team stops paying overtime every month end. \
+         Is that manageable within your budget this year?"
+    );
+    let v = verdict(&price_objection(), &text);
+    assert_eq!((v.level.as_str(), v.credit), ("met", 1.0), "{v:?}");
+}

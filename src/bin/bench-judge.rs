@@ -1,11 +1,15 @@
 //! Offline judge speed on a 5-minute (~750-word) pitch, all criteria of a
 //! realistic rubric, on one core. Prints a table; the bar is < 200 ms.
 //!
-//! `RAYON_NUM_THREADS=1 taskset -c 0 cargo run --release --bin bench-judge -- [RUNS] [MODEL_DIR]`
+//! `RAYON_NUM_THREADS=1 taskset -c 0 cargo run --release --bin bench-judge -- [RUNS] [MODEL_DIR] [ENGINE]`
+//!
+//! ENGINE is `f32` or `q8` (the packed forward at that precision) or `candle`
+//! (candle's padded `BertModel`, the reference); default: the judge's own.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use pitchgrade::score::judge::offline::embedder::Engine;
 use pitchgrade::score::judge::offline::OfflineJudge;
 use pitchgrade::score::judge::{JudgedKind, Question};
 use pitchgrade::transcribe::{Capabilities, Transcript, Word};
@@ -174,9 +178,15 @@ fn main() -> anyhow::Result<()> {
             PathBuf::from("../shared/models/all-MiniLM-L6-v2")
         }
     });
+    let engine: Engine = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or_default();
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset (all cores)".into());
     let load_start = Instant::now();
-    let judge = OfflineJudge::load(&model_dir)?;
+    let judge = OfflineJudge::load_with(&model_dir, engine)?;
     let load = load_start.elapsed();
     let questions = questions();
 
@@ -205,7 +215,7 @@ fn main() -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let words = transcript(0.0).words.len();
     println!(
-        "offline judge: {words} words (~5 min), {} criteria, RAYON_NUM_THREADS={threads}",
+        "offline judge: {words} words (~5 min), {} criteria, engine {engine}, RAYON_NUM_THREADS={threads}",
         questions.len()
     );
     println!("verdicts: {summary}");

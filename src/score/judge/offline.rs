@@ -13,6 +13,7 @@
 //! the [`Judge`] trait asks one criterion at a time.
 
 mod anchors;
+pub mod bert;
 pub mod embedder;
 pub mod windows;
 
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use self::embedder::{cosine, Embedder, Pooled};
+use self::embedder::{cosine, Embedder, Engine, Pooled};
 use self::windows::{Window, Windows};
 use super::{Evidence, Judge, JudgeError, JudgedKind, Question, Verdict};
 use crate::rubric::Rubric;
@@ -50,6 +51,19 @@ pub const TONE: f32 = 0.40;
 const MIN_MET_WORDS: usize = 8;
 /// Sentences around the answer to an objection searched for its other parts.
 const OBJECTION_REACH: usize = 3;
+/// A window counts for the talking point it is closest to: one that is
+/// closer to another point of the rubric by more than this is that point's
+/// evidence, not this one's. A sentence on reconciliation that mentions "your
+/// bank reconciliation" is somewhat close to a next step that names one, but
+/// closer to the reconciliation point. The small margin lets a window about
+/// equally close to two points (a peer's result is both proof and the
+/// faster-close claim) count for both, and keeps float noise from deciding.
+const RIVAL_MARGIN: f32 = 0.02;
+/// Words that open a closed (yes/no) question.
+const CLOSED_QUESTION: &[&str] = &[
+    "is", "isnt", "does", "doesnt", "do", "dont", "would", "wouldnt", "could", "can", "will",
+    "are", "did", "should", "shall", "has", "have", "was", "am",
+];
 
 pub struct OfflineJudge {
     inner: Arc<Inner>,
@@ -78,7 +92,12 @@ impl OfflineJudge {
     /// Loads the embedding model from `model_dir` (the all-MiniLM-L6-v2 folder
     /// holding `config.json`, `tokenizer.json`, `model.safetensors`).
     pub fn load(model_dir: &Path) -> Result<Self, JudgeError> {
-        let embedder = Embedder::load(model_dir).map_err(|e| JudgeError::Setup {
+        Self::load_with(model_dir, Engine::default())
+    }
+
+    /// As [`OfflineJudge::load`], embedding on `engine` (benchmarks compare them).
+    pub fn load_with(model_dir: &Path, engine: Engine) -> Result<Self, JudgeError> {
+        let embedder = Embedder::load_with(model_dir, engine).map_err(|e| JudgeError::Setup {
             judge: NAME.into(),
             message: format!("loading {MODEL}: {e}"),
         })?;
@@ -98,8 +117,34 @@ impl OfflineJudge {
         question: &Question,
         transcript: &Transcript,
     ) -> Result<Verdict, JudgeError> {
-        self.inner.judge(question, transcript)
+        self.inner.judge(question, &[], transcript)
     }
+
+    /// As [`OfflineJudge::judge_blocking`], knowing the rubric's other
+    /// criteria: a window that makes another point far better does not
+    /// count for this one (see [`RIVAL_MARGIN`]).
+    pub fn judge_blocking_in(
+        &self,
+        rubric: &Rubric,
+        question: &Question,
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
+        self.inner
+            .judge(question, &rivals(rubric, question), transcript)
+    }
+}
+
+/// The rubric's other talking points: what a window could be evidence of
+/// instead. Not objections: an answer to the migration worry ("we connect to
+/// NetSuite") may well make the integration point too.
+fn rivals(rubric: &Rubric, question: &Question) -> Vec<Question> {
+    rubric
+        .criteria()
+        .iter()
+        .filter(|spec| spec.id != question.criterion_id)
+        .filter_map(|spec| crate::score::grade::question_for(rubric, spec))
+        .filter(|q| q.kind == JudgedKind::TalkingPoint)
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -114,13 +159,14 @@ impl Judge for OfflineJudge {
 
     async fn judge(
         &self,
-        _rubric: &Rubric,
+        rubric: &Rubric,
         question: &Question,
         transcript: &Transcript,
     ) -> Result<Verdict, JudgeError> {
         let inner = Arc::clone(&self.inner);
+        let rivals = rivals(rubric, question);
         let (question, transcript) = (question.clone(), transcript.clone());
-        tokio::task::spawn_blocking(move || inner.judge(&question, &transcript))
+        tokio::task::spawn_blocking(move || inner.judge(&question, &rivals, &transcript))
             .await
             .map_err(|e| JudgeError::Setup {
                 judge: NAME.into(),
@@ -130,7 +176,12 @@ impl Judge for OfflineJudge {
 }
 
 impl Inner {
-    fn judge(&self, q: &Question, transcript: &Transcript) -> Result<Verdict, JudgeError> {
+    fn judge(
+        &self,
+        q: &Question,
+        rivals: &[Question],
+        transcript: &Transcript,
+    ) -> Result<Verdict, JudgeError> {
         if q.description.trim().is_empty() && q.examples.iter().all(|e| e.trim().is_empty()) {
             return Err(setup(format!(
                 "criterion {} has no description or examples to compare with",
@@ -142,7 +193,9 @@ impl Inner {
         own.extend(q.examples.iter().map(String::as_str));
         own.retain(|s| !s.trim().is_empty());
         let verdict = match q.kind {
-            JudgedKind::TalkingPoint => self.talking_point(q, transcript, &embedded, &own)?,
+            JudgedKind::TalkingPoint => {
+                self.talking_point(q, rivals, transcript, &embedded, &own)?
+            }
             JudgedKind::Objection => self.objection(q, transcript, &embedded, &own)?,
             JudgedKind::Tone => self.tone(q, transcript, &embedded, &own)?,
         };
@@ -152,12 +205,35 @@ impl Inner {
     fn talking_point(
         &self,
         q: &Question,
+        rivals: &[Question],
         t: &Transcript,
         e: &Embedded,
         own: &[&str],
     ) -> Result<Verdict, JudgeError> {
         let anchors = self.anchor_vectors(own)?;
-        let best = e.best(&anchors, |w, _| !e.asks(w));
+        let mut rival_anchors = Vec::with_capacity(rivals.len());
+        for r in rivals {
+            let mut texts: Vec<&str> = vec![r.description.as_str()];
+            texts.extend(r.examples.iter().map(String::as_str));
+            texts.retain(|s| !s.trim().is_empty());
+            rival_anchors.push(self.anchor_vectors(&texts)?);
+        }
+        let outranked = |i: usize| {
+            let mine = e.max_similarity(i, &anchors);
+            rival_anchors
+                .iter()
+                .filter(|r| !r.is_empty())
+                .any(|r| e.max_similarity(i, r) > mine + RIVAL_MARGIN)
+        };
+        let best = e.best(&anchors, |w, i| e.may_claim(w) && !outranked(i));
+        // When every example phrasing of the point states a figure (days,
+        // a percentage, a date), the point is a concrete claim: a window
+        // without any figure ("makes the close easier") gets close in meaning
+        // but only makes it loosely.
+        let wants_figure =
+            !q.examples.is_empty() && q.examples.iter().all(|x| windows::states_figure(x));
+        let concrete =
+            |b: &Best| !wants_figure || e.windows.states_figure(&e.windows.windows[b.window]);
         let long_enough = |b: &Best| {
             let w = &e.windows.windows[b.window];
             let words: usize = e.windows.sentences[w.sentences.clone()]
@@ -167,7 +243,7 @@ impl Inner {
             words >= MIN_MET_WORDS
         };
         let (level, credit) = match best {
-            Some(b) if b.similarity >= MET && long_enough(&b) => ("met", 1.0),
+            Some(b) if b.similarity >= MET && long_enough(&b) && concrete(&b) => ("met", 1.0),
             Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
             _ => ("missed", 0.0),
         };
@@ -206,8 +282,19 @@ impl Inner {
         own: &[&str],
     ) -> Result<Verdict, JudgeError> {
         let answer_anchors = self.anchor_vectors(own)?;
+        let concern = q
+            .raised_as
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| format!("I understand your concern that {c}"));
+        let single_in = |range: std::ops::Range<usize>, not: Option<usize>| {
+            move |w: &Window, i: usize| {
+                w.sentences.len() == 1 && range.contains(&w.sentences.start) && Some(i) != not
+            }
+        };
         let Some(answer) = e
-            .best(&answer_anchors, |w, _| !e.asks(w))
+            .best(&answer_anchors, |w, _| e.may_claim(w))
             .filter(|b| b.similarity >= PARTIAL)
         else {
             return Ok(verdict(
@@ -224,32 +311,66 @@ impl Inner {
         let after = around.start..around.end + OBJECTION_REACH;
         let mut ack_texts: Vec<String> =
             anchors::ACKNOWLEDGE.iter().map(|s| s.to_string()).collect();
-        if let Some(concern) = q.raised_as.as_deref().filter(|c| !c.trim().is_empty()) {
-            ack_texts.push(format!("I understand your concern that {}", concern.trim()));
-        }
+        ack_texts.extend(concern.clone());
         let ack_refs: Vec<&str> = ack_texts.iter().map(String::as_str).collect();
         let ack_anchors = self.anchor_vectors(&ack_refs)?;
         let check_anchors = self.anchor_vectors(anchors::CHECK_BACK)?;
-        let single_in = |range: std::ops::Range<usize>, not: Option<usize>| {
-            move |w: &Window, i: usize| {
-                w.sentences.len() == 1 && range.contains(&w.sentences.start) && Some(i) != not
-            }
-        };
-        let mut ack = e.best(&ack_anchors, single_in(before.clone(), None));
-        let mut check = e.best(&check_anchors, single_in(after.clone(), None));
+        // Acknowledging and checking back are social moves, not claims: short
+        // ("I hear you.") or clipped ("On price, I understand, the
+        // subscription is more…") sentences play them, so the buzzword-list
+        // filter that guards talking points does not apply.
+        let mut ack = e.best_any(&ack_anchors, single_in(before.clone(), None));
+        let mut check = e.best_any(&check_anchors, single_in(after.clone(), None));
         // One sentence plays one part: the one it is closer to.
         if let (Some(a), Some(c)) = (ack, check) {
             if a.window == c.window {
                 if a.similarity >= c.similarity {
-                    check = e.best(&check_anchors, single_in(after, Some(a.window)));
+                    check = e.best_any(&check_anchors, single_in(after, Some(a.window)));
                 } else {
-                    ack = e.best(&ack_anchors, single_in(before, Some(c.window)));
+                    ack = e.best_any(&ack_anchors, single_in(before, Some(c.window)));
                 }
             }
         }
-        let answer_credit = if answer.similarity >= MET { 1.0 } else { 0.5 };
         let part = |b: Option<Best>| b.filter(|b| b.similarity >= PART);
-        let (ack, check) = (part(ack), part(check));
+        let (ack, mut check) = (part(ack), part(check));
+        if check.is_none() {
+            // A closed question straight after the answer ("Is that manageable
+            // for your team?", "Would that be acceptable?") asks the buyer to
+            // confirm the answer landed, which is what checking back is; its
+            // wording varies too much for a few anchors to cover.
+            check = e
+                .windows
+                .windows
+                .iter()
+                .enumerate()
+                .find(|(_, w)| {
+                    (around.end..around.end + OBJECTION_REACH).contains(&w.sentences.start)
+                        && e.closed_question(w)
+                })
+                .map(|(window, _)| Best {
+                    window,
+                    similarity: PART,
+                });
+        }
+        // A loosely matching answer with no other part in a sentence of its
+        // own is a sentence on a nearby topic, not an objection handled
+        // ("Ledgerly is a finance tool" is loosely about price and migration).
+        let apart = |b: &Option<Best>| {
+            b.is_some_and(|b| {
+                let s = &e.windows.windows[b.window].sentences;
+                s.end <= around.start || s.start >= around.end
+            })
+        };
+        if answer.similarity < MET && !apart(&ack) && !apart(&check) {
+            return Ok(verdict(
+                q,
+                "missed",
+                0.0,
+                vec![],
+                "No sentence answers the objection; the closest only touches on its topic.".into(),
+            ));
+        }
+        let answer_credit = if answer.similarity >= MET { 1.0 } else { 0.5 };
         let credit = (answer_credit
             + f64::from(u8::from(ack.is_some()))
             + f64::from(u8::from(check.is_some())))
@@ -409,9 +530,18 @@ impl Embedded {
         anchors: &[Arc<Vec<f32>>],
         keep: impl Fn(&Window, usize) -> bool,
     ) -> Option<Best> {
+        self.best_any(anchors, |w, i| self.windows.is_claim(w) && keep(w, i))
+    }
+
+    /// As [`Embedded::best`], over every window `keep` accepts, claim or not.
+    fn best_any(
+        &self,
+        anchors: &[Arc<Vec<f32>>],
+        keep: impl Fn(&Window, usize) -> bool,
+    ) -> Option<Best> {
         let mut best: Option<Best> = None;
         for (i, w) in self.windows.windows.iter().enumerate() {
-            if !self.windows.is_claim(w) || !keep(w, i) {
+            if !keep(w, i) {
                 continue;
             }
             let similarity = self.max_similarity(i, anchors);
@@ -436,12 +566,39 @@ impl Embedded {
         (s * 1000.0).round() / 1000.0
     }
 
-    /// A window that ends in a question asks rather than claims: it can show
-    /// a consultative tone or check back, but never make a talking point.
+    /// Whether a window can make a talking point or answer an objection.
+    /// Not when a sentence of it asks an open question: it can show a
+    /// consultative tone, but a discovery question followed by the buyer's
+    /// situation ("How many days does your close take? … about nine days")
+    /// reads like a claim about days while the rep has claimed nothing. A
+    /// closed question can propose ("As a next step, can we book ninety
+    /// minutes next Tuesday?"), so it may. Nor when a sentence restates what
+    /// the buyer said ("From what you told me, it is about nine days"):
+    /// that is listening, not a claim of the rep's.
+    fn may_claim(&self, w: &Window) -> bool {
+        self.windows.sentences[w.sentences.clone()]
+            .iter()
+            .all(|s| !s.open_question && !s.reports_buyer)
+    }
+
+    /// A window with a question in it.
     fn asks(&self, w: &Window) -> bool {
         self.windows.sentences[w.sentences.clone()]
-            .last()
-            .is_some_and(|s| s.text.trim_end().ends_with('?'))
+            .iter()
+            .any(|s| s.text.trim_end().ends_with('?'))
+    }
+
+    /// A single sentence that is a closed (yes/no) question: "Is that
+    /// manageable for your team?", "Would that be acceptable?".
+    fn closed_question(&self, w: &Window) -> bool {
+        w.sentences.len() == 1
+            && self.asks(w)
+            && self.windows.sentences[w.sentences.start]
+                .text
+                .split_whitespace()
+                .next()
+                .map(|first| crate::score::evidence::normalise(first).join(""))
+                .is_some_and(|first| CLOSED_QUESTION.contains(&first.as_str()))
     }
 
     fn addresses_buyer(&self, w: &Window) -> bool {

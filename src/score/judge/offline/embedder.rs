@@ -2,8 +2,13 @@
 //!
 //! Mean pooling over real tokens, then L2 normalisation, as the
 //! sentence-transformers model was trained: a dot product of two outputs is
-//! their cosine similarity. Texts are batched by length so padding costs
-//! little; the padded positions are masked out of attention and pooling.
+//! their cosine similarity.
+//!
+//! Two forward passes compute the same embeddings: [`Engine::Packed`]
+//! ([`super::bert::MiniLm`], texts packed without padding, optionally with
+//! 8-bit weights), which the judge uses, and [`Engine::Candle`] (candle's own
+//! `BertModel` on padded batches), kept as the reference the packed pass is
+//! tested against and benchmarked beside.
 
 use std::path::Path;
 
@@ -12,8 +17,15 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
-/// Texts per forward pass: large enough to keep matrix multiplies efficient,
-/// small enough that padding to the longest in the batch wastes little.
+use super::bert::MiniLm;
+pub use super::bert::Precision;
+
+/// Tokens per forward pass. Texts are packed without padding, so a pass's
+/// cost is linear in its tokens; the budget only bounds memory (the widest
+/// activation is 1,536 floats a token) for very long transcripts, and is
+/// large enough that a 5-minute pitch (~1,100 tokens) is one pass.
+const TOKENS_PER_PASS: usize = 4096;
+/// Texts per padded batch on the reference engine.
 const BATCH: usize = 32;
 /// The model's training length; longer texts are truncated.
 const MAX_TOKENS: usize = 128;
@@ -63,15 +75,62 @@ impl Pooled {
     }
 }
 
+/// Which forward pass computes the embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Packed tokens, linear layers at the given precision.
+    Packed(Precision),
+    /// candle's `BertModel` on length-sorted padded batches (the reference).
+    Candle,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::Packed(Precision::default())
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "candle" => Ok(Self::Candle),
+            other => other.parse().map(Self::Packed),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Candle => "candle",
+            Self::Packed(Precision::F32) => "f32",
+            Self::Packed(Precision::Q8) => "q8",
+        })
+    }
+}
+
+enum Model {
+    Packed(MiniLm),
+    Candle(BertModel),
+}
+
 pub struct Embedder {
-    model: BertModel,
+    model: Model,
     tokenizer: Tokenizer,
     device: Device,
+    engine: Engine,
 }
 
 impl Embedder {
-    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from
+    /// `dir`, on the default engine.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        Self::load_with(dir, Engine::default())
+    }
+
+    /// As [`Embedder::load`], on `engine`.
+    pub fn load_with(dir: &Path, engine: Engine) -> Result<Self, EmbedError> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| EmbedError::Read {
@@ -99,13 +158,21 @@ impl Embedder {
         let vb =
             VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
                 .map_err(|e| load_err("model.safetensors", e.to_string()))?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| load_err("model.safetensors", e.to_string()))?;
+        let model = match engine {
+            Engine::Packed(precision) => MiniLm::load(vb, &config, precision).map(Model::Packed),
+            Engine::Candle => BertModel::load(vb, &config).map(Model::Candle),
+        }
+        .map_err(|e| load_err("model.safetensors", e.to_string()))?;
         Ok(Self {
             model,
             tokenizer,
             device,
+            engine,
         })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Normalised embeddings, in input order.
@@ -123,21 +190,42 @@ impl Embedder {
                 .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
             encoded.push(enc.get_ids().to_vec());
         }
-        // Length order keeps each batch's padding small; the sort is stable so
-        // the result does not depend on anything but the input.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].len());
-        let mut out: Vec<Option<Pooled>> = vec![None; texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].as_slice()).collect();
-            for (&i, pooled) in chunk.iter().zip(self.forward(&batch)?) {
-                out[i] = Some(pooled);
+        match &self.model {
+            Model::Packed(model) => {
+                let mut out = Vec::with_capacity(texts.len());
+                let mut start = 0;
+                while start < encoded.len() {
+                    // At least one text per pass, however long (it is truncated to MAX_TOKENS).
+                    let mut end = start + 1;
+                    let mut tokens = encoded[start].len();
+                    while end < encoded.len() && tokens + encoded[end].len() <= TOKENS_PER_PASS {
+                        tokens += encoded[end].len();
+                        end += 1;
+                    }
+                    let pass: Vec<&[u32]> = encoded[start..end].iter().map(Vec::as_slice).collect();
+                    out.extend(model.pool(&pass)?);
+                    start = end;
+                }
+                Ok(out)
+            }
+            Model::Candle(model) => {
+                // Length order keeps each batch's padding small; the sort is stable so
+                // the result does not depend on anything but the input.
+                let mut order: Vec<usize> = (0..texts.len()).collect();
+                order.sort_by_key(|&i| encoded[i].len());
+                let mut out: Vec<Option<Pooled>> = vec![None; texts.len()];
+                for chunk in order.chunks(BATCH) {
+                    let batch: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].as_slice()).collect();
+                    for (&i, pooled) in chunk.iter().zip(self.padded(model, &batch)?) {
+                        out[i] = Some(pooled);
+                    }
+                }
+                Ok(out.into_iter().flatten().collect())
             }
         }
-        Ok(out.into_iter().flatten().collect())
     }
 
-    fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Pooled>, EmbedError> {
+    fn padded(&self, model: &BertModel, batch: &[&[u32]]) -> Result<Vec<Pooled>, EmbedError> {
         let width = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
         let mut ids = Vec::with_capacity(batch.len() * width);
         let mut mask = Vec::with_capacity(batch.len() * width);
@@ -151,7 +239,7 @@ impl Embedder {
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         let mask_f = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let sums = hidden.broadcast_mul(&mask_f)?.sum(1)?.to_vec2::<f32>()?;
         Ok(sums

@@ -23,6 +23,13 @@ pub struct Sentence {
     /// True when the sentence reads like a claim (clause structure) rather
     /// than a list of terms; see [`reads_as_claim`].
     pub claim: bool,
+    /// True when the sentence states a figure, a date or a timeframe; see
+    /// [`states_figure`].
+    pub figure: bool,
+    /// An open (wh-) question; see [`open_question`].
+    pub open_question: bool,
+    /// Restates what the buyer said; see [`reports_buyer`].
+    pub reports_buyer: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +58,9 @@ impl Windows {
                 let text = text_of(transcript, words.clone());
                 Sentence {
                     claim: reads_as_claim(&text),
+                    figure: states_figure(&text),
+                    open_question: open_question(&text),
+                    reports_buyer: reports_buyer(&text),
                     words,
                     text,
                 }
@@ -77,6 +87,11 @@ impl Windows {
     /// Every sentence of the window reads as a claim.
     pub fn is_claim(&self, w: &Window) -> bool {
         self.sentences[w.sentences.clone()].iter().all(|s| s.claim)
+    }
+
+    /// Some sentence of the window states a figure.
+    pub fn states_figure(&self, w: &Window) -> bool {
+        self.sentences[w.sentences.clone()].iter().any(|s| s.figure)
     }
 
     /// The window's words with their times.
@@ -137,6 +152,116 @@ pub fn reads_as_claim(sentence: &str) -> bool {
     function as f64 / tokens.len() as f64 >= MIN_FUNCTION_RATIO && !listy
 }
 
+/// Words that state an amount or a point in time on their own. Not "one":
+/// it is far more often a pronoun ("the one thing", "no one") than a figure.
+const FIGURE_WORDS: &[&str] = &[
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+    "half",
+    "twice",
+    "double",
+    "triple",
+    "third",
+    "quarter",
+    "percent",
+    "dozen",
+    "tomorrow",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Units that make a timeframe after "next" or "this" ("next week").
+const PERIODS: &[&str] = &["week", "month", "quarter", "year"];
+
+/// A sentence states a figure when it has a number (digits or words), a
+/// fraction, a weekday or month, or a timeframe like "next week": what makes
+/// "from nine days to four" or "next Tuesday" concrete, and what "makes the
+/// close easier" lacks.
+pub fn states_figure(sentence: &str) -> bool {
+    let tokens = normalise(sentence);
+    tokens
+        .iter()
+        .any(|t| t.chars().any(|c| c.is_ascii_digit()) || FIGURE_WORDS.contains(&t.as_str()))
+        || tokens.windows(2).any(|w| {
+            matches!(w[0].as_str(), "next" | "this" | "coming") && PERIODS.contains(&w[1].as_str())
+        })
+}
+
+/// A question some clause of which opens with a wh-word: "Before I show you
+/// anything, how many days does your close take?". "As a next step, can we
+/// book an hour next Tuesday?" is closed: it proposes rather than asks.
+pub fn open_question(sentence: &str) -> bool {
+    const WH: &[&str] = &[
+        "what", "how", "why", "where", "when", "which", "who", "whose",
+    ];
+    const JOINS: &[&str] = &["and", "but", "so", "or", "then"];
+    sentence.trim_end().ends_with('?')
+        && sentence.split([',', ';', ':']).any(|clause| {
+            let tokens = normalise(clause);
+            let mut words = tokens.iter().map(String::as_str);
+            let first = words.next();
+            let first = if first.is_some_and(|w| JOINS.contains(&w)) {
+                words.next()
+            } else {
+                first
+            };
+            first.is_some_and(|w| WH.contains(&w))
+        })
+}
+
+/// The rep restating the buyer's words: "you told me", "you said", "you
+/// mentioned".
+pub fn reports_buyer(sentence: &str) -> bool {
+    let tokens = normalise(sentence);
+    tokens.windows(2).any(|w| {
+        w[0] == "you" && matches!(w[1].as_str(), "told" | "said" | "mentioned" | "described")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +280,48 @@ mod tests {
             "Faster close, fewer errors, real-time dashboards, and AI insights."
         ));
         assert!(!reads_as_claim("Ok."));
+    }
+
+    #[test]
+    fn figures_are_numbers_fractions_dates_and_timeframes() {
+        for said in [
+            "Your team closes the books in about four days instead of nine.",
+            "The close takes a third of the time.",
+            "We cut it by 60% in Q3.",
+            "Can we meet next Tuesday?",
+            "Let's start a pilot next month.",
+        ] {
+            assert!(states_figure(said), "{said}");
+        }
+        for said in [
+            "Ledgerly makes the close a lot easier and more pleasant for your team.",
+            "Let me know if you are interested at some point.",
+            "Our month-end process is simple.",
+        ] {
+            assert!(!states_figure(said), "{said}");
+        }
+    }
+
+    #[test]
+    fn open_questions_and_restated_buyer_words() {
+        assert!(open_question(
+            "Before I show you anything, how many days does your close take today?"
+        ));
+        assert!(open_question(
+            "What would a faster close change for your team?"
+        ));
+        assert!(!open_question(
+            "As a next step, can we book ninety minutes next Tuesday with your controller?"
+        ));
+        assert!(!open_question("Is that manageable for your team?"));
+        assert!(!open_question("What we do is simple to say."));
+        assert!(reports_buyer(
+            "From what you told me, it is about nine days on spreadsheets."
+        ));
+        assert!(reports_buyer(
+            "You said Ledgerly costs more than the add-on."
+        ));
+        assert!(!reports_buyer("Your team closes the books in four days."));
     }
 
     #[test]

@@ -1,0 +1,462 @@
+//! all-MiniLM-L6-v2's BERT forward pass, written for what the judge does:
+//! embed dozens of short sentences at once on one CPU core.
+//!
+//! candle's `BertModel` takes a padded `[batch, width]` block, so every
+//! sentence pays for the longest one in its batch, and each linear layer runs
+//! one small matrix multiply per sentence. Here every sentence's tokens are
+//! packed into one `[tokens, hidden]` matrix instead: the linear layers (all
+//! but a sliver of the work) become one large multiply each, with no padding
+//! at all, and attention — the only step where sentences must stay apart —
+//! runs per sentence on plain slices. Attention over a 20-token sentence is
+//! cheap beside the linear layers, so doing it in a loop costs little.
+//!
+//! The linear layers can run with 8-bit weights ([`Precision::Q8`]): candle's
+//! Q8_0 blocks of 32 weights with one scale each. The embedding tables and
+//! layer norms stay f32, as they are cheap and sensitive.
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{Config, HiddenAct};
+
+use super::embedder::Pooled;
+
+/// Arithmetic of the linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// The weights as published.
+    #[default]
+    F32,
+    /// Q8_0 weights (one f16 scale per 32 weights), f32 activations.
+    Q8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "q8" => Ok(Self::Q8),
+            other => Err(format!("unknown precision {other:?} (f32 or q8)")),
+        }
+    }
+}
+
+pub struct MiniLm {
+    word: Tensor,
+    position: Tensor,
+    /// Every text is one segment, so only the first token-type row is ever added.
+    token_type: Tensor,
+    embedding_norm: Norm,
+    layers: Vec<Layer>,
+    heads: usize,
+    hidden: usize,
+    max_positions: usize,
+    device: Device,
+}
+
+struct Layer {
+    /// Query, key and value fused into one `[hidden, 3 * hidden]` multiply.
+    qkv: Linear,
+    attention_out: Linear,
+    attention_norm: Norm,
+    up: Linear,
+    down: Linear,
+    out_norm: Norm,
+}
+
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
+        Ok(Self {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+enum Weights {
+    /// `[in, out]`, contiguous, so the multiply reads it without a transpose.
+    F32(Tensor),
+    Q8(QMatMul),
+}
+
+struct Linear {
+    weights: Weights,
+    bias: Tensor,
+    /// The bias as a plain vector, for layers whose output is post-processed in a loop.
+    bias_vec: Vec<f32>,
+}
+
+impl Linear {
+    /// From a PyTorch `[out, in]` weight and its `[out]` bias.
+    fn new(weight: Tensor, bias: Tensor, precision: Precision) -> candle_core::Result<Self> {
+        let weights = match precision {
+            Precision::F32 => Weights::F32(weight.t()?.contiguous()?),
+            Precision::Q8 => Weights::Q8(QMatMul::from_qtensor(QTensor::quantize(
+                &weight,
+                GgmlDType::Q8_0,
+            )?)?),
+        };
+        let bias_vec = bias.to_vec1::<f32>()?;
+        Ok(Self {
+            weights,
+            bias,
+            bias_vec,
+        })
+    }
+
+    fn load(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+        precision: Precision,
+    ) -> candle_core::Result<Self> {
+        Self::new(
+            vb.get((outputs, inputs), "weight")?,
+            vb.get(outputs, "bias")?,
+            precision,
+        )
+    }
+
+    /// `x · W` without the bias.
+    fn multiply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match &self.weights {
+            Weights::F32(w) => x.matmul(w),
+            Weights::Q8(q) => q.forward(x),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.multiply(x)?.broadcast_add(&self.bias)
+    }
+}
+
+impl MiniLm {
+    pub fn load(
+        vb: VarBuilder,
+        config: &Config,
+        precision: Precision,
+    ) -> candle_core::Result<Self> {
+        if config.hidden_act != HiddenAct::Gelu {
+            candle_core::bail!(
+                "hidden_act {:?}: this forward implements BERT's exact (erf) GELU only",
+                config.hidden_act
+            );
+        }
+        let hidden = config.hidden_size;
+        let heads = config.num_attention_heads;
+        if heads == 0 || hidden % heads != 0 {
+            candle_core::bail!("hidden size {hidden} does not split into {heads} heads");
+        }
+        // sentence-transformers checkpoints have no prefix; BERT exports from
+        // transformers put everything under `bert.`.
+        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+            vb
+        } else {
+            vb.pp("bert")
+        };
+        let e = vb.pp("embeddings");
+        let word = e.get((config.vocab_size, hidden), "word_embeddings.weight")?;
+        let position = e.get(
+            (config.max_position_embeddings, hidden),
+            "position_embeddings.weight",
+        )?;
+        let token_type = e
+            .get(
+                (config.type_vocab_size, hidden),
+                "token_type_embeddings.weight",
+            )?
+            .get(0)?;
+        let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?;
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{i}"));
+            let a = l.pp("attention");
+            let s = a.pp("self");
+            let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
+                Ok((
+                    s.get((hidden, hidden), &format!("{name}.weight"))?,
+                    s.get(hidden, &format!("{name}.bias"))?,
+                ))
+            };
+            let (qw, qb) = part("query")?;
+            let (kw, kb) = part("key")?;
+            let (vw, vb_) = part("value")?;
+            let qkv = Linear::new(
+                Tensor::cat(&[&qw, &kw, &vw], 0)?,
+                Tensor::cat(&[&qb, &kb, &vb_], 0)?,
+                precision,
+            )?;
+            layers.push(Layer {
+                qkv,
+                attention_out: Linear::load(a.pp("output.dense"), hidden, hidden, precision)?,
+                attention_norm: Norm::load(
+                    a.pp("output.LayerNorm"),
+                    hidden,
+                    config.layer_norm_eps,
+                )?,
+                up: Linear::load(
+                    l.pp("intermediate.dense"),
+                    hidden,
+                    config.intermediate_size,
+                    precision,
+                )?,
+                down: Linear::load(
+                    l.pp("output.dense"),
+                    config.intermediate_size,
+                    hidden,
+                    precision,
+                )?,
+                out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, config.layer_norm_eps)?,
+            });
+        }
+        Ok(Self {
+            word,
+            position,
+            token_type,
+            embedding_norm,
+            layers,
+            heads,
+            hidden,
+            max_positions: config.max_position_embeddings,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Sum of the last hidden states over each sequence's tokens (mean
+    /// pooling's numerator), in input order. Sequences must be non-empty
+    /// token-id lists no longer than the model's positions.
+    pub fn pool(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Pooled>> {
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        if let Some(&long) = lens.iter().find(|&&l| l > self.max_positions) {
+            candle_core::bail!(
+                "{long} tokens: longer than the model's {}",
+                self.max_positions
+            );
+        }
+        let total: usize = lens.iter().sum();
+        if total == 0 {
+            return Ok(lens
+                .iter()
+                .map(|_| Pooled {
+                    sum: vec![0.0; self.hidden],
+                    tokens: 0,
+                })
+                .collect());
+        }
+        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
+        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let ids = Tensor::from_vec(ids, total, &self.device)?;
+        let positions = Tensor::from_vec(positions, total, &self.device)?;
+        let x = (self.word.index_select(&ids, 0)? + self.position.index_select(&positions, 0)?)?
+            .broadcast_add(&self.token_type)?;
+        let mut x = self.embedding_norm.forward(&x)?;
+        for layer in &self.layers {
+            let qkv = layer.qkv.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+            let context = attention(&qkv, &lens, self.heads, self.hidden);
+            let context = Tensor::from_vec(context, (total, self.hidden), &self.device)?;
+            let attended = layer.attention_out.forward(&context)?;
+            x = layer.attention_norm.forward(&(attended + &x)?)?;
+            let mut up = layer.up.multiply(&x)?.flatten_all()?.to_vec1::<f32>()?;
+            bias_gelu(&mut up, &layer.up.bias_vec);
+            let width = layer.up.bias_vec.len();
+            let up = Tensor::from_vec(up, (total, width), &self.device)?;
+            let down = layer.down.forward(&up)?;
+            x = layer.out_norm.forward(&(down + &x)?)?;
+        }
+        let states = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = Vec::with_capacity(lens.len());
+        let mut rows = states.chunks_exact(self.hidden);
+        for &len in &lens {
+            let mut sum = vec![0.0f32; self.hidden];
+            for row in rows.by_ref().take(len) {
+                for (s, v) in sum.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            out.push(Pooled { sum, tokens: len });
+        }
+        Ok(out)
+    }
+}
+
+/// Multi-head self-attention, each sequence attending only to itself.
+/// `qkv` is `[tokens, 3 * hidden]` (queries, keys, values side by side);
+/// returns the `[tokens, hidden]` context.
+fn attention(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize) -> Vec<f32> {
+    let head = hidden / heads;
+    let width = 3 * hidden;
+    let scale = 1.0 / (head as f32).sqrt();
+    let total: usize = lens.iter().sum();
+    let mut out = vec![0.0f32; total * hidden];
+    let mut scores: Vec<f32> = Vec::new();
+    let mut start = 0;
+    for &len in lens {
+        for h in 0..heads {
+            let (q_at, k_at, v_at) = (h * head, hidden + h * head, 2 * hidden + h * head);
+            for i in 0..len {
+                let q = &qkv[(start + i) * width + q_at..][..head];
+                scores.clear();
+                let mut max = f32::NEG_INFINITY;
+                for j in 0..len {
+                    let k = &qkv[(start + j) * width + k_at..][..head];
+                    let s = dot(q, k) * scale;
+                    max = max.max(s);
+                    scores.push(s);
+                }
+                let mut total_weight = 0.0;
+                for s in scores.iter_mut() {
+                    *s = (*s - max).exp();
+                    total_weight += *s;
+                }
+                let o = &mut out[(start + i) * hidden + h * head..][..head];
+                for (j, s) in scores.iter().enumerate() {
+                    let p = s / total_weight;
+                    let v = &qkv[(start + j) * width + v_at..][..head];
+                    for (o, v) in o.iter_mut().zip(v) {
+                        *o += p * v;
+                    }
+                }
+            }
+        }
+        start += len;
+    }
+    out
+}
+
+/// Dot product with eight running sums: float addition is not associative,
+/// so a single running sum forces the compiler to add one product at a time,
+/// while eight independent lanes let it use vector instructions.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// Adds the bias to each row, then applies BERT's exact GELU,
+/// `x · (1 + erf(x / √2)) / 2`. A branch-free loop the compiler vectorises;
+/// candle's element-wise erf is a scalar call per value, and the
+/// intermediate layer has 1,536 values per token.
+fn bias_gelu(values: &mut [f32], bias: &[f32]) {
+    if bias.is_empty() {
+        return;
+    }
+    for row in values.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            let x = *v + b;
+            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+/// erf as a rational function of odd and even polynomials on [-4, 4]
+/// (the single-precision approximation Eigen and XLA use; beyond ±4 erf is
+/// ±1 in f32). Branch-free so that it vectorises; max error ~1e-7.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
+    p = x2 * p + -2.101_024e-6;
+    p = x2 * p + -5.692_506_4e-5;
+    p = x2 * p + -7.349_906_3e-4;
+    p = x2 * p + -2.954_600_1e-3;
+    p = x2 * p + -1.609_603_3e-2;
+    p *= x;
+    let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
+    q = x2 * q + -1.682_827e-3;
+    q = x2 * q + -7.373_329_2e-3;
+    q = x2 * q + -1.426_473_9e-2;
+    p / q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// erf by its Taylor series in f64, exact enough on [-4, 4] to judge the
+    /// approximation against.
+    fn erf_series(x: f64) -> f64 {
+        let mut term = x;
+        let mut sum = x;
+        for n in 1..200 {
+            term *= -x * x / n as f64;
+            sum += term / (2 * n + 1) as f64;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn erf_approximation_is_within_single_precision_noise() {
+        let mut worst = 0.0f64;
+        for i in -600..=600 {
+            let x = i as f64 / 100.0;
+            let want = if x.abs() > 4.0 {
+                x.signum()
+            } else {
+                erf_series(x)
+            };
+            worst = worst.max((f64::from(erf(x as f32)) - want).abs());
+        }
+        assert!(worst < 1e-6, "max error {worst}");
+    }
+
+    #[test]
+    fn attention_keeps_sequences_apart() {
+        // Two one-token sequences: each token can only attend to itself, so its
+        // context is its own value vector whatever the queries and keys are.
+        let (heads, hidden) = (2, 4);
+        let mut qkv = Vec::new();
+        for t in 0..2 {
+            let base = t as f32 * 10.0;
+            qkv.extend((0..4).map(|i| base + i as f32)); // q
+            qkv.extend((0..4).map(|i| base - i as f32)); // k
+            qkv.extend((0..4).map(|i| base + 100.0 + i as f32)); // v
+        }
+        let out = attention(&qkv, &[1, 1], heads, hidden);
+        assert_eq!(
+            out,
+            vec![100.0, 101.0, 102.0, 103.0, 110.0, 111.0, 112.0, 113.0]
+        );
+    }
+
+    #[test]
+    fn dot_adds_every_product_including_the_tail() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        let b: Vec<f32> = (0..19).map(|i| (i % 3) as f32).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert_eq!(dot(&a, &b), want);
+    }
+
+    #[test]
+    fn gelu_matches_its_definition_at_known_points() {
+        let mut v = vec![0.0, 1.0, -1.0, 3.0];
+        bias_gelu(&mut v, &[0.0, 0.0, 0.0, 1.0]);
+        // GELU(0) = 0, GELU(1) = 0.841345, GELU(-1) = -0.158655, GELU(4) = 3.999873
+        for (got, want) in v.iter().zip([0.0, 0.841_345, -0.158_655, 3.999_873]) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+}
