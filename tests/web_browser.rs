@@ -391,8 +391,11 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
     );
     assert_eq!(seen["queueAfter"], 0);
 
-    // After: certified, rights active, the reviewer's note on the rep's page.
+    // After: certified, rights active, the reviewer's note on the rep's page,
+    // which now leads with the reviewer's decision instead of "sent to a reviewer".
     let after = &seen["after"];
+    assert_eq!(seen["before"]["finalDecision"], "", "{seen}");
+    assert_eq!(after["finalDecision"], "Pass", "{seen}");
     let cert = after["certification"].as_str().unwrap();
     assert!(cert.contains("sales") && cert.contains("valid"), "{seen}");
     assert_eq!(inactive(after, "selling"), Some(true), "{seen}");

@@ -50,7 +50,7 @@ main(async () => {
   out.resultUrl = page.url();
   out.statusWhilePending = await page.locator("#live-status").textContent().catch(() => null);
   out.screenshots.push(await shot(page, "03-waiting"));
-  await page.waitForSelector("#decision-label", { timeout: 240000 });
+  await page.waitForSelector("#decision-label", { timeout: 600000 });
   out.decisionLabel = (await page.locator("#decision-label").textContent()).trim();
   out.score = (await page.locator("#score").textContent()).trim();
   out.criteriaRows = await page.locator("#criteria tbody tr").count();
@@ -89,7 +89,7 @@ main(async () => {
   await page.getByRole("button", { name: "Submit this recording" }).click();
   await page.waitForURL(/\/submissions\/[0-9a-f-]+$/, { timeout: 60000 });
   out.recordedUrl = page.url();
-  await page.waitForSelector("#decision-label, #failure", { timeout: 240000 });
+  await page.waitForSelector("#decision-label, #failure", { timeout: 600000 });
   out.recordedOutcome = (await page.locator("#decision-label, #failure").first().textContent()).trim();
   out.screenshots.push(await shot(page, "07-recorded-result"));
 

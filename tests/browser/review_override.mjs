@@ -20,6 +20,7 @@ async function repView(browser, name, out) {
     rights: await page.locator("#rights tbody tr").evaluateAll((rows) =>
       rows.map((r) => ({ name: r.cells[0].textContent.trim(), active: r.cells[1].textContent.trim() === "active" }))),
     reviewNote: (await page.locator("#review-note").textContent().catch(() => "")).trim(),
+    finalDecision: (await page.locator("#final-decision-label").textContent({ timeout: 1000 }).catch(() => "")).trim(),
   };
   out.screenshots.push(await shot(page, name));
   await ctx.close();

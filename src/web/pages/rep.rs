@@ -260,6 +260,21 @@ impl ResultPage {
     pub fn decision_word(d: &crate::score::decide::Decision) -> &'static str {
         view::decision_code(*d)
     }
+
+    /// A reviewer's decision, when one was made: it is the result the rep
+    /// lives with, so the page leads with it rather than the machine's
+    /// "borderline".
+    pub fn final_label(d: &crate::score::decide::Decision) -> &'static str {
+        match d {
+            crate::score::decide::Decision::Pass => "Pass",
+            crate::score::decide::Decision::Fail => "Not yet",
+            crate::score::decide::Decision::Borderline => "Borderline",
+        }
+    }
+
+    pub fn reviewed(&self) -> Option<&crate::web::program::ReviewRecord> {
+        self.outcome.as_ref().and_then(|o| o.review.as_ref())
+    }
 }
 
 pub async fn result(
