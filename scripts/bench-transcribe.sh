@@ -60,9 +60,18 @@ cat "$work/pitch-once.txt" "$work/pitch-once.txt" "$work/pitch-once.txt" >"$work
 speak pitch
 items+=("$work/pitch.raw=$work/pitch.txt")
 
-# Release: the dev profile builds whisper.cpp with debug settings, which is not what users run.
-cargo build -q --release --bin bench-transcribe
-bench="$CARGO_TARGET_DIR/release/bench-transcribe"
+# Release by default: the dev profile builds whisper.cpp as RelWithDebInfo with
+# -DWHISPER_DEBUG, which is not what users run. PROFILE=dev reuses the test
+# build when a cold release build (~20 min on 2 cores) is not affordable; its
+# word error rates are the same, its times somewhat slower.
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = dev ]; then
+  cargo build -q --bin bench-transcribe
+  bench="$CARGO_TARGET_DIR/debug/bench-transcribe"
+else
+  cargo build -q --release --bin bench-transcribe
+  bench="$CARGO_TARGET_DIR/release/bench-transcribe"
+fi
 "$bench" --model "$MODEL" --threads "$THREADS" "${items[@]}" >"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" int8 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" float32 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
