@@ -115,7 +115,10 @@ fn rubric_ids_are_checked_against_the_rubric_folder() {
         "{found:#?}"
     );
     // The specialty's rubric is not in the shipped folder either.
-    assert!(has("unknown rubric \"ledgerly-close-specialist\""), "{found:#?}");
+    assert!(
+        has("unknown rubric \"ledgerly-close-specialist\""),
+        "{found:#?}"
+    );
 }
 
 #[test]

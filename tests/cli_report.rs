@@ -31,7 +31,11 @@ async fn decided(
     verdicts: &[(&str, Verdict)],
     at: DateTime<Utc>,
 ) {
-    let score = if decision == Decision::Pass { 84.0 } else { 41.0 };
+    let score = if decision == Decision::Pass {
+        84.0
+    } else {
+        41.0
+    };
     let sub = seed_grade(repo, rep, SALES, decision, score, verdicts, at).await;
     apply_decision(repo, &program(), sub, at)
         .await
@@ -54,7 +58,10 @@ async fn seed_history(repo: &dyn Repo) {
         repo,
         "a2",
         Decision::Fail,
-        &[("value_prop", Verdict::Missed), ("next_step", Verdict::Missed)],
+        &[
+            ("value_prop", Verdict::Missed),
+            ("next_step", Verdict::Missed),
+        ],
         t0(),
     )
     .await;
@@ -128,14 +135,8 @@ async fn the_report_matches_figures_worked_out_by_hand() {
     // a2 came back after a fail; a3 has not (yet): 1 of 3 pairs.
     assert_eq!(get("retake_rate", "all", "rate"), "0.3333");
     // Days from first submission to certification: a1 0, a2 10 → median 5.
-    assert_eq!(
-        get("time_to_certification", "all", "median_days"),
-        "5.0000"
-    );
-    assert_eq!(
-        get("time_to_certification", "all", "certified_pairs"),
-        "2"
-    );
+    assert_eq!(get("time_to_certification", "all", "median_days"), "5.0000");
+    assert_eq!(get("time_to_certification", "all", "certified_pairs"), "2");
     // Coverage counts active reps only: a1 and a2 of a1–a3.
     assert_eq!(get("coverage", "acme/sales", "eligible"), "3");
     assert_eq!(get("coverage", "acme/sales", "certified"), "2");
@@ -184,7 +185,9 @@ async fn the_forecast_names_the_day_a_firm_drops_a_tier() {
 
     // 30 days before a1's certification expires; a2's runs 10 days longer, and
     // "registered" needs one certified rep, so acme drops when a2's lapses.
-    let expiry_a2 = (t0() + days(10)).checked_add_months(Months::new(12)).unwrap();
+    let expiry_a2 = (t0() + days(10))
+        .checked_add_months(Months::new(12))
+        .unwrap();
     let at = t0().checked_add_months(Months::new(12)).unwrap() - days(30);
     let out = report(&db, &program, at, &["--json"]);
     assert!(
@@ -198,11 +201,7 @@ async fn the_forecast_names_the_day_a_firm_drops_a_tier() {
     assert_eq!(forecast[0]["firm_id"], "acme");
     assert_eq!(forecast[0]["tier_now"], "registered");
     assert!(forecast[0]["tier_after"].is_null(), "{json:#}");
-    let drops_at: DateTime<Utc> = forecast[0]["drops_at"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let drops_at: DateTime<Utc> = forecast[0]["drops_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(drops_at, expiry_a2);
 
     // A shorter horizon does not reach it.

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use pitchgrade::rubric;
+use pitchgrade::score::decide::Verdict;
 use pitchgrade::score::judge::offline::OfflineJudge;
 use pitchgrade::score::rubric_test::run_cases;
-use pitchgrade::score::decide::Verdict;
 use pitchgrade::score::Decision;
 
 fn root() -> PathBuf {

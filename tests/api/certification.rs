@@ -266,7 +266,10 @@ async fn the_program_picks_the_scenario_for_a_reps_firm() {
         .await;
     assert_eq!(chosen.status(), 202);
     let created: serde_json::Value = chosen.json().await.unwrap();
-    assert_eq!(created["rubric_id"], "ledgerly-sales-pitch-msp", "{created}");
+    assert_eq!(
+        created["rubric_id"], "ledgerly-sales-pitch-msp",
+        "{created}"
+    );
 
     // A rep outside the MSP segment gets the track's default scenario.
     let general = app
