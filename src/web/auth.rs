@@ -28,25 +28,11 @@ pub const SESSION_COOKIE: &str = "pitchgrade_session";
 /// Browser sessions end after a working day; the token itself may live longer.
 const SESSION_SECONDS: u64 = 12 * 60 * 60;
 
-/// The API's roles, from least to most trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Rep,
-    Reviewer,
-    Enablement,
-    Admin,
-}
+/// The API's roles: the pages sign in with the API's tokens, so they share
+/// its role type rather than mirroring it.
+pub use crate::store::db::tokens::Role;
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Rep => "rep",
-            Role::Reviewer => "reviewer",
-            Role::Enablement => "enablement",
-            Role::Admin => "admin",
-        }
-    }
-
     /// The page this role lands on after signing in.
     pub fn home(self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use axum::http::StatusCode;
 
-use crate::service::api::auth::{caller_of, Caller, Role as ApiRole};
+use crate::service::api::auth::{caller_of, Caller};
 use crate::service::api::certification::reviewer_name;
 use crate::service::api::ApiState;
 
@@ -47,16 +47,11 @@ impl Authenticator for ApiTokens {
 /// and decisions under, so a review claimed in the API can be decided in the
 /// page and the audit log names one reviewer either way.
 pub fn principal_of(caller: &Caller) -> Option<Principal> {
-    let role = match caller.role {
-        ApiRole::Rep => Role::Rep,
-        ApiRole::Reviewer => Role::Reviewer,
-        ApiRole::Enablement => Role::Enablement,
-        ApiRole::Admin => Role::Admin,
-    };
+    let role = caller.role;
     let id = match caller.role {
         // A rep token without a rep cannot see anything; treat it as no
         // session rather than as a rep with an empty id.
-        ApiRole::Rep => caller.rep_id.clone().filter(|r| !r.is_empty())?,
+        Role::Rep => caller.rep_id.clone().filter(|r| !r.is_empty())?,
         _ => reviewer_name(caller),
     };
     Some(Principal { id, role })
@@ -69,7 +64,7 @@ mod tests {
     #[test]
     fn reps_are_their_rep_id_and_staff_their_reviewer_name() {
         let rep = Caller {
-            role: ApiRole::Rep,
+            role: Role::Rep,
             rep_id: Some("alice".into()),
             token_id: None,
         };
@@ -87,7 +82,7 @@ mod tests {
         assert_eq!(principal_of(&orphan), None);
         let id = uuid::Uuid::now_v7();
         let reviewer = Caller {
-            role: ApiRole::Reviewer,
+            role: Role::Reviewer,
             rep_id: None,
             token_id: Some(id),
         };
@@ -95,7 +90,7 @@ mod tests {
         assert_eq!(p.role, Role::Reviewer);
         assert_eq!(p.id, format!("reviewer:{id}"));
         let admin = Caller {
-            role: ApiRole::Admin,
+            role: Role::Admin,
             rep_id: None,
             token_id: None,
         };
