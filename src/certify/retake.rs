@@ -60,19 +60,7 @@ pub async fn check(
     let track = program
         .track(track_id)
         .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
-    let rep = repo.get_rep(rep_id).await?;
-    let firm = match &rep {
-        Some(r) => repo.get_firm(&r.firm_id).await?,
-        None => None,
-    };
-    let profile = RepProfile {
-        firm_id: rep.as_ref().map(|r| r.firm_id.as_str()),
-        segment: firm.as_ref().and_then(|f| f.segment.as_deref()),
-    };
-    let rubric_id = program
-        .rubric_for(profile, track_id)
-        .unwrap_or(&track.rubric)
-        .to_string();
+    let rubric_id = scenario(repo, program, rep_id, track_id).await?;
     let rubrics: Vec<&str> = std::iter::once(track.rubric.as_str())
         .chain(track.paths.iter().map(|p| p.rubric.as_str()))
         .collect();
@@ -182,6 +170,32 @@ pub async fn check(
         max_attempts: max,
         message,
     })
+}
+
+/// The rubric (scenario) the program's adaptive paths give this rep on this
+/// track: by their firm, then the firm's segment, else the track's default.
+pub async fn scenario(
+    repo: &dyn Repo,
+    program: &Program,
+    rep_id: &str,
+    track_id: &str,
+) -> Result<String, CertifyError> {
+    let track = program
+        .track(track_id)
+        .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
+    let rep = repo.get_rep(rep_id).await?;
+    let firm = match &rep {
+        Some(r) => repo.get_firm(&r.firm_id).await?,
+        None => None,
+    };
+    let profile = RepProfile {
+        firm_id: rep.as_ref().map(|r| r.firm_id.as_str()),
+        segment: firm.as_ref().and_then(|f| f.segment.as_deref()),
+    };
+    Ok(program
+        .rubric_for(profile, track_id)
+        .unwrap_or(&track.rubric)
+        .to_string())
 }
 
 fn message(first: Option<&Blocked>, at: Option<DateTime<Utc>>, max: u32) -> String {

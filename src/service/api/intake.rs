@@ -260,16 +260,16 @@ pub async fn resolve_rubric(
                      for a track: send `rubric`",
                 ));
             };
-            let check = crate::certify::retake::check(
+            // Only the scenario here: `enqueue` runs the full retake check.
+            let rubric = crate::certify::retake::scenario(
                 state.parts.repo.as_ref(),
                 program,
                 rep_id,
                 &track,
-                Utc::now(),
             )
             .await?;
-            check_rubric(state, &check.rubric_id)?;
-            Ok(check.rubric_id)
+            check_rubric(state, &rubric)?;
+            Ok(rubric)
         }
     }
 }
