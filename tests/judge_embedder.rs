@@ -1,4 +1,4 @@
-//! The packed MiniLM forward (and its 8-bit variant) against candle's own
+//! The packed MiniLM forward (and its 8-bit variants) against candle's own
 //! `BertModel`, the reference: the judge's thresholds were tuned on the
 //! reference embeddings, so a faster forward must give the same ones.
 
@@ -63,6 +63,27 @@ fn q8_embeddings_stay_close_to_the_reference() {
             worst = worst.max(d);
         }
     }
+    assert!(worst < 0.02, "a pairwise similarity moved by {worst}");
+}
+
+#[test]
+fn int8_embeddings_stay_close_to_the_reference() {
+    let reference = embed(Engine::Candle);
+    let int8 = embed(Engine::Packed(Precision::Int8));
+    let mut lowest = 1.0f32;
+    for ((r, q), text) in reference.iter().zip(&int8).zip(SAMPLES) {
+        let c = cosine(r, q);
+        lowest = lowest.min(c);
+        assert!(c > 0.99, "{c} for {text:?}");
+    }
+    let mut worst = 0.0f32;
+    for i in 0..SAMPLES.len() {
+        for j in i + 1..SAMPLES.len() {
+            let d = (cosine(&reference[i], &reference[j]) - cosine(&int8[i], &int8[j])).abs();
+            worst = worst.max(d);
+        }
+    }
+    eprintln!("int8: lowest cosine with the reference {lowest}, worst pairwise shift {worst}");
     assert!(worst < 0.02, "a pairwise similarity moved by {worst}");
 }
 

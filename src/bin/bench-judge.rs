@@ -3,13 +3,15 @@
 //!
 //! `RAYON_NUM_THREADS=1 taskset -c 0 cargo run --release --bin bench-judge -- [RUNS] [MODEL_DIR] [ENGINE]`
 //!
-//! ENGINE is `f32` or `q8` (the packed forward at that precision) or `candle`
-//! (candle's padded `BertModel`, the reference); default: the judge's own.
+//! ENGINE is `f32`, `q8` or `int8` (the packed forward at that precision) or
+//! `candle` (candle's padded `BertModel`, the reference); default: the
+//! judge's own. For `int8`, `PITCHGRADE_INT8_KERNEL=avx512vnni|avx2|scalar`
+//! forces a kernel (default: the fastest this CPU has).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pitchgrade::score::judge::offline::embedder::Engine;
+use pitchgrade::score::judge::offline::embedder::{Engine, Precision};
 use pitchgrade::score::judge::offline::OfflineJudge;
 use pitchgrade::score::judge::{JudgedKind, Question};
 use pitchgrade::transcribe::{Capabilities, Transcript, Word};
@@ -214,8 +216,14 @@ fn main() -> anyhow::Result<()> {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let words = transcript(0.0).words.len();
+    let kernel = match engine {
+        Engine::Packed(Precision::Int8) => {
+            format!(" (kernel {})", pitchgrade_minilm::kernel_from_env()?.name())
+        }
+        _ => String::new(),
+    };
     println!(
-        "offline judge: {words} words (~5 min), {} criteria, engine {engine}, RAYON_NUM_THREADS={threads}",
+        "offline judge: {words} words (~5 min), {} criteria, engine {engine}{kernel}, RAYON_NUM_THREADS={threads}",
         questions.len()
     );
     println!("verdicts: {summary}");

@@ -13,7 +13,8 @@
 //! the [`Judge`] trait asks one criterion at a time.
 
 mod anchors;
-pub mod bert;
+/// The packed BERT forward, a crate of its own (built optimised in every profile).
+pub use pitchgrade_minilm as bert;
 pub mod embedder;
 pub mod windows;
 

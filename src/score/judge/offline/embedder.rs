@@ -5,10 +5,10 @@
 //! their cosine similarity.
 //!
 //! Two forward passes compute the same embeddings: [`Engine::Packed`]
-//! ([`super::bert::MiniLm`], texts packed without padding, optionally with
-//! 8-bit weights), which the judge uses, and [`Engine::Candle`] (candle's own
-//! `BertModel` on padded batches), kept as the reference the packed pass is
-//! tested against and benchmarked beside.
+//! ([`pitchgrade_minilm::MiniLm`], texts packed without padding, with f32 or
+//! 8-bit linear layers), which the judge uses, and [`Engine::Candle`]
+//! (candle's own `BertModel` on padded batches), kept as the reference the
+//! packed pass is tested against and benchmarked beside.
 
 use std::path::Path;
 
@@ -17,8 +17,9 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::MiniLm;
-pub use super::bert::Precision;
+pub use pitchgrade_minilm::int8::Kernel;
+use pitchgrade_minilm::MiniLm;
+pub use pitchgrade_minilm::{Pooled, Precision};
 
 /// Tokens per forward pass. Texts are packed without padding, so a pass's
 /// cost is linear in its tokens; the budget only bounds memory (the widest
@@ -43,36 +44,6 @@ pub enum EmbedError {
     Tokenize(String),
     #[error("model: {0}")]
     Model(#[from] candle_core::Error),
-}
-
-/// A pooled text: the sum of its token vectors and how many tokens there were.
-/// Sums of several texts pool into the embedding of their union (see
-/// [`Pooled::merge`]), which lets windows of sentences be embedded without
-/// running the model again.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pooled {
-    pub sum: Vec<f32>,
-    pub tokens: usize,
-}
-
-impl Pooled {
-    /// L2-normalised mean: the sentence embedding.
-    pub fn embedding(&self) -> Vec<f32> {
-        normalise(&self.sum)
-    }
-
-    /// Mean pooling over all tokens of several texts.
-    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Pooled>) -> Option<Pooled> {
-        let mut iter = parts.into_iter();
-        let first = iter.next()?.clone();
-        Some(iter.fold(first, |mut acc, p| {
-            for (a, b) in acc.sum.iter_mut().zip(&p.sum) {
-                *a += b;
-            }
-            acc.tokens += p.tokens;
-            acc
-        }))
-    }
 }
 
 /// Which forward pass computes the embeddings.
@@ -102,11 +73,10 @@ impl std::str::FromStr for Engine {
 
 impl std::fmt::Display for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Candle => "candle",
-            Self::Packed(Precision::F32) => "f32",
-            Self::Packed(Precision::Q8) => "q8",
-        })
+        match self {
+            Self::Candle => f.write_str("candle"),
+            Self::Packed(precision) => precision.fmt(f),
+        }
     }
 }
 
@@ -158,8 +128,24 @@ impl Embedder {
         let vb =
             VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
                 .map_err(|e| load_err("model.safetensors", e.to_string()))?;
+        let calibration = match engine {
+            Engine::Packed(Precision::Int8) => {
+                let mut ids = Vec::new();
+                for text in pitchgrade_minilm::CALIBRATION_TEXT {
+                    let enc = tokenizer
+                        .encode(*text, true)
+                        .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
+                    ids.push(enc.get_ids().to_vec());
+                }
+                ids
+            }
+            _ => Vec::new(),
+        };
+        let calibration: Vec<&[u32]> = calibration.iter().map(Vec::as_slice).collect();
         let model = match engine {
-            Engine::Packed(precision) => MiniLm::load(vb, &config, precision).map(Model::Packed),
+            Engine::Packed(precision) => {
+                MiniLm::load(vb, &config, precision, &calibration).map(Model::Packed)
+            }
             Engine::Candle => BertModel::load(vb, &config).map(Model::Candle),
         }
         .map_err(|e| load_err("model.safetensors", e.to_string()))?;
@@ -173,6 +159,14 @@ impl Embedder {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// The int8 kernel in use (`None` unless the engine is int8).
+    pub fn int8_kernel(&self) -> Option<Kernel> {
+        match &self.model {
+            Model::Packed(model) => model.int8_kernel(),
+            Model::Candle(_) => None,
+        }
     }
 
     /// Normalised embeddings, in input order.
@@ -256,13 +250,4 @@ impl Embedder {
 /// Cosine similarity of two normalised vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn normalise(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter().map(|x| x / norm).collect()
-    } else {
-        v.to_vec()
-    }
 }

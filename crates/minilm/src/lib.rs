@@ -1,5 +1,5 @@
-//! all-MiniLM-L6-v2's BERT forward pass, written for what the judge does:
-//! embed dozens of short sentences at once on one CPU core.
+//! all-MiniLM-L6-v2's BERT forward pass, written for what pitchgrade's
+//! offline judge does: embed dozens of short sentences at once on one CPU core.
 //!
 //! candle's `BertModel` takes a padded `[batch, width]` block, so every
 //! sentence pays for the longest one in its batch, and each linear layer runs
@@ -10,16 +10,23 @@
 //! runs per sentence on plain slices. Attention over a 20-token sentence is
 //! cheap beside the linear layers, so doing it in a loop costs little.
 //!
-//! The linear layers can run with 8-bit weights ([`Precision::Q8`]): candle's
-//! Q8_0 blocks of 32 weights with one scale each. The embedding tables and
-//! layer norms stay f32, as they are cheap and sensitive.
+//! The linear layers can run with 8-bit weights: [`Precision::Q8`] (candle's
+//! Q8_0 blocks, f32 activations) or [`Precision::Int8`] (int8 weights and
+//! activations, exact integer dot products; see [`int8`]). The embedding
+//! tables, layer norms, attention and GELU stay f32, as they are cheap and
+//! sensitive.
+//!
+//! A crate of its own so that it is built optimised even in the dev profile,
+//! where the tests that embed text run.
+
+pub mod int8;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use super::embedder::Pooled;
+use int8::{Int8Linear, Kernel};
 
 /// Arithmetic of the linear layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +36,10 @@ pub enum Precision {
     F32,
     /// Q8_0 weights (one f16 scale per 32 weights), f32 activations.
     Q8,
+    /// int8 weights (one scale per output) and int8 activations (one scale
+    /// per token), exact i32 dot products, SmoothQuant-style smoothing of
+    /// the input channels.
+    Int8,
 }
 
 impl std::str::FromStr for Precision {
@@ -37,8 +48,105 @@ impl std::str::FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "q8" => Ok(Self::Q8),
-            other => Err(format!("unknown precision {other:?} (f32 or q8)")),
+            "int8" => Ok(Self::Int8),
+            other => Err(format!("unknown precision {other:?} (f32, q8 or int8)")),
         }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Q8 => "q8",
+            Self::Int8 => "int8",
+        })
+    }
+}
+
+/// Environment variable that picks the int8 kernel: `auto` (default: the
+/// fastest this CPU has), `avx512vnni`, `avx2` or `scalar`. All give
+/// bit-identical results; it exists to measure what another CPU would get.
+pub const KERNEL_ENV: &str = "PITCHGRADE_INT8_KERNEL";
+/// Environment variable that turns the int8 smoothing off (`off`), to
+/// measure what it buys.
+pub const SMOOTHING_ENV: &str = "PITCHGRADE_INT8_SMOOTHING";
+
+/// The int8 kernel [`KERNEL_ENV`] asks for, or the fastest available.
+pub fn kernel_from_env() -> candle_core::Result<Kernel> {
+    let requested = std::env::var(KERNEL_ENV).unwrap_or_default();
+    if requested.is_empty() || requested == "auto" {
+        return Ok(Kernel::detect());
+    }
+    let kernel: Kernel = requested
+        .parse()
+        .map_err(|e: String| candle_core::Error::Msg(format!("{KERNEL_ENV}: {e}")))?;
+    if !kernel.available() {
+        candle_core::bail!(
+            "{KERNEL_ENV}={requested}: this CPU lacks the instructions for that kernel"
+        );
+    }
+    Ok(kernel)
+}
+
+/// Text the int8 smoothing factors are calibrated on: run through the f32
+/// forward at load, it fixes each input channel's typical range. Fixed (so
+/// loads are deterministic) and in the judge's domain: sales-call speech,
+/// short and long sentences, questions, figures and product names.
+pub const CALIBRATION_TEXT: &[&str] = &[
+    "Hi, thanks for taking the call today.",
+    "How long does your team's month-end close take at the moment?",
+    "We help finance teams reconcile bank lines and invoices automatically, so the books close in days rather than weeks.",
+    "I hear you: the price is higher than a spreadsheet, but the overtime it removes pays for it within a quarter.",
+    "Our customers usually run the new process in parallel for one month before they switch over.",
+    "It connects to NetSuite, SAP and QuickBooks without replacing anything you already use.",
+    "Every change is logged with who made it and when, which auditors ask for.",
+    "A distributor with 400 staff cut its close from eight days to three and paid back the licence in five months.",
+    "Could we book thirty minutes next Tuesday at 10am with your controller to scope a pilot?",
+    "Um, so, yeah, I think that's basically it, does that make sense?",
+    "What would you need to see to feel confident about moving forward?",
+    "Did you see the game last night?",
+    "Ok.",
+    "Our onboarding team maps your chart of accounts for you, usually within two weeks, and stays on call during the first close.",
+];
+
+/// A pooled text: the sum of its token vectors and how many tokens there were.
+/// Sums of several texts pool into the embedding of their union (see
+/// [`Pooled::merge`]), which lets windows of sentences be embedded without
+/// running the model again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooled {
+    pub sum: Vec<f32>,
+    pub tokens: usize,
+}
+
+impl Pooled {
+    /// L2-normalised mean: the sentence embedding.
+    pub fn embedding(&self) -> Vec<f32> {
+        normalise(&self.sum)
+    }
+
+    /// Mean pooling over all tokens of several texts.
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Pooled>) -> Option<Pooled> {
+        let mut iter = parts.into_iter();
+        let first = iter.next()?.clone();
+        Some(iter.fold(first, |mut acc, p| {
+            for (a, b) in acc.sum.iter_mut().zip(&p.sum) {
+                *a += b;
+            }
+            acc.tokens += p.tokens;
+            acc
+        }))
+    }
+}
+
+/// `v` scaled to unit length (unchanged if it is all zeros).
+pub fn normalise(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v.to_vec()
     }
 }
 
@@ -53,6 +161,7 @@ pub struct MiniLm {
     hidden: usize,
     max_positions: usize,
     device: Device,
+    kernel: Option<Kernel>,
 }
 
 struct Layer {
@@ -89,6 +198,7 @@ enum Weights {
     /// `[in, out]`, contiguous, so the multiply reads it without a transpose.
     F32(Tensor),
     Q8(QMatMul),
+    Int8(Int8Linear),
 }
 
 struct Linear {
@@ -99,10 +209,12 @@ struct Linear {
 }
 
 impl Linear {
-    /// From a PyTorch `[out, in]` weight and its `[out]` bias.
+    /// From a PyTorch `[out, in]` weight and its `[out]` bias. Int8 layers
+    /// start as f32: they are quantized by [`Linear::quantize`] once
+    /// calibration has seen their inputs.
     fn new(weight: Tensor, bias: Tensor, precision: Precision) -> candle_core::Result<Self> {
         let weights = match precision {
-            Precision::F32 => Weights::F32(weight.t()?.contiguous()?),
+            Precision::F32 | Precision::Int8 => Weights::F32(weight.t()?.contiguous()?),
             Precision::Q8 => Weights::Q8(QMatMul::from_qtensor(QTensor::quantize(
                 &weight,
                 GgmlDType::Q8_0,
@@ -129,24 +241,124 @@ impl Linear {
         )
     }
 
-    /// `x · W` without the bias.
-    fn multiply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    /// Replaces f32 weights by int8 ones. `input_max` is each input
+    /// channel's largest magnitude seen in calibration (empty: no smoothing).
+    fn quantize(&mut self, input_max: &[f32], kernel: Kernel) -> candle_core::Result<()> {
+        let Weights::F32(w) = &self.weights else {
+            return Ok(());
+        };
+        let (inputs, outputs) = w.dims2()?;
+        // [out, in], as the int8 layer wants it.
+        let rows = w.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let smoothing = if input_max.is_empty() {
+            Vec::new()
+        } else {
+            // SmoothQuant with alpha 0.5: s_j = sqrt(max|X_j| / max|W_j|)
+            // moves half of an outlier channel's range (in log terms) from
+            // the activations, which have one scale per token, to the
+            // weights, which have one per output.
+            let mut w_max = vec![0.0f32; inputs];
+            for row in rows.chunks_exact(inputs) {
+                for (m, v) in w_max.iter_mut().zip(row) {
+                    *m = m.max(v.abs());
+                }
+            }
+            input_max
+                .iter()
+                .zip(&w_max)
+                .map(|(&x, &w)| {
+                    let s = (x / w).sqrt();
+                    if s.is_finite() && s > 0.0 {
+                        s
+                    } else {
+                        1.0
+                    }
+                })
+                .collect()
+        };
+        self.weights = Weights::Int8(Int8Linear::new(
+            &rows,
+            &self.bias_vec,
+            inputs,
+            outputs,
+            &smoothing,
+            kernel,
+        ));
+        Ok(())
+    }
+
+    /// `x · W`, plus the bias if `with_bias`, as a flat `[rows, out]` vector.
+    fn forward_vec(&self, x: &Tensor, with_bias: bool) -> candle_core::Result<Vec<f32>> {
         match &self.weights {
-            Weights::F32(w) => x.matmul(w),
-            Weights::Q8(q) => q.forward(x),
+            Weights::Int8(layer) => {
+                let x = x.flatten_all()?.to_vec1::<f32>()?;
+                Ok(layer.forward(&x, with_bias))
+            }
+            _ => {
+                let y = self.forward_tensor(x, with_bias)?;
+                y.flatten_all()?.to_vec1::<f32>()
+            }
+        }
+    }
+
+    fn forward_tensor(&self, x: &Tensor, with_bias: bool) -> candle_core::Result<Tensor> {
+        let y = match &self.weights {
+            Weights::F32(w) => x.matmul(w)?,
+            Weights::Q8(q) => q.forward(x)?,
+            Weights::Int8(layer) => {
+                let rows = x.dim(0)?;
+                let y = self.forward_vec(x, with_bias)?;
+                return Tensor::from_vec(y, (rows, layer.outputs()), x.device());
+            }
+        };
+        if with_bias {
+            y.broadcast_add(&self.bias)
+        } else {
+            Ok(y)
         }
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.multiply(x)?.broadcast_add(&self.bias)
+        self.forward_tensor(x, true)
     }
 }
 
+/// Per linear layer, the largest magnitude each input channel took.
+type ChannelMax = Vec<Vec<f32>>;
+
+fn observe(
+    stats: &mut Option<&mut ChannelMax>,
+    index: usize,
+    x: &Tensor,
+) -> candle_core::Result<()> {
+    let Some(stats) = stats.as_deref_mut() else {
+        return Ok(());
+    };
+    let width = x.dim(1)?;
+    let values = x.flatten_all()?.to_vec1::<f32>()?;
+    if stats.len() <= index {
+        stats.resize(index + 1, Vec::new());
+    }
+    let max = &mut stats[index];
+    max.resize(width, 0.0);
+    for row in values.chunks_exact(width) {
+        for (m, v) in max.iter_mut().zip(row) {
+            *m = m.max(v.abs());
+        }
+    }
+    Ok(())
+}
+
 impl MiniLm {
+    /// Loads the weights at `precision`. For [`Precision::Int8`],
+    /// `calibration` (token ids of [`CALIBRATION_TEXT`]) runs through the
+    /// f32 forward first to fix the smoothing factors; other precisions
+    /// ignore it.
     pub fn load(
         vb: VarBuilder,
         config: &Config,
         precision: Precision,
+        calibration: &[&[u32]],
     ) -> candle_core::Result<Self> {
         if config.hidden_act != HiddenAct::Gelu {
             candle_core::bail!(
@@ -221,7 +433,7 @@ impl MiniLm {
                 out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, config.layer_norm_eps)?,
             });
         }
-        Ok(Self {
+        let mut model = Self {
             word,
             position,
             token_type,
@@ -231,13 +443,50 @@ impl MiniLm {
             hidden,
             max_positions: config.max_position_embeddings,
             device: vb.device().clone(),
-        })
+            kernel: None,
+        };
+        if precision == Precision::Int8 {
+            let kernel = kernel_from_env()?;
+            let smoothing = std::env::var(SMOOTHING_ENV).map_or(true, |v| v != "off");
+            let mut stats = ChannelMax::new();
+            if smoothing {
+                if calibration.is_empty() {
+                    candle_core::bail!("int8 needs calibration text for its smoothing factors");
+                }
+                model.forward(calibration, Some(&mut stats))?;
+            }
+            let none = Vec::new();
+            for (i, layer) in model.layers.iter_mut().enumerate() {
+                let max = |j: usize| stats.get(4 * i + j).unwrap_or(&none);
+                layer.qkv.quantize(max(0), kernel)?;
+                layer.attention_out.quantize(max(1), kernel)?;
+                layer.up.quantize(max(2), kernel)?;
+                layer.down.quantize(max(3), kernel)?;
+            }
+            model.kernel = Some(kernel);
+        }
+        Ok(model)
+    }
+
+    /// The int8 kernel the linear layers run on (`None` unless int8).
+    pub fn int8_kernel(&self) -> Option<Kernel> {
+        self.kernel
     }
 
     /// Sum of the last hidden states over each sequence's tokens (mean
     /// pooling's numerator), in input order. Sequences must be non-empty
     /// token-id lists no longer than the model's positions.
     pub fn pool(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Pooled>> {
+        self.forward(seqs, None)
+    }
+
+    /// [`MiniLm::pool`], recording each linear layer's input ranges into
+    /// `stats` if given.
+    fn forward(
+        &self,
+        seqs: &[&[u32]],
+        mut stats: Option<&mut ChannelMax>,
+    ) -> candle_core::Result<Vec<Pooled>> {
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         if let Some(&long) = lens.iter().find(|&&l| l > self.max_positions) {
             candle_core::bail!(
@@ -262,16 +511,20 @@ impl MiniLm {
         let x = (self.word.index_select(&ids, 0)? + self.position.index_select(&positions, 0)?)?
             .broadcast_add(&self.token_type)?;
         let mut x = self.embedding_norm.forward(&x)?;
-        for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            observe(&mut stats, 4 * i, &x)?;
+            let qkv = layer.qkv.forward_vec(&x, true)?;
             let context = attention(&qkv, &lens, self.heads, self.hidden);
             let context = Tensor::from_vec(context, (total, self.hidden), &self.device)?;
+            observe(&mut stats, 4 * i + 1, &context)?;
             let attended = layer.attention_out.forward(&context)?;
             x = layer.attention_norm.forward(&(attended + &x)?)?;
-            let mut up = layer.up.multiply(&x)?.flatten_all()?.to_vec1::<f32>()?;
+            observe(&mut stats, 4 * i + 2, &x)?;
+            let mut up = layer.up.forward_vec(&x, false)?;
             bias_gelu(&mut up, &layer.up.bias_vec);
             let width = layer.up.bias_vec.len();
             let up = Tensor::from_vec(up, (total, width), &self.device)?;
+            observe(&mut stats, 4 * i + 3, &up)?;
             let down = layer.down.forward(&up)?;
             x = layer.out_norm.forward(&(down + &x)?)?;
         }

@@ -1,0 +1,630 @@
+//! Exact-integer int8 linear layers: `y = x · Wᵀ + b` with `x` quantized per
+//! token row and `W` per output row, both symmetric in [-127, 127].
+//!
+//! The integer dot products are exact on every kernel (AVX512-VNNI, AVX2,
+//! scalar), and the float epilogue is the same scalar code everywhere, so a
+//! layer's output is bit-identical whichever CPU runs it: a grade must not
+//! depend on the machine that computed it.
+//!
+//! Both operands keep K (the input width) contiguous and zero-padded to a
+//! multiple of [`K_ALIGN`]: zeros add nothing to an exact dot product, and the
+//! SIMD kernels then never need a tail loop.
+
+/// K is padded to this many bytes: one AVX-512 register of i8.
+pub const K_ALIGN: usize = 64;
+
+/// Largest quantized magnitude. -128 is never produced, so `|a|`, `|w|` fit
+/// in an i8 and the AVX2 kernel's pair sums (≤ 2·127·127 = 32,258) never
+/// saturate its i16 lanes.
+const QMAX: f32 = 127.0;
+/// 1.5 · 2²³: see [`quantize_row`].
+const ROUND: f32 = 12_582_912.0;
+
+/// The int8 dot-product implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// `vpdpbusd` on 512-bit registers (AVX512-F/BW + AVX512-VNNI).
+    Avx512Vnni,
+    /// `vpmaddubsw` + `vpmaddwd` on 256-bit registers.
+    Avx2,
+    /// Plain Rust; any CPU.
+    Scalar,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        [Self::Avx512Vnni, Self::Avx2]
+            .into_iter()
+            .find(|k| k.available())
+            .unwrap_or(Self::Scalar)
+    }
+
+    /// Whether this CPU has the instructions the kernel needs.
+    pub fn available(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every kernel this CPU runs, fastest first.
+    pub fn all_available() -> Vec<Self> {
+        [Self::Avx512Vnni, Self::Avx2, Self::Scalar]
+            .into_iter()
+            .filter(|k| k.available())
+            .collect()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512Vnni => "avx512vnni",
+            Self::Avx2 => "avx2",
+            Self::Scalar => "scalar",
+        }
+    }
+}
+
+impl std::str::FromStr for Kernel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "avx512vnni" | "avx512" | "vnni" => Ok(Self::Avx512Vnni),
+            "avx2" => Ok(Self::Avx2),
+            "scalar" => Ok(Self::Scalar),
+            other => Err(format!(
+                "unknown int8 kernel {other:?} (auto, avx512vnni, avx2 or scalar)"
+            )),
+        }
+    }
+}
+
+/// Rounds `k` up to the padded width.
+pub fn padded(k: usize) -> usize {
+    k.div_ceil(K_ALIGN) * K_ALIGN
+}
+
+/// Token rows per micro-tile; activations are zero-padded to a multiple.
+const MR: usize = 8;
+/// Output columns per micro-tile; weights are padded to a multiple.
+const NT: usize = 32;
+
+/// Largest `|x|` of a slice, NaN or infinite included (both make it non-finite).
+/// The bit pattern of a non-negative float orders like its value, and an
+/// integer maximum vectorises where `f32::max` does not.
+fn max_abs(values: impl Iterator<Item = f32>) -> f32 {
+    f32::from_bits(values.map(|v| v.to_bits() & 0x7fff_ffff).max().unwrap_or(0))
+}
+
+/// Symmetric quantization of `values` into `out` (same length):
+/// `out[i] = round(values[i] / scale)` with `scale` chosen so the largest
+/// magnitude maps to 127. Returns the scale (0 for an all-zero or non-finite
+/// row, whose quantized values are all 0).
+fn quantize_row(values: &[f32], out: &mut [i8]) -> f32 {
+    let max = max_abs(values.iter().copied());
+    if max == 0.0 || !max.is_finite() {
+        out.fill(0);
+        return 0.0;
+    }
+    let inv = QMAX / max;
+    for (o, v) in out.iter_mut().zip(values) {
+        // Adding and subtracting 1.5·2²³ rounds to the nearest integer (ties
+        // to even) in plain SSE2 arithmetic; round_ties_even() is a libm call
+        // unless the whole crate is built for SSE4.1.
+        let q = ((v * inv).clamp(-QMAX, QMAX) + ROUND) - ROUND;
+        // SAFETY: q is finite (max is, so v and inv are) and within i32;
+        // the unchecked conversion skips the NaN/saturation handling of
+        // `as`, which keeps the loop from vectorising.
+        *o = unsafe { q.to_int_unchecked::<i32>() } as i8;
+    }
+    max / QMAX
+}
+
+/// Token rows quantized for [`Int8Linear::forward_quantized`].
+pub struct QuantizedRows {
+    rows: usize,
+    /// Padded K.
+    k: usize,
+    /// `[rows rounded up to MR, k]`, zero-padded.
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    /// `Σ_k a[m][k]`: the VNNI kernel needs it to undo its unsigned offset.
+    sums: Vec<i32>,
+}
+
+impl QuantizedRows {
+    /// Quantizes each `k`-wide row of `x` after multiplying its channels by
+    /// `factors` (the inverse smoothing factors; empty for none).
+    pub fn new(x: &[f32], k: usize, factors: &[f32]) -> Self {
+        assert!(k > 0 && x.len() % k == 0, "x is not rows of {k}");
+        assert!(factors.is_empty() || factors.len() == k);
+        let kp = padded(k);
+        let rows = x.len() / k;
+        let mut values = vec![0i8; rows.div_ceil(MR) * MR * kp];
+        let mut scales = vec![0.0; rows.div_ceil(MR) * MR];
+        let mut sums = vec![0; rows.div_ceil(MR) * MR];
+        let mut scaled = vec![0.0f32; k];
+        for (r, (row, out)) in x
+            .chunks_exact(k)
+            .zip(values.chunks_exact_mut(kp))
+            .enumerate()
+        {
+            let row = if factors.is_empty() {
+                row
+            } else {
+                for ((s, v), f) in scaled.iter_mut().zip(row).zip(factors) {
+                    *s = v * f;
+                }
+                &scaled
+            };
+            scales[r] = quantize_row(row, &mut out[..k]);
+            sums[r] = out.iter().map(|&q| q as i32).sum();
+        }
+        Self {
+            rows,
+            k: kp,
+            values,
+            scales,
+            sums,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Row `r`'s values times its scale: the quantized approximation of the
+    /// (factor-scaled) input.
+    pub fn dequantize(&self, r: usize, k: usize) -> Vec<f32> {
+        self.values[r * self.k..r * self.k + k]
+            .iter()
+            .map(|&q| q as f32 * self.scales[r])
+            .collect()
+    }
+}
+
+/// Weights laid out for one kernel.
+enum Packed {
+    /// `[n, k]` row-major i8.
+    Rows(Vec<i8>),
+    /// Panels of 16 columns; within a panel, for each group of 4 k, the 16
+    /// columns' 4 bytes side by side (one 512-bit register), stored as
+    /// `w + 128` (unsigned): `vpdpbusd` takes unsigned × signed bytes and the
+    /// broadcast activation is the signed side.
+    Vnni(Vec<u8>),
+    /// As `Vnni` with 8-column panels (one 256-bit register) and signed bytes.
+    Avx2(Vec<i8>),
+}
+
+/// A linear layer with int8 weights.
+pub struct Int8Linear {
+    inputs: usize,
+    outputs: usize,
+    weights: Packed,
+    /// Per output, padded to a multiple of NT with zeros.
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    /// Multiplies each input channel before quantizing (1 / smoothing factor).
+    input_factors: Vec<f32>,
+    kernel: Kernel,
+}
+
+impl Int8Linear {
+    /// From a PyTorch-layout `[outputs, inputs]` weight matrix and its bias.
+    /// `smoothing` (one factor per input, or empty) scales the weight columns
+    /// up before quantizing, and the activations down by the same factor, so
+    /// the product is unchanged while activation outliers shrink.
+    ///
+    /// `kernel` must be [`Kernel::available`] on this CPU; one that is not
+    /// falls back to [`Kernel::Scalar`].
+    pub fn new(
+        weight: &[f32],
+        bias: &[f32],
+        inputs: usize,
+        outputs: usize,
+        smoothing: &[f32],
+        kernel: Kernel,
+    ) -> Self {
+        assert_eq!(weight.len(), inputs * outputs);
+        assert_eq!(bias.len(), outputs);
+        assert!(smoothing.is_empty() || smoothing.len() == inputs);
+        let kernel = if kernel.available() {
+            kernel
+        } else {
+            Kernel::Scalar
+        };
+        let kp = padded(inputs);
+        let np = outputs.div_ceil(NT) * NT;
+        let mut rows = vec![0i8; np * kp];
+        let mut scales = vec![0.0; np];
+        let mut scaled = vec![0.0f32; inputs];
+        for (c, (row, out)) in weight
+            .chunks_exact(inputs)
+            .zip(rows.chunks_exact_mut(kp))
+            .enumerate()
+        {
+            let row = if smoothing.is_empty() {
+                row
+            } else {
+                for ((s, w), f) in scaled.iter_mut().zip(row).zip(smoothing) {
+                    *s = w * f;
+                }
+                &scaled
+            };
+            scales[c] = quantize_row(row, &mut out[..inputs]);
+        }
+        let panels = |width: usize| {
+            let mut out = Vec::with_capacity(np * kp);
+            for c0 in (0..np).step_by(width) {
+                for k4 in (0..kp).step_by(4) {
+                    for c in c0..c0 + width {
+                        out.extend_from_slice(&rows[c * kp + k4..c * kp + k4 + 4]);
+                    }
+                }
+            }
+            out
+        };
+        let weights = match kernel {
+            Kernel::Avx512Vnni => {
+                Packed::Vnni(panels(16).into_iter().map(|w| (w as u8) ^ 0x80).collect())
+            }
+            Kernel::Avx2 => Packed::Avx2(panels(8)),
+            Kernel::Scalar => Packed::Rows(rows),
+        };
+        Self {
+            inputs,
+            outputs,
+            weights,
+            scales,
+            bias: bias.to_vec(),
+            input_factors: smoothing.iter().map(|s| 1.0 / s).collect(),
+            kernel,
+        }
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Quantizes `x` (`[rows, inputs]`) as this layer expects.
+    pub fn quantize(&self, x: &[f32]) -> QuantizedRows {
+        QuantizedRows::new(x, self.inputs, &self.input_factors)
+    }
+
+    /// `x · Wᵀ`, plus the bias if `with_bias`; `[rows, outputs]`.
+    pub fn forward(&self, x: &[f32], with_bias: bool) -> Vec<f32> {
+        let q = self.quantize(x);
+        self.forward_quantized(&q, with_bias)
+    }
+
+    pub fn forward_quantized(&self, x: &QuantizedRows, with_bias: bool) -> Vec<f32> {
+        let n = self.outputs;
+        let mut out = vec![0.0f32; x.rows * n];
+        self.tiles(x, |m0, c0, tile| {
+            // The same scalar float arithmetic for every kernel (no fused
+            // multiply-add), so outputs are bit-identical across CPUs.
+            let cols = (n - c0).min(NT);
+            for (i, dots) in tile.iter().enumerate().take(x.rows - m0) {
+                let a_scale = x.scales[m0 + i];
+                let y = &mut out[(m0 + i) * n + c0..][..cols];
+                let w_scales = &self.scales[c0..c0 + cols];
+                for ((y, &d), &ws) in y.iter_mut().zip(dots).zip(w_scales) {
+                    *y = d as f32 * (a_scale * ws);
+                }
+                if with_bias {
+                    for (y, b) in y.iter_mut().zip(&self.bias[c0..c0 + cols]) {
+                        *y += b;
+                    }
+                }
+            }
+        });
+        out
+    }
+
+    /// The exact integer products `Σ_k a[m][k] · w[n][k]`, `[rows, outputs]`
+    /// (for tests: every kernel must agree).
+    pub fn dots(&self, x: &QuantizedRows) -> Vec<i32> {
+        let n = self.outputs;
+        let mut out = vec![0i32; x.rows * n];
+        self.tiles(x, |m0, c0, tile| {
+            for (i, dots) in tile.iter().enumerate().take(x.rows - m0) {
+                for (j, &d) in dots.iter().enumerate().take(n - c0) {
+                    out[(m0 + i) * n + c0 + j] = d;
+                }
+            }
+        });
+        out
+    }
+
+    /// Runs the kernel over every MR × NT tile (row-block outer, so a block
+    /// of activations stays in L1 while the weights stream from L2), and
+    /// hands each tile's exact dots to `emit(first_row, first_column, tile)`.
+    fn tiles(&self, x: &QuantizedRows, mut emit: impl FnMut(usize, usize, &[[i32; NT]; MR])) {
+        assert_eq!(x.k, padded(self.inputs), "rows quantized for another layer");
+        let k = x.k;
+        let np = self.scales.len();
+        let mut tile = [[0i32; NT]; MR];
+        for m0 in (0..x.rows).step_by(MR) {
+            let a = &x.values[m0 * k..(m0 + MR) * k];
+            for c0 in (0..np).step_by(NT) {
+                match &self.weights {
+                    Packed::Rows(w) => {
+                        for (i, out) in tile.iter_mut().enumerate() {
+                            let a = &a[i * k..(i + 1) * k];
+                            for (j, o) in out.iter_mut().enumerate() {
+                                *o = scalar_dot(a, &w[(c0 + j) * k..(c0 + j + 1) * k]);
+                            }
+                        }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Packed::Vnni(w) => {
+                        let sums = &x.sums[m0..m0 + MR];
+                        // SAFETY: `new` packs Vnni only when the CPU has
+                        // AVX512-F/BW/VNNI; `a` is MR rows of k and the panel
+                        // NT columns of k, k a multiple of 64.
+                        unsafe { x86::vnni_tile(a, &w[c0 * k..(c0 + NT) * k], k, sums, &mut tile) }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Packed::Avx2(w) => {
+                        // SAFETY: `new` packs Avx2 only when the CPU has AVX2;
+                        // sizes as above.
+                        unsafe { x86::avx2_tile(a, &w[c0 * k..(c0 + NT) * k], k, &mut tile) }
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => unreachable!("SIMD weights are only packed on x86_64"),
+                }
+                emit(m0, c0, &tile);
+            }
+        }
+    }
+}
+
+fn scalar_dot(a: &[i8], w: &[i8]) -> i32 {
+    a.iter().zip(w).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{MR, NT};
+
+    /// Four consecutive activation bytes of row `i` at `at`, as one i32 to broadcast.
+    #[inline(always)]
+    unsafe fn four(a: &[i8], k: usize, i: usize, at: usize) -> i32 {
+        (a.as_ptr().add(i * k + at) as *const i32).read_unaligned()
+    }
+
+    /// One MR × NT tile of exact dots with `vpdpbusd`: each step broadcasts
+    /// 4 activation bytes of a row (signed) against 16 columns × the same 4 k
+    /// of weights (stored `w + 128`, unsigned), so every lane accumulates one
+    /// output and no horizontal sums are needed. The `+ 128` adds
+    /// `128 · Σ_k a[m][k]` to each dot, taken back out at the end.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn vnni_tile(a: &[i8], w: &[u8], k: usize, sums: &[i32], out: &mut [[i32; NT]; MR]) {
+        debug_assert!(a.len() == MR * k && w.len() == NT * k && k % 64 == 0);
+        let mut acc = [[_mm512_setzero_si512(); 2]; MR];
+        let panel = 16 * k;
+        let mut at = 0;
+        while at < k {
+            let w0 = _mm512_loadu_si512(w.as_ptr().add(at * 16) as *const _);
+            let w1 = _mm512_loadu_si512(w.as_ptr().add(panel + at * 16) as *const _);
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let a4 = _mm512_set1_epi32(four(a, k, i, at));
+                acc[0] = _mm512_dpbusd_epi32(acc[0], w0, a4);
+                acc[1] = _mm512_dpbusd_epi32(acc[1], w1, a4);
+            }
+            at += 4;
+        }
+        for (i, (acc, out)) in acc.iter().zip(out.iter_mut()).enumerate() {
+            let offset = _mm512_set1_epi32(128 * sums[i]);
+            for (h, v) in acc.iter().enumerate() {
+                let v = _mm512_sub_epi32(*v, offset);
+                _mm512_storeu_si512(out.as_mut_ptr().add(16 * h) as *mut _, v);
+            }
+        }
+    }
+
+    /// One MR × NT tile of exact dots with `vpmaddubsw` (unsigned × signed
+    /// bytes): `|a|` broadcast against `w` carrying `a`'s sign. Pair sums
+    /// are at most 2·127·127, inside i16, and `vpmaddwd` by ones widens them
+    /// to i32. Four rows × 16 columns at a time: 8 accumulators, the
+    /// weights and the broadcasts fit the 16 ymm registers.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn avx2_tile(a: &[i8], w: &[i8], k: usize, out: &mut [[i32; NT]; MR]) {
+        debug_assert!(a.len() == MR * k && w.len() == NT * k && k % 64 == 0);
+        let ones = _mm256_set1_epi16(1);
+        let panel = 8 * k;
+        for r0 in (0..MR).step_by(4) {
+            for p0 in (0..NT / 8).step_by(2) {
+                let mut acc = [[_mm256_setzero_si256(); 2]; 4];
+                let mut at = 0;
+                while at < k {
+                    let w0 = _mm256_loadu_si256(w.as_ptr().add(p0 * panel + at * 8) as *const _);
+                    let w1 =
+                        _mm256_loadu_si256(w.as_ptr().add((p0 + 1) * panel + at * 8) as *const _);
+                    for (i, acc) in acc.iter_mut().enumerate() {
+                        let a4 = _mm256_set1_epi32(four(a, k, r0 + i, at));
+                        let abs = _mm256_abs_epi8(a4);
+                        for (acc, wv) in acc.iter_mut().zip([w0, w1]) {
+                            let pairs = _mm256_maddubs_epi16(abs, _mm256_sign_epi8(wv, a4));
+                            *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, ones));
+                        }
+                    }
+                    at += 4;
+                }
+                for (i, acc) in acc.iter().enumerate() {
+                    for (h, v) in acc.iter().enumerate() {
+                        let col = (p0 + h) * 8;
+                        _mm256_storeu_si256(out[r0 + i].as_mut_ptr().add(col) as *mut _, *v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: deterministic test data without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        /// Uniform in [-1, 1).
+        fn unit(&mut self) -> f32 {
+            (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        }
+        fn vec(&mut self, len: usize) -> Vec<f32> {
+            (0..len).map(|_| self.unit()).collect()
+        }
+    }
+
+    #[test]
+    fn every_kernel_gives_the_scalar_dots_exactly() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let kernels = Kernel::all_available();
+        eprintln!("kernels on this CPU: {kernels:?}");
+        let mut shapes = vec![(1, 1, 1), (8, 32, 64), (5, 7, 65), (9, 70, 384), (3, 2, 31)];
+        for _ in 0..30 {
+            shapes.push((1 + rng.below(20), 1 + rng.below(140), 1 + rng.below(300)));
+        }
+        for (m, n, k) in shapes {
+            let mut x = rng.vec(m * k);
+            // A full-scale -127 in the first row and +127 weights, where an
+            // unsigned/signed trick would go wrong if it were wrong.
+            x[0] = -3.0;
+            let mut w = rng.vec(n * k);
+            w[k - 1] = 2.0;
+            let bias = rng.vec(n);
+            let smoothing: Vec<f32> = if k % 2 == 0 {
+                (0..k).map(|_| 0.5 + rng.unit().abs()).collect()
+            } else {
+                vec![]
+            };
+            let scalar = Int8Linear::new(&w, &bias, k, n, &smoothing, Kernel::Scalar);
+            let q = scalar.quantize(&x);
+            let Packed::Rows(rows) = &scalar.weights else {
+                panic!("scalar weights are row-major")
+            };
+            let kp = padded(k);
+            let want: Vec<i32> = (0..m * n)
+                .map(|o| {
+                    let (r, c) = (o / n, o % n);
+                    scalar_dot(&q.values[r * kp..(r + 1) * kp], &rows[c * kp..(c + 1) * kp])
+                })
+                .collect();
+            let reference = scalar.forward(&x, true);
+            for &kernel in &kernels {
+                let layer = Int8Linear::new(&w, &bias, k, n, &smoothing, kernel);
+                assert_eq!(layer.kernel(), kernel);
+                assert_eq!(layer.dots(&q), want, "{kernel:?} m={m} n={n} k={k}");
+                let got = layer.forward(&x, true);
+                // Bit-identical floats, not merely close.
+                let same = got
+                    .iter()
+                    .zip(&reference)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{kernel:?} m={m} n={n} k={k}: outputs differ");
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        // All ±127 against the same ±127 over a wide K: the largest dots there are.
+        let k = 1536;
+        let x: Vec<f32> = (0..4 * k)
+            .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let w = x.clone();
+        let scalar = Int8Linear::new(&w, &[0.0; 4], k, 4, &[], Kernel::Scalar);
+        let q = scalar.quantize(&x);
+        let want = scalar.dots(&q);
+        assert!(want.iter().any(|d| d.abs() > 127 * 127 * 1000));
+        for kernel in Kernel::all_available() {
+            let layer = Int8Linear::new(&w, &[0.0; 4], k, 4, &[], kernel);
+            assert_eq!(layer.dots(&q), want, "{kernel:?}");
+        }
+    }
+
+    #[test]
+    fn quantize_round_trip_error_is_half_a_step() {
+        let mut rng = Rng(7);
+        for k in [1, 17, 384, 1000] {
+            let mut x = rng.vec(3 * k);
+            x[1 % k] *= 40.0; // an outlier channel
+            let q = QuantizedRows::new(&x, k, &[]);
+            for r in 0..3 {
+                let row = &x[r * k..(r + 1) * k];
+                let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let step = max / 127.0;
+                for (a, b) in row.iter().zip(q.dequantize(r, k)) {
+                    assert!(
+                        (a - b).abs() <= step * 0.5 + 1e-6,
+                        "{a} vs {b}, step {step}"
+                    );
+                }
+            }
+        }
+        // An all-zero row quantizes to zeros with scale 0, not NaN.
+        let q = QuantizedRows::new(&[0.0; 8], 8, &[]);
+        assert_eq!(q.dequantize(0, 8), vec![0.0; 8]);
+    }
+
+    #[test]
+    fn smoothing_leaves_the_product_unchanged() {
+        let mut rng = Rng(11);
+        let (m, n, k) = (6, 10, 96);
+        let x = rng.vec(m * k);
+        let w = rng.vec(n * k);
+        let s: Vec<f32> = (0..k).map(|j| 0.25 + (j % 7) as f32).collect();
+        let exact: Vec<f32> = (0..m * n)
+            .map(|o| (0..k).map(|j| x[o / n * k + j] * w[o % n * k + j]).sum())
+            .collect();
+        for smoothing in [vec![1.0; k], s] {
+            let layer = Int8Linear::new(&w, &vec![0.0; n], k, n, &smoothing, Kernel::detect());
+            let q = layer.quantize(&x);
+            let got = layer.forward_quantized(&q, false);
+            for (o, (g, e)) in got.iter().zip(&exact).enumerate() {
+                let (r, c) = (o / n, o % n);
+                // Each factor is off by at most half its row's step:
+                // |Σ x'w' − Σ x̂'ŵ'| ≤ Σ |x'|·Δw' + |ŵ'|·Δx'.
+                let (sa, sw) = (q.scales[r], layer.scales[c]);
+                let bound: f32 = (0..k)
+                    .map(|j| {
+                        let xs = x[r * k + j] / smoothing[j];
+                        let ws = w[c * k + j] * smoothing[j];
+                        xs.abs() * sw / 2.0 + (ws.abs() + sw / 2.0) * sa / 2.0
+                    })
+                    .sum();
+                assert!(
+                    (g - e).abs() <= bound * 1.001 + 1e-5,
+                    "{g} vs {e}, bound {bound}"
+                );
+            }
+        }
+    }
+}
