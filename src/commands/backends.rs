@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::score::judge::anthropic::AnthropicJudge;
 use crate::score::judge::llm::LlmConfig;
+use crate::score::judge::offline::embedder::Engine;
 use crate::score::judge::offline::OfflineJudge;
 use crate::score::judge::openai::OpenAiJudge;
 use crate::score::judge::{Judge, JudgeError};
@@ -28,6 +29,10 @@ pub struct JudgeArgs {
         default_value = "models/all-MiniLM-L6-v2"
     )]
     pub judge_model_dir: PathBuf,
+    /// The offline judge's forward pass: f32, int8, q8 or candle (default: the
+    /// judge's own). All stay within the accuracy tests of the reference.
+    #[arg(long, env = "PITCHGRADE_JUDGE_ENGINE")]
+    pub judge_engine: Option<Engine>,
     /// LLM judge API root (default: the vendor's public API).
     #[arg(long, env = "PITCHGRADE_JUDGE_BASE_URL")]
     pub judge_base_url: Option<String>,
@@ -96,7 +101,10 @@ impl JudgeArgs {
                     key,
                 ))?)
             }
-            _ => Box::new(OfflineJudge::load(&self.judge_model_dir)?),
+            _ => Box::new(OfflineJudge::load_with(
+                &self.judge_model_dir,
+                self.judge_engine.unwrap_or_default(),
+            )?),
         })
     }
 }
