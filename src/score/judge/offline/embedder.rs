@@ -56,8 +56,11 @@ pub enum Engine {
 }
 
 impl Default for Engine {
+    /// Packed int8: within the accuracy tests of the reference
+    /// (`tests/judge_embedder.rs`, the labelled rubric set) and several times
+    /// faster than f32 on one core.
     fn default() -> Self {
-        Self::Packed(Precision::default())
+        Self::Packed(Precision::Int8)
     }
 }
 
