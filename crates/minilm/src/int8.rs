@@ -145,7 +145,7 @@ impl QuantizedRows {
     /// Quantizes each `k`-wide row of `x` after multiplying its channels by
     /// `factors` (the inverse smoothing factors; empty for none).
     pub fn new(x: &[f32], k: usize, factors: &[f32]) -> Self {
-        assert!(k > 0 && x.len() % k == 0, "x is not rows of {k}");
+        assert!(k > 0 && x.len().is_multiple_of(k), "x is not rows of {k}");
         assert!(factors.is_empty() || factors.len() == k);
         let kp = padded(k);
         let rows = x.len() / k;
@@ -415,7 +415,7 @@ mod x86 {
     /// `128 · Σ_k a[m][k]` to each dot, taken back out at the end.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub unsafe fn vnni_tile(a: &[i8], w: &[u8], k: usize, sums: &[i32], out: &mut [[i32; NT]; MR]) {
-        debug_assert!(a.len() == MR * k && w.len() == NT * k && k % 64 == 0);
+        debug_assert!(a.len() == MR * k && w.len() == NT * k && k.is_multiple_of(64));
         let mut acc = [[_mm512_setzero_si512(); 2]; MR];
         let panel = 16 * k;
         let mut at = 0;
@@ -445,7 +445,7 @@ mod x86 {
     /// weights and the broadcasts fit the 16 ymm registers.
     #[target_feature(enable = "avx2")]
     pub unsafe fn avx2_tile(a: &[i8], w: &[i8], k: usize, out: &mut [[i32; NT]; MR]) {
-        debug_assert!(a.len() == MR * k && w.len() == NT * k && k % 64 == 0);
+        debug_assert!(a.len() == MR * k && w.len() == NT * k && k.is_multiple_of(64));
         let ones = _mm256_set1_epi16(1);
         let panel = 8 * k;
         for r0 in (0..MR).step_by(4) {

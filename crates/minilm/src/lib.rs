@@ -368,7 +368,7 @@ impl MiniLm {
         }
         let hidden = config.hidden_size;
         let heads = config.num_attention_heads;
-        if heads == 0 || hidden % heads != 0 {
+        if heads == 0 || !hidden.is_multiple_of(heads) {
             candle_core::bail!("hidden size {hidden} does not split into {heads} heads");
         }
         // sentence-transformers checkpoints have no prefix; BERT exports from
