@@ -138,6 +138,7 @@ pub struct QuantizedRows {
     values: Vec<i8>,
     scales: Vec<f32>,
     /// `Σ_k a[m][k]`: the VNNI kernel needs it to undo its unsigned offset.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     sums: Vec<i32>,
 }
 
@@ -193,6 +194,7 @@ impl QuantizedRows {
 }
 
 /// Weights laid out for one kernel.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Packed {
     /// `[n, k]` row-major i8.
     Rows(Vec<i8>),
