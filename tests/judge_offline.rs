@@ -249,3 +249,33 @@ fn a_closed_question_after_the_answer_checks_back() {
     let v = verdict(&price_objection(), &text);
     assert_eq!((v.level.as_str(), v.credit), ("met", 1.0), "{v:?}");
 }
+
+/// The nearest window in meaning can be a clause too short to earn full
+/// credit while a longer sentence beside it makes the claim. Full credit must
+/// go to the longer one, whatever the recogniser's full stops: tiny.en heard
+/// this pitch with different full stops in WAV and MP3, and the point scored
+/// 7.5 of 15 in one and 15 in the other.
+#[test]
+fn a_short_nearest_clause_does_not_hide_the_sentence_that_makes_the_point() {
+    let q = Question {
+        criterion_id: "reconciliation_automation".into(),
+        kind: JudgedKind::TalkingPoint,
+        description: "Bank, card and intercompany reconciliations are matched automatically, so the team stops ticking and tying in spreadsheets".into(),
+        raised_as: None,
+        examples: vec![
+            "Ledgerly matches your bank transactions to the ledger automatically and only shows your team the exceptions".into(),
+            "nobody has to tick and tie spreadsheets anymore because the reconciliations match themselves".into(),
+        ],
+    };
+    let split = verdict(
+        &q,
+        &format!("{OPENING} It matches your bank transactions to the ledger automatically. So nobody ticks and ties spreadsheets anymore."),
+    );
+    assert_eq!(split.level, "met", "{split:?}");
+    assert_eq!(split.credit, 1.0);
+    let quoted: String = split.evidence.iter().map(|e| e.quote.as_str()).collect();
+    assert!(
+        quoted.contains("bank transactions to the ledger automatically"),
+        "the evidence is the sentence that makes the claim, not the short clause: {quoted:?}"
+    );
+}

@@ -226,27 +226,38 @@ impl Inner {
                 .filter(|r| !r.is_empty())
                 .any(|r| e.max_similarity(i, r) > mine + RIVAL_MARGIN)
         };
-        let best = e.best(&anchors, |w, i| e.may_claim(w) && !outranked(i));
         // When every example phrasing of the point states a figure (days,
         // a percentage, a date), the point is a concrete claim: a window
         // without any figure ("makes the close easier") gets close in meaning
         // but only makes it loosely.
         let wants_figure =
             !q.examples.is_empty() && q.examples.iter().all(|x| windows::states_figure(x));
-        let concrete =
-            |b: &Best| !wants_figure || e.windows.states_figure(&e.windows.windows[b.window]);
-        let long_enough = |b: &Best| {
-            let w = &e.windows.windows[b.window];
+        let concrete = |w: &Window| !wants_figure || e.windows.states_figure(w);
+        let long_enough = |w: &Window| {
             let words: usize = e.windows.sentences[w.sentences.clone()]
                 .iter()
                 .map(|s| s.words.len())
                 .sum();
             words >= MIN_MET_WORDS
         };
-        let (level, credit) = match best {
-            Some(b) if b.similarity >= MET && long_enough(&b) && concrete(&b) => ("met", 1.0),
-            Some(b) if b.similarity >= PARTIAL => ("partial", 0.5),
-            _ => ("missed", 0.0),
+        let candidate = |w: &Window, i: usize| e.may_claim(w) && !outranked(i);
+        // Full credit goes to the closest window that *can* earn it, not only
+        // to the closest window overall: a short clause ("so nobody ticks and
+        // ties spreadsheets") may be nearest in meaning while the sentence
+        // pair around it makes the whole claim. Choosing the nearest first
+        // and then refusing it for its length made the verdict hang on where
+        // the recogniser happened to put a full stop, so the same speech in
+        // two containers could score differently.
+        let met = e
+            .best(&anchors, |w, i| {
+                candidate(w, i) && long_enough(w) && concrete(w)
+            })
+            .filter(|b| b.similarity >= MET);
+        let best = e.best(&anchors, candidate);
+        let (best, level, credit) = match (met, best) {
+            (Some(m), _) => (Some(m), "met", 1.0),
+            (None, Some(b)) if b.similarity >= PARTIAL => (Some(b), "partial", 0.5),
+            (None, b) => (b, "missed", 0.0),
         };
         let evidence = best
             .filter(|_| credit > 0.0)
