@@ -37,7 +37,14 @@ main(async () => {
   out.tabStops = await tabStops(page, 12);
   out.screenshots.push(await shot(page, "02-record-page"));
 
-  // Upload a file; watch the progress bar move.
+  // Upload a file; watch the progress bar move. On loopback the upload ends
+  // before the bar can be seen and the page moves on to the result, so the
+  // link is slowed to a phone's upload speed, as a rep on mobile data has it.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 40, downloadThroughput: -1, uploadThroughput: 48 * 1024,
+  });
   await page.getByLabel("Recording file").setInputFiles(process.env.AUDIO_FILE);
   const progressSeen = page.waitForFunction(() => {
     const bar = document.querySelector("#upload-progress");
@@ -46,6 +53,9 @@ main(async () => {
   await page.getByRole("button", { name: "Upload and grade" }).click();
   await progressSeen;
   out.progressShown = true;
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
   await page.waitForURL(/\/submissions\/[0-9a-f-]+$/, { timeout: 60000 });
   out.resultUrl = page.url();
   out.statusWhilePending = await page.locator("#live-status").textContent().catch(() => null);
