@@ -353,8 +353,7 @@ async fn an_event_dies_after_its_last_attempt(repo: Arc<dyn Repo>) {
         .await
         .unwrap()
         .into_iter()
-        .rev()
-        .next()
+        .next_back()
         .unwrap();
     assert_eq!(
         (refused.status_code, refused.outcome),

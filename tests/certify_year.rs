@@ -337,7 +337,7 @@ fn renewal_plan(a: &mut Agenda, rep: &RepSpec, expiry: DateTime<Utc>) {
     let exp_day = day_of(expiry);
     match rep.index % 4 {
         0 => {
-            if rep.index % 16 == 0 {
+            if rep.index.is_multiple_of(16) {
                 // A failed renewal attempt inside the window, then a pass after the cooldown.
                 add(a, exp_day - 20, id, "sales", Planned::Fail, Expect::Allowed);
                 add(a, exp_day - 13, id, "sales", Planned::Pass, Expect::Allowed);
@@ -647,9 +647,11 @@ fn verdicts_for(track: &str, planned: Planned, attempt: usize) -> Vec<(&'static 
     match (track, planned) {
         ("technical", Planned::Fail) => vec![("matching_rules", Verdict::Missed)],
         ("technical", _) => vec![],
-        (_, Planned::Pass) if attempt % 3 == 0 => vec![("customer_proof", Verdict::Partial)],
+        (_, Planned::Pass) if attempt.is_multiple_of(3) => {
+            vec![("customer_proof", Verdict::Partial)]
+        }
         (_, Planned::Pass) => vec![],
-        (_, Planned::Fail) if attempt % 2 == 0 => vec![
+        (_, Planned::Fail) if attempt.is_multiple_of(2) => vec![
             ("next_step", Verdict::Missed),
             ("customer_proof", Verdict::Missed),
         ],
@@ -726,7 +728,7 @@ async fn simulate(repo: Arc<dyn Repo>) {
                 .await
                 .unwrap();
             let want_rubric = if intent.track == "sales" {
-                sales_rubric(&spec(&intent.rep).firm)
+                sales_rubric(spec(&intent.rep).firm)
             } else if intent.track == "technical" {
                 TECHNICAL
             } else {

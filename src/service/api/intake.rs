@@ -161,34 +161,6 @@ pub fn check_rubric(state: &ApiState, rubric_id: &str) -> Result<(), ApiError> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_documents_and_text_with_the_reason() {
-        let pdf = check_head(b"%PDF-1.7\n%\xE2\xE3").unwrap_err();
-        assert_eq!((pdf.status.as_u16(), pdf.code), (415, "not_audio"));
-        assert!(pdf.message.contains("PDF"), "{}", pdf.message);
-        let text = check_head(b"Hello, this is my pitch as text").unwrap_err();
-        assert_eq!(
-            (text.status.as_u16(), text.code),
-            (415, "unsupported_format")
-        );
-        assert_eq!(check_head(b"").unwrap_err().code, "empty_file");
-        assert_eq!(
-            check_head(b"#!AMR\n").unwrap_err().code,
-            "unsupported_format"
-        );
-    }
-
-    #[test]
-    fn names_audio_by_its_bytes() {
-        assert_eq!(check_head(b"RIFF\0\0\0\0WAVEfmt ").unwrap().1, "audio/wav");
-        assert_eq!(check_head(b"\0\0\0\x20ftypM4A ").unwrap().1, "audio/mp4");
-    }
-}
-
 /// Refuses a submission the track's retake policy does not allow yet (cooldown
 /// after a fail, attempts per window, an attempt still being graded), with the
 /// sentence and date the rep needs. No program, or a rubric outside it: no rule.
@@ -290,4 +262,32 @@ async fn replayed(
     Ok(earlier
         .into_iter()
         .find(|s| s.idempotency_key.as_deref() == Some(key.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_documents_and_text_with_the_reason() {
+        let pdf = check_head(b"%PDF-1.7\n%\xE2\xE3").unwrap_err();
+        assert_eq!((pdf.status.as_u16(), pdf.code), (415, "not_audio"));
+        assert!(pdf.message.contains("PDF"), "{}", pdf.message);
+        let text = check_head(b"Hello, this is my pitch as text").unwrap_err();
+        assert_eq!(
+            (text.status.as_u16(), text.code),
+            (415, "unsupported_format")
+        );
+        assert_eq!(check_head(b"").unwrap_err().code, "empty_file");
+        assert_eq!(
+            check_head(b"#!AMR\n").unwrap_err().code,
+            "unsupported_format"
+        );
+    }
+
+    #[test]
+    fn names_audio_by_its_bytes() {
+        assert_eq!(check_head(b"RIFF\0\0\0\0WAVEfmt ").unwrap().1, "audio/wav");
+        assert_eq!(check_head(b"\0\0\0\x20ftypM4A ").unwrap().1, "audio/mp4");
+    }
 }

@@ -90,7 +90,7 @@ pub fn build_charts(d: &DashboardData, now: DateTime<Utc>) -> Vec<Chart> {
         .collect();
 
     // Expiring in the next 60 days, bucketed by week from today.
-    let mut weeks = vec![0u64; 9];
+    let mut weeks = [0u64; 9];
     for e in &d.expiring {
         let days = (e.expires_at - now).num_days();
         if (0..=60).contains(&days) {

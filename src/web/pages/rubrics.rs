@@ -154,7 +154,7 @@ pub fn card(loaded: &LoadedRubric, history: &[RubricVersionView]) -> RubricCard 
             current: h.sha256 == loaded.sha256,
         })
         .collect();
-    rows.sort_by(|a, b| b.version.cmp(&a.version));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.version));
     RubricCard {
         id: r.id.clone(),
         title: if r.title.is_empty() {
