@@ -60,18 +60,38 @@ async fn every_stage_is_a_span_carrying_the_submission_id() {
         "{outcome:?}"
     );
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let mine: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains(&format!("submission_id={id}")))
-        .collect();
-    for stage in ["fetch", "decode", "transcribe", "score", "store"] {
-        let closed = mine.iter().any(|l| {
+    const STAGES: [&str; 5] = ["fetch", "decode", "transcribe", "score", "store"];
+    let closed = |mine: &[&str], stage: &str| {
+        mine.iter().any(|l| {
             l.contains(" close ")
                 && (l.contains(&format!(":{stage}:")) || l.contains(&format!(":{stage}{{")))
-        });
+        })
+    };
+    let mine_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(&format!("submission_id={id}")))
+            .map(str::to_string)
+            .collect()
+    };
+    // A span's close line is written when its last handle drops, and sqlx's
+    // SQLite worker thread holds a handle to the current span (the store
+    // span) until just after it has answered: the close can land a moment
+    // after `run_once` returns. Wait for it, boundedly, instead of racing it.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let mine = mine_of(&text);
+        let mine: Vec<&str> = mine.iter().map(String::as_str).collect();
+        if STAGES.iter().all(|s| closed(&mine, s)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mine = mine_of(&text);
+    let mine: Vec<&str> = mine.iter().map(String::as_str).collect();
+    for stage in STAGES {
         assert!(
-            closed,
+            closed(&mine, stage),
             "no {stage} span under the job span:\n{}",
             mine.join("\n")
         );
