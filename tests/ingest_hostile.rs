@@ -257,14 +257,29 @@ fn he_aac_is_refused_by_name() {
     let m4a = w.ffmpeg(&w.speech_wav(), &["-c:a", "aac"], "lc.m4a");
     let mut bytes = std::fs::read(m4a).unwrap();
     // ffmpeg cannot encode HE-AAC here, so relabel the AudioSpecificConfig
-    // (first byte after the esds DecoderSpecificInfo tag 0x05 and its
-    // length) from object type 2 (LC) to 5 (SBR), as an HE-AAC file has it.
-    let mut at = find(&bytes, b"esds");
-    at += bytes[at..].iter().position(|&b| b == 0x05).unwrap() + 1;
-    while bytes[at] & 0x80 != 0 {
-        at += 1;
-    }
+    // from object type 2 (LC) to 5 (SBR), as an HE-AAC file has it. The
+    // descriptors are walked, not searched for a 0x05 byte: the bitrate
+    // fields before the config can hold one, which made this test flaky.
+    let skip_length = |at: &mut usize| {
+        while bytes[*at] & 0x80 != 0 {
+            *at += 1;
+        }
+        *at += 1;
+    };
+    // "esds", then version and flags.
+    let mut at = find(&bytes, b"esds") + 8;
+    assert_eq!(bytes[at], 0x03, "ES_Descriptor");
     at += 1;
+    skip_length(&mut at);
+    assert_eq!(bytes[at + 2] & 0xE0, 0, "no optional ES fields");
+    at += 3; // ES_ID, flags
+    assert_eq!(bytes[at], 0x04, "DecoderConfigDescriptor");
+    at += 1;
+    skip_length(&mut at);
+    at += 13; // object type, stream type, buffer size, max and average bitrate
+    assert_eq!(bytes[at], 0x05, "DecoderSpecificInfo");
+    at += 1;
+    skip_length(&mut at);
     assert_eq!(bytes[at] >> 3, 2, "an AAC-LC config");
     bytes[at] = (5 << 3) | (bytes[at] & 0x07);
     rejected(&w.write("he.m4a", &bytes), "unsupported codec HE-AAC");
