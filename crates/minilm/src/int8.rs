@@ -105,6 +105,29 @@ fn max_abs(values: impl Iterator<Item = f32>) -> f32 {
     f32::from_bits(values.map(|v| v.to_bits() & 0x7fff_ffff).max().unwrap_or(0))
 }
 
+/// Quantizes each `k`-wide row of `x`, its channels first multiplied by
+/// `factors` (empty for none), into the `padded(k)`-wide rows of `out`,
+/// writing one scale per row. Weights (at load) and activations (per layer)
+/// go through this one path, so both sides of a product are quantized alike.
+fn quantize_rows(x: &[f32], k: usize, factors: &[f32], out: &mut [i8], scales: &mut [f32]) {
+    let mut scaled = vec![0.0f32; if factors.is_empty() { 0 } else { k }];
+    for ((row, out), scale) in x
+        .chunks_exact(k)
+        .zip(out.chunks_exact_mut(padded(k)))
+        .zip(scales.iter_mut())
+    {
+        let row = if factors.is_empty() {
+            row
+        } else {
+            for ((s, v), f) in scaled.iter_mut().zip(row).zip(factors) {
+                *s = v * f;
+            }
+            &scaled
+        };
+        *scale = quantize_row(row, &mut out[..k]);
+    }
+}
+
 /// Symmetric quantization of `values` into `out` (same length):
 /// `out[i] = round(values[i] / scale)` with `scale` chosen so the largest
 /// magnitude maps to 127. Returns the scale (0 for an all-zero or non-finite
@@ -153,22 +176,9 @@ impl QuantizedRows {
         let mut values = vec![0i8; rows.div_ceil(MR) * MR * kp];
         let mut scales = vec![0.0; rows.div_ceil(MR) * MR];
         let mut sums = vec![0; rows.div_ceil(MR) * MR];
-        let mut scaled = vec![0.0f32; k];
-        for (r, (row, out)) in x
-            .chunks_exact(k)
-            .zip(values.chunks_exact_mut(kp))
-            .enumerate()
-        {
-            let row = if factors.is_empty() {
-                row
-            } else {
-                for ((s, v), f) in scaled.iter_mut().zip(row).zip(factors) {
-                    *s = v * f;
-                }
-                &scaled
-            };
-            scales[r] = quantize_row(row, &mut out[..k]);
-            sums[r] = out.iter().map(|&q| q as i32).sum();
+        quantize_rows(x, k, factors, &mut values, &mut scales);
+        for (sum, row) in sums.iter_mut().zip(values.chunks_exact(kp)) {
+            *sum = row.iter().map(|&q| q as i32).sum();
         }
         Self {
             rows,
@@ -248,22 +258,7 @@ impl Int8Linear {
         let np = outputs.div_ceil(NT) * NT;
         let mut rows = vec![0i8; np * kp];
         let mut scales = vec![0.0; np];
-        let mut scaled = vec![0.0f32; inputs];
-        for (c, (row, out)) in weight
-            .chunks_exact(inputs)
-            .zip(rows.chunks_exact_mut(kp))
-            .enumerate()
-        {
-            let row = if smoothing.is_empty() {
-                row
-            } else {
-                for ((s, w), f) in scaled.iter_mut().zip(row).zip(smoothing) {
-                    *s = w * f;
-                }
-                &scaled
-            };
-            scales[c] = quantize_row(row, &mut out[..inputs]);
-        }
+        quantize_rows(weight, inputs, smoothing, &mut rows, &mut scales);
         let panels = |width: usize| {
             let mut out = Vec::with_capacity(np * kp);
             for c0 in (0..np).step_by(width) {
