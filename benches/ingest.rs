@@ -94,6 +94,7 @@ fn base_speech(dir: &Path) -> PathBuf {
     run(
         "sox",
         &[
+            "-R",
             raw.to_str().unwrap(),
             "-r",
             "44100",

@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 # speak NAME: $work/NAME.txt -> $work/NAME.raw (16 kHz mono s16le)
 speak() {
   espeak-ng -w "$work/$1-raw.wav" -f "$work/$1.txt"
-  sox "$work/$1-raw.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$work/$1.raw"
+  sox -R "$work/$1-raw.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$work/$1.raw"
 }
 
 # The clips of tests/transcribe_local.rs.

@@ -113,8 +113,12 @@ impl Workdir {
     }
 }
 
+/// sox in repeatable mode (`-R`): its dither is seeded the same every run, so
+/// a test that fails can be re-run on the very same samples.
 pub fn sox(args: &[&str]) {
-    run("sox", args);
+    let mut all = vec!["-R"];
+    all.extend_from_slice(args);
+    run("sox", &all);
 }
 
 pub fn run(program: &str, args: &[&str]) {

@@ -1,5 +1,5 @@
 //! Real speech for tests: espeak-ng speaks, sox converts to 16 kHz mono
-//! 16-bit and trims the synthesiser's leading/trailing silence, hound reads it.
+//! 16-bit (repeatably: the same samples every run) and trims the synthesiser's leading/trailing silence, hound reads it.
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::path::Path;
@@ -18,7 +18,10 @@ pub fn speech(dir: &Path, name: &str, text: &str) -> Pcm {
         .status()
         .expect("espeak-ng runs");
     assert!(status.success(), "espeak-ng failed");
+    // `-R`: sox dithers when it resamples, with a new random seed each run
+    // unless told to repeat; test audio must be the same every run.
     let status = Command::new("sox")
+        .arg("-R")
         .arg(&raw)
         .args(["-r", "16000", "-c", "1", "-b", "16"])
         .arg(&wav)
