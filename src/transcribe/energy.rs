@@ -46,6 +46,31 @@ impl SpeechEnergy {
             .map_or(from, |i| (i as f64 / 100.0).max(from))
     }
 
+    /// Where the first silence of at least `min_seconds` that follows some
+    /// speech in `[from, to)` begins; `None` when there is no such silence
+    /// (or no speech before it).
+    pub fn pause_after_speech(&self, from: f64, to: f64, min_seconds: f64) -> Option<f64> {
+        let first = (from.max(0.0) * 100.0).floor() as usize;
+        let last = ((to.max(0.0) * 100.0).ceil() as usize).min(self.rms.len());
+        let min_frames = (min_seconds * 100.0).ceil().max(1.0) as usize;
+        let (mut heard, mut quiet_from, mut quiet) = (false, first, 0);
+        for i in first..last {
+            if self.rms[i] >= self.threshold {
+                heard = true;
+                quiet = 0;
+            } else if heard {
+                if quiet == 0 {
+                    quiet_from = i;
+                }
+                quiet += 1;
+                if quiet >= min_frames {
+                    return Some((quiet_from as f64 / 100.0).max(from));
+                }
+            }
+        }
+        None
+    }
+
     /// Whether any frame in `[from, to]` sounds like speech. Text placed over
     /// digital silence was invented by the model.
     pub fn has_speech(&self, from: f64, to: f64) -> bool {
@@ -72,5 +97,10 @@ mod tests {
         assert!(!SpeechEnergy::new(&vec![0.0; 16_000]).has_speech(0.0, 1.0));
         assert!(SpeechEnergy::new(&vec![0.2; 16_000]).has_speech(0.0, 1.0));
         assert!((e.onset(0.0, 3.0) - 1.0).abs() < 0.011);
+        // The tone runs 1.0–2.0 s: the pause after it, wherever the span ends.
+        assert!((e.pause_after_speech(0.0, 3.0, 0.3).unwrap() - 2.0).abs() < 0.011);
+        assert!((e.pause_after_speech(1.5, 2.5, 0.3).unwrap() - 2.0).abs() < 0.011);
+        assert_eq!(e.pause_after_speech(1.5, 2.2, 0.3), None, "too short");
+        assert_eq!(e.pause_after_speech(2.1, 3.0, 0.3), None, "no speech first");
     }
 }

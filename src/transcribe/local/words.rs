@@ -6,11 +6,23 @@
 //! would land at the beginning of the silence, and pauses are what delivery
 //! scoring measures. So a word starts at the first frame of speech energy
 //! between the previous word's end and its own end.
+//!
+//! The end is not always reliable either: when a pause falls inside one
+//! decoded segment (beam search keeps sentences together more than greedy
+//! decoding does), DTW can stretch the word before the pause over the whole
+//! silence, to where speech resumes. No word holds a silence of
+//! `PAUSE_IN_WORD`: a word ends `SOFT_END` into the first such silence after
+//! its speech.
 
 use crate::transcribe::energy::SpeechEnergy;
 use crate::transcribe::Word;
 
 const MIN_WORD_SECONDS: f64 = 0.02;
+/// A silence this long is a pause, not a stop consonant inside a word.
+const PAUSE_IN_WORD: f64 = 0.3;
+/// Soft endings ("-s", "-th") fall below the speech threshold: a word ends
+/// this far into the silence that follows it.
+const SOFT_END: f64 = 0.15;
 
 /// One text token as whisper.cpp reports it.
 #[derive(Debug, Clone)]
@@ -60,6 +72,10 @@ pub fn timed_words(
             // DTW ends never go backwards in theory; keep them monotonic in practice.
             let end = end.max(*previous_end + MIN_WORD_SECONDS);
             let start = energy.onset(*previous_end, end).min(end - MIN_WORD_SECONDS);
+            let end = match energy.pause_after_speech(start, end, PAUSE_IN_WORD) {
+                Some(pause) => (pause + SOFT_END).min(end),
+                None => end,
+            };
             *previous_end = end;
             Word {
                 text,
@@ -139,6 +155,35 @@ mod tests {
         );
         assert_eq!(words[1].end, 3.6);
         assert_eq!(prev, 3.6);
+    }
+
+    #[test]
+    fn a_word_before_a_pause_does_not_run_on_through_it() {
+        // 1 s of speech, 2 s of silence, 1 s of speech; DTW ends the first
+        // word just after speech resumes, as it did under beam search.
+        let mut samples = vec![0.0f32; 4 * 16_000];
+        for (i, s) in samples.iter_mut().enumerate() {
+            if !(16_000..48_000).contains(&i) {
+                *s = ((i as f32) * 0.3).sin() * 0.4;
+            }
+        }
+        let energy = SpeechEnergy::new(&samples);
+        let mut prev = 0.0;
+        let words = timed_words(
+            &[tok(" afternoon", 3.05), tok(" our", 3.4)],
+            &energy,
+            &mut prev,
+        );
+        assert!(
+            (words[0].end - (1.0 + SOFT_END)).abs() <= 0.011,
+            "{:?}",
+            words[0]
+        );
+        assert!((words[1].start - 3.0).abs() <= 0.011, "{:?}", words[1]);
+        // A short soft tail is left alone.
+        let mut prev = 0.0;
+        let words = timed_words(&[tok(" yes", 1.2)], &energy, &mut prev);
+        assert_eq!(words[0].end, 1.2);
     }
 
     #[test]
