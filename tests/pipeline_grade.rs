@@ -118,12 +118,27 @@ async fn same_speech_in_every_container_gets_the_same_grade() {
         "FLAC and WAV grade alike"
     );
 
-    // Lossy containers: what is measured from the audio must not move. (Judged
-    // criteria can: tiny.en hears lossy espeak speech differently — see the
-    // closing note of the scoring issue and BENCHMARKS.md.)
+    // Lossy containers: the same decision and a score within 2 points (what a
+    // rep would call "the same grade"), and what is measured from the audio
+    // barely moves. With greedy decoding tiny.en heard each codec differently
+    // and scores spread over 18 points; the default beam of 5 holds them
+    // together (BENCHMARKS.md, "Same speech in six containers").
     for file in &files[1..5] {
         let run = pipeline.grade_file(file, &rubric).await.expect("grades");
         let name = file.file_name().unwrap().to_string_lossy();
+        assert_eq!(
+            run.grade.decision, g.decision,
+            "{name}: decision {:?} vs {:?} for the WAV; reasons {:?}",
+            run.grade.decision, g.decision, run.grade.reasons
+        );
+        assert!(
+            (run.grade.score - g.score).abs() <= 2.0,
+            "{name}: score {} vs {} for the WAV\n{}\nvs\n{}",
+            run.grade.score,
+            g.score,
+            run.grade.to_json(),
+            g.to_json()
+        );
         assert!(
             (run.audio.duration_seconds - reference.audio.duration_seconds).abs()
                 <= 0.02 * reference.audio.duration_seconds,

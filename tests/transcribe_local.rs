@@ -53,7 +53,7 @@ async fn word_error_rate_on_espeak_speech_is_within_the_bar() {
         errors += wer * n as f64;
         words += n;
         assert_eq!(t.backend, "local");
-        assert_eq!(t.model, "ggml-tiny.en.bin");
+        assert_eq!(t.model, "ggml-tiny.en.bin, beam 5");
         assert!(t.filler_count_is_lower_bound);
     }
     let total = errors / words as f64;

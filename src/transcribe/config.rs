@@ -51,6 +51,9 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// The local backend's beam width unless configured (see `beam_size`).
+pub const DEFAULT_BEAM: u32 = 5;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TranscriberConfig {
@@ -61,12 +64,11 @@ pub struct TranscriberConfig {
     pub model_sha256: Option<String>,
     /// Decoder threads for the local backend; unset = every available core.
     pub threads: Option<usize>,
-    /// 1 = greedy decoding (the default); more = beam search of that width
-    /// (`PITCHGRADE_WHISPER_BEAM`). With greedy decoding tiny.en heard one
-    /// espeak pitch differently in WAV, MP3, M4A, OGG and WebM and the grades
-    /// spread over 18 points; with a beam of 5 all five graded the same, to
-    /// the tenth. Not yet the default: with it, one word-timing test failed
-    /// once in six runs of the same audio, and that is not understood yet.
+    /// Beam width for the local backend (`PITCHGRADE_WHISPER_BEAM`, 1–8);
+    /// 1 = greedy decoding. 5 by default, as in OpenAI's whisper: with greedy
+    /// decoding tiny.en heard one espeak pitch differently in WAV, MP3, M4A,
+    /// OGG and WebM and the grades spread over 18 points; with a beam of 5
+    /// all five graded the same. The price is decoding time (BENCHMARKS.md).
     pub beam_size: u32,
     pub openai: OpenAiConfig,
     pub deepgram: DeepgramConfig,
@@ -110,7 +112,7 @@ impl Default for TranscriberConfig {
             model_path: None,
             model_sha256: None,
             threads: None,
-            beam_size: 1,
+            beam_size: DEFAULT_BEAM,
             openai: OpenAiConfig::default(),
             deepgram: DeepgramConfig::default(),
             timeout_seconds: 300.0,
@@ -211,7 +213,7 @@ mod tests {
             TranscriberConfig::default()
                 .with_env(move |k| (k == "PITCHGRADE_WHISPER_BEAM").then(|| v.clone()))
         };
-        assert_eq!(TranscriberConfig::default().beam_size, 1);
+        assert_eq!(TranscriberConfig::default().beam_size, 5);
         assert_eq!(with("1").map(|c| c.beam_size), Ok(1));
         assert_eq!(with(" 8 ").map(|c| c.beam_size), Ok(8));
         for bad in ["0", "9", "wide", "-1"] {

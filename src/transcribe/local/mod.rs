@@ -85,11 +85,17 @@ impl LocalTranscriber {
             ))
         })?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let beam_size = cfg.beam_size.clamp(1, 16);
         Ok(Self {
             ctx: Arc::new(ctx),
-            model,
+            // The decoding changes what is heard, so a grade names it with the model.
+            model: if beam_size > 1 {
+                format!("{model}, beam {beam_size}")
+            } else {
+                format!("{model}, greedy")
+            },
             threads: cfg.threads.unwrap_or(cores).clamp(1, 64),
-            beam_size: cfg.beam_size.clamp(1, 16),
+            beam_size,
             guards: cfg.guards.clone(),
             one_at_a_time: Semaphore::new(1),
         })
