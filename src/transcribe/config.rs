@@ -62,7 +62,10 @@ pub struct TranscriberConfig {
     pub model_path: Option<PathBuf>,
     /// Expected sha256 of `model_path` when it is not one of the models we know.
     pub model_sha256: Option<String>,
-    /// Decoder threads for the local backend; unset = every available core.
+    /// Decoder threads for the local backend (`PITCHGRADE_WHISPER_THREADS`);
+    /// unset = every available core. Several workers on one machine should
+    /// split the cores: whisper.cpp's threads spin while they wait for each
+    /// other, so oversubscribed cores slow it down many times over.
     pub threads: Option<usize>,
     /// Beam width for the local backend (`PITCHGRADE_WHISPER_BEAM`, 1–8);
     /// 1 = greedy decoding. 5 by default, as in OpenAI's whisper: with greedy
@@ -150,7 +153,7 @@ impl Default for DeepgramConfig {
 impl TranscriberConfig {
     /// Defaults overlaid with the usual environment variables:
     /// `PITCHGRADE_TRANSCRIBE_BACKEND`, `PITCHGRADE_WHISPER_MODEL`,
-    /// `PITCHGRADE_WHISPER_BEAM`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `PITCHGRADE_OPENAI_MODEL`,
+    /// `PITCHGRADE_WHISPER_BEAM`, `PITCHGRADE_WHISPER_THREADS`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `PITCHGRADE_OPENAI_MODEL`,
     /// `DEEPGRAM_API_KEY`, `DEEPGRAM_BASE_URL`, `PITCHGRADE_DEEPGRAM_MODEL`.
     pub fn from_env() -> Result<Self, String> {
         Self::default().with_env(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -171,6 +174,16 @@ impl TranscriberConfig {
                 _ => {
                     return Err(format!(
                         "PITCHGRADE_WHISPER_BEAM={b:?}: expected a beam width from 1 (greedy) to 8"
+                    ))
+                }
+            };
+        }
+        if let Some(t) = var("PITCHGRADE_WHISPER_THREADS") {
+            self.threads = match t.trim().parse::<usize>() {
+                Ok(n @ 1..=64) => Some(n),
+                _ => {
+                    return Err(format!(
+                        "PITCHGRADE_WHISPER_THREADS={t:?}: expected a thread count from 1 to 64"
                     ))
                 }
             };
@@ -219,6 +232,22 @@ mod tests {
         for bad in ["0", "9", "wide", "-1"] {
             let err = with(bad).expect_err(bad);
             assert!(err.contains("PITCHGRADE_WHISPER_BEAM"), "{err}");
+        }
+    }
+
+    #[test]
+    fn whisper_threads_come_from_the_environment_within_bounds() {
+        let with = |v: &str| {
+            let v = v.to_string();
+            TranscriberConfig::default()
+                .with_env(move |k| (k == "PITCHGRADE_WHISPER_THREADS").then(|| v.clone()))
+        };
+        assert_eq!(TranscriberConfig::default().threads, None);
+        assert_eq!(with("1").map(|c| c.threads), Ok(Some(1)));
+        assert_eq!(with(" 12 ").map(|c| c.threads), Ok(Some(12)));
+        for bad in ["0", "65", "all", "-2"] {
+            let err = with(bad).expect_err(bad);
+            assert!(err.contains("PITCHGRADE_WHISPER_THREADS"), "{err}");
         }
     }
 
