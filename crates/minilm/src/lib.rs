@@ -26,7 +26,7 @@ use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use int8::{Int8Linear, Kernel};
+use int8::{Int8Linear, Kernel, QuantizedRows};
 
 /// Arithmetic of the linear layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -177,20 +177,57 @@ struct Layer {
 struct Norm {
     weight: Tensor,
     bias: Tensor,
+    /// The same as plain vectors, for the int8 forward.
+    weight_vec: Vec<f32>,
+    bias_vec: Vec<f32>,
     eps: f32,
 }
 
 impl Norm {
     fn load(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
+        let weight = vb.get(size, "weight")?;
+        let bias = vb.get(size, "bias")?;
         Ok(Self {
-            weight: vb.get(size, "weight")?,
-            bias: vb.get(size, "bias")?,
+            weight_vec: weight.to_vec1()?,
+            bias_vec: bias.to_vec1()?,
+            weight,
+            bias,
             eps: eps as f32,
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+    }
+
+    /// Normalises each row of `x` into the same row of `out`.
+    fn forward_rows(&self, x: &[f32], out: &mut [f32]) {
+        let n = self.weight_vec.len();
+        for (row, out) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let mean = sum(row) / n as f32;
+            let mut lanes = [0.0f32; 8];
+            let rows8 = row.chunks_exact(8);
+            let tail: f32 = rows8
+                .remainder()
+                .iter()
+                .map(|v| (v - mean) * (v - mean))
+                .sum();
+            for chunk in rows8 {
+                for (l, v) in lanes.iter_mut().zip(chunk) {
+                    *l += (v - mean) * (v - mean);
+                }
+            }
+            let var = (lanes.iter().sum::<f32>() + tail) / n as f32;
+            let inv_std = 1.0 / (var + self.eps).sqrt();
+            for (((o, v), w), b) in out
+                .iter_mut()
+                .zip(row)
+                .zip(&self.weight_vec)
+                .zip(&self.bias_vec)
+            {
+                *o = (v - mean) * inv_std * w + b;
+            }
+        }
     }
 }
 
@@ -510,11 +547,17 @@ impl MiniLm {
         let positions = Tensor::from_vec(positions, total, &self.device)?;
         let x = (self.word.index_select(&ids, 0)? + self.position.index_select(&positions, 0)?)?
             .broadcast_add(&self.token_type)?;
+        if self.kernel.is_some() && stats.is_none() {
+            let states = self.forward_int8(x.flatten_all()?.to_vec1::<f32>()?, &lens)?;
+            return Ok(self.pool_rows(&states, &lens));
+        }
         let mut x = self.embedding_norm.forward(&x)?;
         for (i, layer) in self.layers.iter().enumerate() {
             observe(&mut stats, 4 * i, &x)?;
             let qkv = layer.qkv.forward_vec(&x, true)?;
-            let context = attention(&qkv, &lens, self.heads, self.hidden);
+            let qkv = by_head(&qkv, total, self.hidden / self.heads);
+            let mut context = vec![0.0f32; total * self.hidden];
+            attention(&qkv, &lens, self.heads, self.hidden, &mut context);
             let context = Tensor::from_vec(context, (total, self.hidden), &self.device)?;
             observe(&mut stats, 4 * i + 1, &context)?;
             let attended = layer.attention_out.forward(&context)?;
@@ -529,9 +572,14 @@ impl MiniLm {
             x = layer.out_norm.forward(&(down + &x)?)?;
         }
         let states = x.flatten_all()?.to_vec1::<f32>()?;
+        Ok(self.pool_rows(&states, &lens))
+    }
+
+    /// Sums each sequence's rows of the last hidden states.
+    fn pool_rows(&self, states: &[f32], lens: &[usize]) -> Vec<Pooled> {
         let mut out = Vec::with_capacity(lens.len());
         let mut rows = states.chunks_exact(self.hidden);
-        for &len in &lens {
+        for &len in lens {
             let mut sum = vec![0.0f32; self.hidden];
             for row in rows.by_ref().take(len) {
                 for (s, v) in sum.iter_mut().zip(row) {
@@ -540,72 +588,235 @@ impl MiniLm {
             }
             out.push(Pooled { sum, tokens: len });
         }
-        Ok(out)
+        out
+    }
+
+    /// The encoder layers with int8 linear layers, on plain slices from the
+    /// summed embeddings (`[tokens, hidden]`, before their layer norm) to
+    /// the last hidden states. Each buffer is allocated once per call and
+    /// reused by every layer, biases, GELU and residuals are applied while
+    /// a linear layer's output tile is still in cache, and nothing goes
+    /// through candle's tensors: at ~1,100 tokens the copies and fresh
+    /// allocations of the tensor path cost a sizeable share of the time.
+    fn forward_int8(&self, embedded: Vec<f32>, lens: &[usize]) -> candle_core::Result<Vec<f32>> {
+        let hidden = self.hidden;
+        let head = hidden / self.heads;
+        let total = embedded.len() / hidden;
+        let mut x = vec![0.0f32; total * hidden];
+        self.embedding_norm.forward_rows(&embedded, &mut x);
+        // Sums before a layer norm: the linear output plus the residual.
+        let mut sum = embedded;
+        let mut context = vec![0.0f32; total * hidden];
+        // The qkv output, then the intermediate activations: never both live.
+        let mut wide: Vec<f32> = Vec::new();
+        let mut q = QuantizedRows::default();
+        for layer in &self.layers {
+            let (
+                Weights::Int8(qkv),
+                Weights::Int8(attention_out),
+                Weights::Int8(up),
+                Weights::Int8(down),
+            ) = (
+                &layer.qkv.weights,
+                &layer.attention_out.weights,
+                &layer.up.weights,
+                &layer.down.weights,
+            )
+            else {
+                candle_core::bail!("int8 forward on a layer that is not int8");
+            };
+            qkv.quantize_into(&x, &mut q);
+            wide.resize(total * qkv.outputs(), 0.0);
+            qkv.forward_with(&q, true, |row, c0, y| {
+                store_by_head(&mut wide, total, head, row, c0, y);
+            });
+            attention(&wide, lens, self.heads, hidden, &mut context);
+
+            attention_out.quantize_into(&context, &mut q);
+            attention_out.forward_into(&q, true, &mut sum, |row, c0, y| {
+                add_residual(y, &x[row * hidden + c0..]);
+            });
+            layer.attention_norm.forward_rows(&sum, &mut x);
+
+            up.quantize_into(&x, &mut q);
+            wide.resize(total * up.outputs(), 0.0);
+            up.forward_into(&q, true, &mut wide, |_, _, y| gelu(y));
+
+            down.quantize_into(&wide, &mut q);
+            down.forward_into(&q, true, &mut sum, |row, c0, y| {
+                add_residual(y, &x[row * hidden + c0..]);
+            });
+            layer.out_norm.forward_rows(&sum, &mut x);
+        }
+        Ok(x)
     }
 }
 
+fn add_residual(y: &mut [f32], residual: &[f32]) {
+    for (y, r) in y.iter_mut().zip(residual) {
+        *y += r;
+    }
+}
+
+/// Sum with eight running lanes: float addition is not associative, so a
+/// single running sum forces the compiler to add one value at a time,
+/// while eight independent lanes let it use vector instructions.
+fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// Puts one run of a `[tokens, 3 * hidden]` qkv row (its columns from
+/// `c0`) into the head-major layout [`attention`] reads: for each of the
+/// `3 * heads` blocks of `head` columns (queries, keys, values of each
+/// head), a `[tokens, head]` matrix.
+fn store_by_head(out: &mut [f32], tokens: usize, head: usize, row: usize, c0: usize, y: &[f32]) {
+    let mut c = c0;
+    let mut rest = y;
+    while !rest.is_empty() {
+        let (block, d) = (c / head, c % head);
+        let take = (head - d).min(rest.len());
+        let dst = &mut out[(block * tokens + row) * head + d..][..take];
+        // Fixed-size pieces compile to a few moves; one copy of a run-time
+        // length is a call to memmove, a sizeable cost at 32 floats.
+        let mut pieces = dst.chunks_exact_mut(LANES);
+        let mut from = rest[..take].chunks_exact(LANES);
+        for (dst, src) in pieces.by_ref().zip(from.by_ref()) {
+            dst.copy_from_slice(src);
+        }
+        pieces.into_remainder().copy_from_slice(from.remainder());
+        rest = &rest[take..];
+        c += take;
+    }
+}
+
+/// A whole `[tokens, 3 * hidden]` qkv matrix in the head-major layout.
+fn by_head(qkv: &[f32], tokens: usize, head: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; qkv.len()];
+    let width = qkv.len() / tokens.max(1);
+    for (row, values) in qkv.chunks_exact(width).enumerate() {
+        store_by_head(&mut out, tokens, head, row, 0, values);
+    }
+    out
+}
+
+/// Vector lanes of the attention and GELU loops: eight f32, one AVX2
+/// register (two SSE2 ones).
+const LANES: usize = 8;
+
 /// Multi-head self-attention, each sequence attending only to itself.
-/// `qkv` is `[tokens, 3 * hidden]` (queries, keys, values side by side);
-/// returns the `[tokens, hidden]` context.
-fn attention(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize) -> Vec<f32> {
+/// `qkv` holds queries, keys and values head-major (see [`store_by_head`]);
+/// writes the `[tokens, hidden]` context into `out`.
+fn attention(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { attention_avx2(qkv, lens, heads, hidden, out) };
+    }
+    attention_body(qkv, lens, heads, hidden, out);
+}
+
+/// [`attention_body`] compiled for AVX2: the same operations in the same
+/// order (no fused multiply-add), so the same bits as the SSE2 build, on
+/// registers twice as wide.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn attention_avx2(
+    qkv: &[f32],
+    lens: &[usize],
+    heads: usize,
+    hidden: usize,
+    out: &mut [f32],
+) {
+    attention_body(qkv, lens, heads, hidden, out);
+}
+
+/// Head-major, a sequence's queries, keys and values for one head are
+/// three small contiguous blocks that stay in L1 while every query runs
+/// over them (token-major, each key was a separate cache line 4.6 KB from
+/// the next). The keys are copied transposed in blocks of [`LANES`] keys
+/// (zero keys pad the last block), so a query's scores against a block
+/// build up in one register over the head's dimensions instead of ending
+/// in a horizontal sum per key; likewise the weighted sum of values runs
+/// [`LANES`] dimensions at a time, and the softmax normalisation is applied
+/// once to it.
+#[inline(always)]
+fn attention_body(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out: &mut [f32]) {
     let head = hidden / heads;
-    let width = 3 * hidden;
+    let tokens: usize = lens.iter().sum();
     let scale = 1.0 / (head as f32).sqrt();
-    let total: usize = lens.iter().sum();
-    let mut out = vec![0.0f32; total * hidden];
+    let block = |part: usize, h: usize, start: usize, len: usize| {
+        &qkv[((part * heads + h) * tokens + start) * head..][..len * head]
+    };
+    let mut keys: Vec<f32> = Vec::new();
     let mut scores: Vec<f32> = Vec::new();
     let mut start = 0;
     for &len in lens {
+        let padded = len.div_ceil(LANES) * LANES;
         for h in 0..heads {
-            let (q_at, k_at, v_at) = (h * head, hidden + h * head, 2 * hidden + h * head);
-            for i in 0..len {
-                let q = &qkv[(start + i) * width + q_at..][..head];
-                scores.clear();
-                let mut max = f32::NEG_INFINITY;
-                for j in 0..len {
-                    let k = &qkv[(start + j) * width + k_at..][..head];
-                    let s = dot(q, k) * scale;
-                    max = max.max(s);
-                    scores.push(s);
+            let (queries, values) = (block(0, h, start, len), block(2, h, start, len));
+            // keys[(b · head + d) · LANES + l] = key (b · LANES + l), dimension d.
+            keys.clear();
+            keys.resize(padded * head, 0.0);
+            for (j, k) in block(1, h, start, len).chunks_exact(head).enumerate() {
+                let (b, l) = (j / LANES, j % LANES);
+                for (d, &k) in k.iter().enumerate() {
+                    keys[(b * head + d) * LANES + l] = k;
                 }
-                let mut total_weight = 0.0;
-                for s in scores.iter_mut() {
-                    *s = exp(*s - max);
-                    total_weight += *s;
-                }
-                let o = &mut out[(start + i) * hidden + h * head..][..head];
-                for (j, s) in scores.iter().enumerate() {
-                    let p = s / total_weight;
-                    let v = &qkv[(start + j) * width + v_at..][..head];
-                    for (o, v) in o.iter_mut().zip(v) {
-                        *o += p * v;
+            }
+            scores.resize(padded, 0.0);
+            for (i, q) in queries.chunks_exact(head).enumerate() {
+                for (s, keys) in scores
+                    .chunks_exact_mut(LANES)
+                    .zip(keys.chunks_exact(head * LANES))
+                {
+                    let mut acc = [0.0f32; LANES];
+                    for (&qd, k) in q.iter().zip(keys.chunks_exact(LANES)) {
+                        for (a, k) in acc.iter_mut().zip(k) {
+                            *a += qd * k;
+                        }
                     }
+                    s.copy_from_slice(&acc);
+                }
+                let scores = &mut scores[..len];
+                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                for s in scores.iter_mut() {
+                    *s = exp((*s - max) * scale);
+                }
+                let inv = 1.0 / scores.iter().sum::<f32>();
+                let o = &mut out[(start + i) * hidden + h * head..][..head];
+                let mut d0 = 0;
+                for o in o.chunks_mut(LANES) {
+                    let mut acc = [0.0f32; LANES];
+                    if o.len() == LANES {
+                        for (s, v) in scores.iter().zip(values.chunks_exact(head)) {
+                            for (a, v) in acc.iter_mut().zip(&v[d0..d0 + LANES]) {
+                                *a += s * v;
+                            }
+                        }
+                    } else {
+                        for (s, v) in scores.iter().zip(values.chunks_exact(head)) {
+                            for (a, v) in acc.iter_mut().zip(&v[d0..]) {
+                                *a += s * v;
+                            }
+                        }
+                    }
+                    for (o, a) in o.iter_mut().zip(&acc) {
+                        *o = a * inv;
+                    }
+                    d0 += LANES;
                 }
             }
         }
         start += len;
     }
-    out
-}
-
-/// Dot product with eight running sums: float addition is not associative,
-/// so a single running sum forces the compiler to add one product at a time,
-/// while eight independent lanes let it use vector instructions.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
-            *l += x * y;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// Adds the bias to each row, then applies BERT's exact GELU,
@@ -618,9 +829,35 @@ fn bias_gelu(values: &mut [f32], bias: &[f32]) {
     }
     for row in values.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
-            let x = *v + b;
-            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            *v += b;
         }
+        gelu(row);
+    }
+}
+
+/// BERT's exact GELU in place.
+fn gelu(values: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { gelu_avx2(values) };
+    }
+    gelu_body(values);
+}
+
+/// [`gelu_body`] compiled for AVX2: element-wise IEEE operations without
+/// fused multiply-add, so the same bits as the SSE2 build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gelu_avx2(values: &mut [f32]) {
+    gelu_body(values);
+}
+
+#[inline(always)]
+fn gelu_body(values: &mut [f32]) {
+    for v in values.iter_mut() {
+        let x = *v;
+        *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
     }
 }
 
@@ -726,7 +963,8 @@ mod tests {
             qkv.extend((0..4).map(|i| base - i as f32)); // k
             qkv.extend((0..4).map(|i| base + 100.0 + i as f32)); // v
         }
-        let out = attention(&qkv, &[1, 1], heads, hidden);
+        let mut out = vec![f32::NAN; 8];
+        attention(&by_head(&qkv, 2, 2), &[1, 1], heads, hidden, &mut out);
         assert_eq!(
             out,
             vec![100.0, 101.0, 102.0, 103.0, 110.0, 111.0, 112.0, 113.0]
@@ -734,11 +972,83 @@ mod tests {
     }
 
     #[test]
-    fn dot_adds_every_product_including_the_tail() {
+    fn attention_matches_its_definition() {
+        // Three sequences, three heads of 4: softmax(q·k / √4) · v in f64.
+        let (heads, head, lens) = (3, 4, [5, 1, 7]);
+        let hidden = heads * head;
+        let tokens: usize = lens.iter().sum();
+        let qkv: Vec<f32> = (0..tokens * 3 * hidden)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 2.0)
+            .collect();
+        let mut got = vec![f32::NAN; tokens * hidden];
+        attention(&by_head(&qkv, tokens, head), &lens, heads, hidden, &mut got);
+        let at = |t: usize, c: usize| f64::from(qkv[t * 3 * hidden + c]);
+        let mut start = 0;
+        for len in lens {
+            for h in 0..heads {
+                for i in start..start + len {
+                    let scores: Vec<f64> = (start..start + len)
+                        .map(|j| {
+                            let dot: f64 = (0..head)
+                                .map(|d| at(i, h * head + d) * at(j, hidden + h * head + d))
+                                .sum();
+                            (dot / 2.0).exp()
+                        })
+                        .collect();
+                    let total: f64 = scores.iter().sum();
+                    for d in 0..head {
+                        let want: f64 = (start..start + len)
+                            .zip(&scores)
+                            .map(|(j, s)| s / total * at(j, 2 * hidden + h * head + d))
+                            .sum();
+                        let g = f64::from(got[i * hidden + h * head + d]);
+                        assert!((g - want).abs() < 1e-5, "{g} vs {want}");
+                    }
+                }
+            }
+            start += len;
+        }
+    }
+
+    /// Values spread over GELU's and softmax's interesting ranges, with ties
+    /// and both signs, deterministic.
+    fn spread(len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 % 2003) as f32 / 1001.0 - 1.0) * 6.0)
+            .collect()
+    }
+
+    #[test]
+    fn the_avx2_builds_give_the_sse2_bits() {
+        // Whichever build a CPU runs, the embeddings (and so the grades) must
+        // be the same: the dispatching functions against the plain bodies.
+        let mut dispatched = spread(1536 * 3 + 5);
+        let mut plain = dispatched.clone();
+        gelu(&mut dispatched);
+        gelu_body(&mut plain);
+        assert!(dispatched
+            .iter()
+            .zip(&plain)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+
+        let (heads, head, lens) = (12, 32, [1, 9, 23, 16, 40]);
+        let hidden = heads * head;
+        let tokens: usize = lens.iter().sum();
+        let qkv = by_head(&spread(tokens * 3 * hidden), tokens, head);
+        let mut dispatched = vec![0.0; tokens * hidden];
+        let mut plain = vec![0.0; tokens * hidden];
+        attention(&qkv, &lens, heads, hidden, &mut dispatched);
+        attention_body(&qkv, &lens, heads, hidden, &mut plain);
+        assert!(dispatched
+            .iter()
+            .zip(&plain)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn sum_adds_every_value_including_the_tail() {
         let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
-        let b: Vec<f32> = (0..19).map(|i| (i % 3) as f32).collect();
-        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert_eq!(dot(&a, &b), want);
+        assert_eq!(sum(&a), 171.0);
     }
 
     #[test]
