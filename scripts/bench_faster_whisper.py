@@ -14,7 +14,7 @@ PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 
 
 def main():
-    model_dir, threads, compute_type, *items = sys.argv[1:]
+    model_dir, threads, compute_type, beam, *items = sys.argv[1:]
     started = time.perf_counter()
     model = WhisperModel(model_dir, device="cpu", compute_type=compute_type,
                          cpu_threads=int(threads), num_workers=1)
@@ -23,8 +23,8 @@ def main():
         audio_path, ref_path = item.split("=", 1)
         audio = np.fromfile(audio_path, dtype="<i2").astype(np.float32) / 32768.0
         started = time.perf_counter()
-        # Greedy with word times and the verbatim prompt, like pitchgrade's local backend.
-        segments, _ = model.transcribe(audio, language="en", beam_size=1, best_of=1,
+        # The same beam, word times and verbatim prompt as pitchgrade's local backend.
+        segments, _ = model.transcribe(audio, language="en", beam_size=int(beam), best_of=1,
                                        word_timestamps=True, initial_prompt=PROMPT,
                                        vad_filter=False)
         text = " ".join(s.text.strip() for s in segments)  # decoding happens here
