@@ -11,8 +11,9 @@
 //! decoded segment (beam search keeps sentences together more than greedy
 //! decoding does), DTW can stretch the word before the pause over the whole
 //! silence, to where speech resumes. No word holds a silence of
-//! `PAUSE_IN_WORD`: a word ends `SOFT_END` into the first such silence after
-//! its speech.
+//! `PAUSE_IN_WORD`: the word is the longer stretch of speech on either side
+//! of the first such silence, and ends `SOFT_END` into the silence when it
+//! is the stretch before.
 
 use crate::transcribe::energy::SpeechEnergy;
 use crate::transcribe::Word;
@@ -72,9 +73,19 @@ pub fn timed_words(
             // DTW ends never go backwards in theory; keep them monotonic in practice.
             let end = end.max(*previous_end + MIN_WORD_SECONDS);
             let start = energy.onset(*previous_end, end).min(end - MIN_WORD_SECONDS);
-            let end = match energy.pause_after_speech(start, end, PAUSE_IN_WORD) {
-                Some(pause) => (pause + SOFT_END).min(end),
-                None => end,
+            let (start, end) = match energy.pause_after_speech(start, end, PAUSE_IN_WORD) {
+                // The word is the longer side of the pause: before it when DTW
+                // ran the word on to where speech resumed, after it when the
+                // previous word's tail was taken for this word's onset.
+                Some(pause) => {
+                    let resume = energy.onset(pause, end);
+                    if end - resume > pause - start {
+                        (resume.min(end - MIN_WORD_SECONDS), end)
+                    } else {
+                        (start, (pause + SOFT_END).min(end))
+                    }
+                }
+                None => (start, end),
             };
             *previous_end = end;
             Word {
@@ -180,6 +191,12 @@ mod tests {
             words[0]
         );
         assert!((words[1].start - 3.0).abs() <= 0.011, "{:?}", words[1]);
+        // The other way round: the previous word ended too early, so the
+        // span starts on its tail; the word is the speech after the pause.
+        let mut prev = 0.7;
+        let words = timed_words(&[tok(" next", 3.6)], &energy, &mut prev);
+        assert!((words[0].start - 3.0).abs() <= 0.011, "{:?}", words[0]);
+        assert_eq!(words[0].end, 3.6);
         // A short soft tail is left alone.
         let mut prev = 0.0;
         let words = timed_words(&[tok(" yes", 1.2)], &energy, &mut prev);
