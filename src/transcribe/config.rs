@@ -219,13 +219,15 @@ impl TranscriberConfig {
 mod tests {
     use super::*;
 
+    /// The defaults with one environment variable set.
+    fn with_one_var(name: &'static str, value: &str) -> Result<TranscriberConfig, String> {
+        let value = value.to_string();
+        TranscriberConfig::default().with_env(move |k| (k == name).then(|| value.clone()))
+    }
+
     #[test]
     fn beam_width_comes_from_the_environment_within_bounds() {
-        let with = |v: &str| {
-            let v = v.to_string();
-            TranscriberConfig::default()
-                .with_env(move |k| (k == "PITCHGRADE_WHISPER_BEAM").then(|| v.clone()))
-        };
+        let with = |v: &str| with_one_var("PITCHGRADE_WHISPER_BEAM", v);
         assert_eq!(TranscriberConfig::default().beam_size, 5);
         assert_eq!(with("1").map(|c| c.beam_size), Ok(1));
         assert_eq!(with(" 8 ").map(|c| c.beam_size), Ok(8));
@@ -237,11 +239,7 @@ mod tests {
 
     #[test]
     fn whisper_threads_come_from_the_environment_within_bounds() {
-        let with = |v: &str| {
-            let v = v.to_string();
-            TranscriberConfig::default()
-                .with_env(move |k| (k == "PITCHGRADE_WHISPER_THREADS").then(|| v.clone()))
-        };
+        let with = |v: &str| with_one_var("PITCHGRADE_WHISPER_THREADS", v);
         assert_eq!(TranscriberConfig::default().threads, None);
         assert_eq!(with("1").map(|c| c.threads), Ok(Some(1)));
         assert_eq!(with(" 12 ").map(|c| c.threads), Ok(Some(12)));

@@ -37,11 +37,16 @@ impl SpeechEnergy {
         }
     }
 
-    /// First moment in `[from, to)` with speech energy; `from` when there is none.
-    pub fn onset(&self, from: f64, to: f64) -> f64 {
+    /// The 10 ms frames that overlap `[from, to)`.
+    fn frames(&self, from: f64, to: f64) -> std::ops::Range<usize> {
         let first = (from.max(0.0) * 100.0).floor() as usize;
         let last = ((to.max(0.0) * 100.0).ceil() as usize).min(self.rms.len());
-        (first..last)
+        first..last
+    }
+
+    /// First moment in `[from, to)` with speech energy; `from` when there is none.
+    pub fn onset(&self, from: f64, to: f64) -> f64 {
+        self.frames(from, to)
             .find(|&i| self.rms[i] >= self.threshold)
             .map_or(from, |i| (i as f64 / 100.0).max(from))
     }
@@ -50,11 +55,10 @@ impl SpeechEnergy {
     /// speech in `[from, to)` begins; `None` when there is no such silence
     /// (or no speech before it).
     pub fn pause_after_speech(&self, from: f64, to: f64, min_seconds: f64) -> Option<f64> {
-        let first = (from.max(0.0) * 100.0).floor() as usize;
-        let last = ((to.max(0.0) * 100.0).ceil() as usize).min(self.rms.len());
+        let frames = self.frames(from, to);
         let min_frames = (min_seconds * 100.0).ceil().max(1.0) as usize;
-        let (mut heard, mut quiet_from, mut quiet) = (false, first, 0);
-        for i in first..last {
+        let (mut heard, mut quiet_from, mut quiet) = (false, frames.start, 0);
+        for i in frames {
             if self.rms[i] >= self.threshold {
                 heard = true;
                 quiet = 0;

@@ -142,16 +142,20 @@ mod tests {
         assert_eq!(merge_tokens(&t)[0].0, "café");
     }
 
-    #[test]
-    fn a_word_after_silence_starts_when_speech_resumes() {
-        // 1 s of speech-like noise, 2 s of silence, 1 s of speech.
+    /// 1 s of speech-like tone, 2 s of silence, 1 s of tone.
+    fn speech_pause_speech() -> SpeechEnergy {
         let mut samples = vec![0.0f32; 4 * 16_000];
         for (i, s) in samples.iter_mut().enumerate() {
             if !(16_000..48_000).contains(&i) {
                 *s = ((i as f32) * 0.3).sin() * 0.4;
             }
         }
-        let energy = SpeechEnergy::new(&samples);
+        SpeechEnergy::new(&samples)
+    }
+
+    #[test]
+    fn a_word_after_silence_starts_when_speech_resumes() {
+        let energy = speech_pause_speech();
         let mut prev = 0.0;
         let words = timed_words(
             &[tok(" before", 1.0), tok(" after", 3.6)],
@@ -170,15 +174,9 @@ mod tests {
 
     #[test]
     fn a_word_before_a_pause_does_not_run_on_through_it() {
-        // 1 s of speech, 2 s of silence, 1 s of speech; DTW ends the first
-        // word just after speech resumes, as it did under beam search.
-        let mut samples = vec![0.0f32; 4 * 16_000];
-        for (i, s) in samples.iter_mut().enumerate() {
-            if !(16_000..48_000).contains(&i) {
-                *s = ((i as f32) * 0.3).sin() * 0.4;
-            }
-        }
-        let energy = SpeechEnergy::new(&samples);
+        // DTW ends the first word just after speech resumes, as it did under
+        // beam search.
+        let energy = speech_pause_speech();
         let mut prev = 0.0;
         let words = timed_words(
             &[tok(" afternoon", 3.05), tok(" our", 3.4)],
