@@ -183,3 +183,61 @@ fn rubric_test_exits_non_zero_on_a_mismatch() {
         stdout(&bad)
     );
 }
+
+/// `rubric test` reports agreement, not only mismatches, and exits by the
+/// bars a flag or the rubric sets.
+#[test]
+fn rubric_test_reports_agreement_as_json_and_exits_by_its_bars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["strong_full", "off_topic", "buzzword_list"] {
+        for ext in ["txt", "expect.toml"] {
+            let file = format!("{name}.{ext}");
+            std::fs::copy(root().join(CASES).join(&file), dir.path().join(&file))
+                .expect("copy case");
+        }
+    }
+    // One wrong label: the grade passes strong_full, the label says fail.
+    let expect = dir.path().join("strong_full.expect.toml");
+    let relabelled = std::fs::read_to_string(&expect)
+        .expect("read")
+        .replace("decision = \"pass\"", "decision = \"fail\"");
+    std::fs::write(&expect, relabelled).expect("relabel");
+    let run = |extra: &[&str]| {
+        pitchgrade()
+            .arg("rubric")
+            .arg("test")
+            .arg(dir.path())
+            .args(["--rubric", SALES, "--json"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let s = &report["summary"];
+    assert_eq!(s["cases"], 3);
+    assert_eq!(s["false_passes"], 1, "{s}");
+    assert_eq!(s["false_fails"], 0);
+    let agreement = s["decision_agreement"].as_f64().expect("number");
+    assert!((agreement - 2.0 / 3.0).abs() < 1e-9, "{agreement}");
+    assert_eq!(s["confusion"][2][0], 1, "labelled fail, graded pass: {s}");
+    assert!(s["criteria"].as_array().is_some_and(|c| !c.is_empty()));
+    let case = report["cases"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "strong_full"))
+        .expect("case");
+    assert_eq!(case["inconsistent_label"], "pass", "the label breaks the label rule: {case}");
+    // No bar set: any mismatch fails, as before.
+    assert_eq!(out.status.code(), Some(1));
+    // A bar the set meets passes despite the mismatch; one it misses fails and says which.
+    assert!(run(&["--min-decision-agreement", "0.6"]).status.success());
+    let missed = run(&["--max-false-passes", "0"]);
+    assert_eq!(missed.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&missed.stdout).expect("JSON");
+    assert!(
+        report["failures"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("false pass")),
+        "{report}"
+    );
+}

@@ -1,13 +1,18 @@
 //! `pitchgrade rubric lint|schema|test`: tools for the enablement team.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
-use super::backends::JudgeArgs;
-use crate::rubric;
-use crate::score::rubric_test::run_cases;
+use super::backends::{JudgeArgs, TranscriberArgs};
+use crate::ingest::Limits;
+use crate::pipeline::{delivery_input, Pipeline};
+use crate::rubric::{self, LoadedRubric};
+use crate::score::agreement::Thresholds;
+use crate::score::rubric_test::{run_cases_with, CaseError, CaseGrader, TypedGrader};
+use crate::score::{grade, DeliveryInput, Grade};
+use crate::transcribe::Transcript;
 
 #[derive(Debug, Subcommand)]
 pub enum RubricCommand {
@@ -18,14 +23,74 @@ pub enum RubricCommand {
     },
     /// Print the JSON Schema of the rubric format.
     Schema,
-    /// Grade a folder of labelled pitches (NAME.txt + NAME.expect.toml) and compare.
+    /// Grade a folder of labelled pitches (NAME.txt + NAME.expect.toml) and
+    /// report agreement with the labels: per-criterion kappa and accuracy,
+    /// decisions, false passes and fails, review rate. Exits 1 when a bar
+    /// (the rubric's `[agreement]` or a flag) is missed; with no bar set, on
+    /// any mismatch.
     Test {
         dir: PathBuf,
         #[arg(long)]
         rubric: PathBuf,
         #[command(flatten)]
         judge: JudgeArgs,
+        /// Grade recordings of the cases (DIR/NAME.wav, .mp3, .m4a, .ogg, .webm,
+        /// .flac) through the whole pipeline instead of the typed text. Each
+        /// transcript is kept beside its recording (NAME.transcript.json) and
+        /// reused while the recording and the transcriber are unchanged.
+        #[arg(long)]
+        audio_dir: Option<PathBuf>,
+        /// With --audio-dir: transcribe again even when a kept transcript exists.
+        #[arg(long, requires = "audio_dir")]
+        retranscribe: bool,
+        #[command(flatten)]
+        transcriber: TranscriberArgs,
+        #[command(flatten)]
+        bars: BarArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
+}
+
+/// Agreement bars on the command line; each overrides the rubric's `[agreement]`.
+#[derive(Debug, Clone, Args)]
+pub struct BarArgs {
+    /// Least share (0-1) of grade decisions equal to the label.
+    #[arg(long)]
+    pub min_decision_agreement: Option<f64>,
+    /// Least share (0-1) of label-rule decisions (from the judge's verdicts) equal to the label.
+    #[arg(long)]
+    pub min_label_rule_agreement: Option<f64>,
+    /// Least Cohen's kappa of the worst criterion.
+    #[arg(long)]
+    pub min_kappa: Option<f64>,
+    /// Least median kappa over the criteria.
+    #[arg(long)]
+    pub min_median_kappa: Option<f64>,
+    /// Most cases labelled fail or borderline that may pass.
+    #[arg(long)]
+    pub max_false_passes: Option<usize>,
+    /// Most cases labelled pass that may fail.
+    #[arg(long)]
+    pub max_false_fails: Option<usize>,
+    /// Largest share (0-1) of cases sent to review.
+    #[arg(long)]
+    pub max_review_rate: Option<f64>,
+}
+
+impl BarArgs {
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            min_decision_agreement: self.min_decision_agreement,
+            min_label_rule_agreement: self.min_label_rule_agreement,
+            min_kappa: self.min_kappa,
+            min_median_kappa: self.min_median_kappa,
+            max_false_passes: self.max_false_passes,
+            max_false_fails: self.max_false_fails,
+            max_review_rate: self.max_review_rate,
+        }
+    }
 }
 
 pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
@@ -35,18 +100,158 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
             println!("{}", rubric::schema::rubric_schema_json());
             ExitCode::SUCCESS
         }
-        RubricCommand::Test { dir, rubric, judge } => {
+        RubricCommand::Test {
+            dir,
+            rubric,
+            judge,
+            audio_dir,
+            retranscribe,
+            transcriber,
+            bars,
+            json,
+        } => {
             let rubric = rubric::load(&rubric)?;
             let judge = judge.build()?;
-            let report = run_cases(&dir, &rubric, judge.as_ref()).await?;
-            print!("{}", report.table());
-            if report.all_passed() {
+            let report = match audio_dir {
+                None => {
+                    let grader = TypedGrader {
+                        rubric: &rubric,
+                        judge: judge.as_ref(),
+                    };
+                    run_cases_with(&dir, &rubric, &grader).await?
+                }
+                Some(audio_dir) => {
+                    let grader = AudioGrader {
+                        rubric: &rubric,
+                        pipeline: Pipeline {
+                            limits: Limits::default(),
+                            transcriber: transcriber.build()?,
+                            judge,
+                        },
+                        dir: audio_dir,
+                        retranscribe,
+                    };
+                    run_cases_with(&dir, &rubric, &grader).await?
+                }
+            };
+            let thresholds = rubric
+                .rubric
+                .agreement
+                .clone()
+                .unwrap_or_default()
+                .overlaid(&bars.thresholds());
+            let failures = thresholds.failures(&report.summary());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report.to_json(&thresholds))?
+                );
+            } else {
+                print!("{}", report.table());
+                for f in &failures {
+                    println!("BAR MISSED: {f}");
+                }
+            }
+            let ok = if thresholds.is_empty() {
+                report.all_passed()
+            } else {
+                failures.is_empty()
+            };
+            if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
         }
     })
+}
+
+/// Recordings a case may have, in the order they are looked for.
+const AUDIO_EXTENSIONS: [&str; 7] = ["wav", "flac", "ogg", "opus", "mp3", "m4a", "webm"];
+
+/// Grades a recording of each case through the whole pipeline. Transcription
+/// is most of the time, and a judge change needs none: the transcript and
+/// delivery figures are kept beside the recording and reused while the
+/// recording is older than them and the same transcriber made them.
+struct AudioGrader<'a> {
+    rubric: &'a LoadedRubric,
+    pipeline: Pipeline,
+    dir: PathBuf,
+    retranscribe: bool,
+}
+
+impl AudioGrader<'_> {
+    fn recording(&self, name: &str) -> Option<PathBuf> {
+        AUDIO_EXTENSIONS
+            .iter()
+            .map(|ext| self.dir.join(format!("{name}.{ext}")))
+            .find(|p| p.is_file())
+    }
+
+    fn kept(&self, name: &str, recording: &Path) -> Option<(Transcript, DeliveryInput)> {
+        if self.retranscribe {
+            return None;
+        }
+        let t_path = self.dir.join(format!("{name}.transcript.json"));
+        let d_path = self.dir.join(format!("{name}.delivery.json"));
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let audio_time = modified(recording)?;
+        if modified(&t_path)? < audio_time || modified(&d_path)? < audio_time {
+            return None;
+        }
+        let transcript: Transcript =
+            serde_json::from_slice(&std::fs::read(&t_path).ok()?).ok()?;
+        let delivery: DeliveryInput = serde_json::from_slice(&std::fs::read(&d_path).ok()?).ok()?;
+        (transcript.model == self.pipeline.transcriber.model()
+            && transcript.backend == self.pipeline.transcriber.name())
+        .then_some((transcript, delivery))
+    }
+}
+
+#[async_trait::async_trait]
+impl CaseGrader for AudioGrader<'_> {
+    async fn grade_case(&self, name: &str, _text: &Path) -> Result<Grade, CaseError> {
+        let failed = |message: String| CaseError::Grading {
+            case: name.to_string(),
+            message,
+        };
+        let recording = self.recording(name).ok_or_else(|| {
+            failed(format!(
+                "no recording {name}.{{{}}} in {}",
+                AUDIO_EXTENSIONS.join(","),
+                self.dir.display()
+            ))
+        })?;
+        if let Some((transcript, delivery)) = self.kept(name, &recording) {
+            return Ok(grade(
+                self.rubric,
+                &transcript,
+                Some(&delivery),
+                self.pipeline.judge.as_ref(),
+            )
+            .await);
+        }
+        let run = self
+            .pipeline
+            .grade_file(&recording, self.rubric)
+            .await
+            .map_err(|e| failed(format!("{}: {e}", recording.display())))?;
+        let keep = |file: String, json: serde_json::Result<Vec<u8>>| {
+            let path = self.dir.join(file);
+            json.map_err(|e| e.to_string())
+                .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()))
+                .map_err(|e| failed(format!("cannot keep {}: {e}", path.display())))
+        };
+        keep(
+            format!("{name}.transcript.json"),
+            serde_json::to_vec(&run.transcript),
+        )?;
+        keep(
+            format!("{name}.delivery.json"),
+            serde_json::to_vec(&delivery_input(&run.audio)),
+        )?;
+        Ok(run.grade)
+    }
 }
 
 /// Prints every problem; exit 1 when there are any.

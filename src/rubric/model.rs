@@ -32,6 +32,37 @@ pub struct Rubric {
     /// Product, competitor and jargon words passed to transcription so they are spelled right.
     #[serde(default)]
     pub vocabulary: Vec<String>,
+    /// What `pitchgrade rubric test` must reach on this rubric's labelled
+    /// pitches before a change ships; a bar missed exits non-zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<AgreementBars>,
+}
+
+/// Agreement bars for a rubric's labelled set. Unset bars are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementBars {
+    /// Least share (0–1) of cases whose grade decision equals the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_decision_agreement: Option<f64>,
+    /// Least share (0–1) whose decision, by the label rule from the judge's verdicts, equals the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_label_rule_agreement: Option<f64>,
+    /// Least Cohen's kappa of the worst criterion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kappa: Option<f64>,
+    /// Least median kappa over the criteria.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_median_kappa: Option<f64>,
+    /// Most cases labelled fail or borderline that the grade passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_false_passes: Option<usize>,
+    /// Most cases labelled pass that the grade fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_false_fails: Option<usize>,
+    /// Largest share (0–1) of cases sent to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_review_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

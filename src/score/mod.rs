@@ -1,6 +1,7 @@
 //! Stages 4–6: measured criteria (code), judged criteria (a [`judge::Judge`]),
 //! evidence checks, and the decision.
 
+pub mod agreement;
 pub mod decide;
 pub mod evidence;
 pub mod grade;

@@ -1,15 +1,18 @@
 //! `pitchgrade rubric test`: a rubric change is tested like code.
 //!
 //! A case is `NAME.txt` (the pitch as typed) plus `NAME.expect.toml` with the
-//! decision and per-criterion verdicts a human gave it. Every case is graded
-//! with the chosen judge; any disagreement with the labels is a failure.
+//! decision and per-criterion verdicts a human gave it (conventions:
+//! `rubrics/tests/README.md`). Every case is graded, from the text or from a
+//! recording of it, and the report says how far the grader agrees with the
+//! labels ([`super::agreement`]), not only where it does not.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::agreement::{self, label_rule, Scored, Summary, Thresholds};
 use super::decide::{Decision, Verdict};
 use super::grade::{grade, Grade};
 use super::judge::Judge;
@@ -27,6 +30,39 @@ pub struct Expectation {
     /// What the case is about, for whoever reads the folder.
     #[serde(default)]
     pub note: String,
+    /// What kind of pitch it is (`strong`, `paraphrase`, `injection`, …).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Why each criterion got its label, one line each.
+    #[serde(default)]
+    pub reasons: BTreeMap<String, String>,
+}
+
+impl Expectation {
+    pub fn tagged(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
+/// Grades one case. The typed grader reads the text; `rubric test
+/// --audio-dir` grades a recording of it through the whole pipeline.
+#[async_trait::async_trait]
+pub trait CaseGrader: Send + Sync {
+    async fn grade_case(&self, name: &str, text: &Path) -> Result<Grade, CaseError>;
+}
+
+/// Grades the typed text: no audio, so audio-only criteria are unscored.
+pub struct TypedGrader<'a> {
+    pub rubric: &'a LoadedRubric,
+    pub judge: &'a dyn Judge,
+}
+
+#[async_trait::async_trait]
+impl CaseGrader for TypedGrader<'_> {
+    async fn grade_case(&self, _name: &str, text: &Path) -> Result<Grade, CaseError> {
+        let transcript = load_transcript(text)?;
+        Ok(grade(self.rubric, &transcript, None, self.judge).await)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +88,8 @@ pub enum CaseError {
     Read(#[from] RubricError),
     #[error(transparent)]
     Transcript(#[from] TranscriptInputError),
+    #[error("case {case}: {message}")]
+    Grading { case: String, message: String },
 }
 
 /// One graded case.
@@ -62,6 +100,11 @@ pub struct CaseResult {
     pub grade: Grade,
     /// Human-readable disagreements; empty when the case passed.
     pub mismatches: Vec<String>,
+    /// The label rule applied to the judge's verdicts on the labelled criteria.
+    pub label_rule_decision: Decision,
+    /// Set when the labels themselves break the label rule: the decision the
+    /// rule gives for them. A slip in the set, not in the grader.
+    pub inconsistent_label: Option<Decision>,
 }
 
 /// Agreement of the judge with the labels for one criterion (or the decision).
@@ -79,6 +122,70 @@ pub struct SuiteReport {
 impl SuiteReport {
     pub fn all_passed(&self) -> bool {
         self.cases.iter().all(|c| c.mismatches.is_empty())
+    }
+
+    /// κ, decision agreement, false passes and fails, review rate, confusion.
+    pub fn summary(&self) -> Summary {
+        let scored: Vec<Scored<'_>> = self
+            .cases
+            .iter()
+            .map(|c| Scored {
+                label: c.expected.decision,
+                graded: c.grade.decision,
+                label_rule: c.label_rule_decision,
+                paraphrase: c.expected.tagged("paraphrase"),
+                verdicts: c
+                    .grade
+                    .criteria
+                    .iter()
+                    .filter_map(|g| {
+                        let want = c.expected.criteria.get(&g.id)?;
+                        Some((g.id.as_str(), *want, g.verdict))
+                    })
+                    .collect(),
+            })
+            .collect();
+        agreement::summarise(&scored)
+    }
+
+    /// The report as data, for `rubric test --json` and the validity bench.
+    pub fn to_json(&self, thresholds: &Thresholds) -> serde_json::Value {
+        let summary = self.summary();
+        let cases: Vec<CaseJson<'_>> = self
+            .cases
+            .iter()
+            .map(|c| CaseJson {
+                name: &c.name,
+                tags: &c.expected.tags,
+                expected: c.expected.decision,
+                decision: c.grade.decision,
+                label_rule_decision: c.label_rule_decision,
+                score: c.grade.score,
+                judged_points: c
+                    .grade
+                    .criteria
+                    .iter()
+                    .filter(|g| !g.kind.is_measured())
+                    .filter_map(|g| g.score)
+                    .sum(),
+                expected_criteria: &c.expected.criteria,
+                criteria: c
+                    .grade
+                    .criteria
+                    .iter()
+                    .map(|g| (g.id.as_str(), g.verdict))
+                    .collect(),
+                reasons: c.grade.reasons.iter().map(|r| r.message.as_str()).collect(),
+                mismatches: &c.mismatches,
+                inconsistent_label: c.inconsistent_label,
+            })
+            .collect();
+        serde_json::json!({
+            "cases": cases,
+            "summary": summary,
+            "thresholds": thresholds,
+            "failures": thresholds.failures(&summary),
+        })
     }
 
     /// Per criterion id (in rubric order of first appearance) and for the decision.
@@ -137,10 +244,68 @@ impl SuiteReport {
             );
         }
         let (per, decision) = self.agreement();
+        let s = self.summary();
         let _ = writeln!(out, "\nAgreement with labels:");
         let _ = writeln!(out, "  {:<28} {}", "decision", fraction(decision));
+        let _ = writeln!(
+            out,
+            "  {:<28} {:.0}%",
+            "decision by the label rule",
+            100.0 * s.label_rule_agreement
+        );
+        let _ = writeln!(
+            out,
+            "  {:<28} {}  (labelled fail or review, graded pass)",
+            "false passes", s.false_passes
+        );
+        let _ = writeln!(
+            out,
+            "  {:<28} {}  (labelled pass, graded fail)",
+            "false fails", s.false_fails
+        );
+        let _ = writeln!(out, "  {:<28} {:.0}%", "sent to review", 100.0 * s.review_rate);
+        if s.paraphrase_passes.1 > 0 {
+            let _ = writeln!(
+                out,
+                "  {:<28} {}/{}",
+                "paraphrases passed", s.paraphrase_passes.0, s.paraphrase_passes.1
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<28} worst {}, median {}",
+            "Cohen's kappa",
+            kappa(s.kappa_worst),
+            kappa(s.kappa_median)
+        );
+        let _ = writeln!(out, "\n  {:<28} {:>9}  {:>5}", "criterion", "agreement", "kappa");
         for (id, a) in per {
-            let _ = writeln!(out, "  {id:<28} {}", fraction(a));
+            let k = s.criteria.iter().find(|c| c.id == id).and_then(|c| c.kappa);
+            let _ = writeln!(out, "  {id:<28} {:>9}  {:>5}", fraction(a), kappa(k));
+        }
+        let _ = writeln!(out, "\n  Decisions (rows: label, columns: grade)");
+        let _ = writeln!(out, "  {:<12} {:>5} {:>10} {:>5}", "", "pass", "borderline", "fail");
+        for (i, d) in agreement::DECISIONS.iter().enumerate() {
+            let row = s.confusion[i];
+            let _ = writeln!(
+                out,
+                "  {:<12} {:>5} {:>10} {:>5}",
+                decision_name(*d),
+                row[0],
+                row[1],
+                row[2]
+            );
+        }
+        for c in &self.cases {
+            if let Some(rule) = c.inconsistent_label {
+                let _ = writeln!(
+                    out,
+                    "  warning: {}: labelled {} but the label rule gives {} for its criterion labels",
+                    c.name,
+                    decision_name(c.expected.decision),
+                    decision_name(rule)
+                );
+            }
         }
         let failed = self
             .cases
@@ -154,6 +319,28 @@ impl SuiteReport {
         );
         out
     }
+}
+
+#[derive(Serialize)]
+struct CaseJson<'a> {
+    name: &'a str,
+    tags: &'a [String],
+    expected: Decision,
+    decision: Decision,
+    label_rule_decision: Decision,
+    score: f64,
+    /// Points earned on judged criteria (talking points, objections, tone).
+    judged_points: f64,
+    expected_criteria: &'a BTreeMap<String, Verdict>,
+    criteria: BTreeMap<&'a str, Verdict>,
+    reasons: Vec<&'a str>,
+    mismatches: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inconsistent_label: Option<Decision>,
+}
+
+fn kappa(k: Option<f64>) -> String {
+    k.map_or_else(|| "–".into(), |k| format!("{k:.2}"))
 }
 
 fn fraction(a: Agreement) -> String {
@@ -216,18 +403,40 @@ pub fn find_cases(dir: &Path) -> Result<Vec<(String, PathBuf, PathBuf)>, CaseErr
     Ok(cases)
 }
 
-/// Grades every case in `dir` with `judge` and compares with the labels.
+/// Grades every case in `dir` (typed) with `judge` and compares with the labels.
 pub async fn run_cases(
     dir: &Path,
     rubric: &LoadedRubric,
     judge: &dyn Judge,
 ) -> Result<SuiteReport, CaseError> {
+    run_cases_with(dir, rubric, &TypedGrader { rubric, judge }).await
+}
+
+/// As [`run_cases`], each case graded by `grader`.
+pub async fn run_cases_with(
+    dir: &Path,
+    rubric: &LoadedRubric,
+    grader: &dyn CaseGrader,
+) -> Result<SuiteReport, CaseError> {
     let known: Vec<String> = rubric.rubric.criteria().into_iter().map(|c| c.id).collect();
     let mut results = Vec::new();
     for (name, pitch, expect_path) in find_cases(dir)? {
         let expected = read_expectation(&expect_path, &known)?;
-        let transcript = load_transcript(&pitch)?;
-        let grade = grade(rubric, &transcript, None, judge).await;
+        let grade = grader.grade_case(&name, &pitch).await?;
+        let judged: BTreeMap<String, Verdict> = grade
+            .criteria
+            .iter()
+            .filter(|g| expected.criteria.contains_key(&g.id))
+            .map(|g| (g.id.clone(), g.verdict))
+            .collect();
+        let label_rule_decision =
+            label_rule(&rubric.rubric, &judged, grade.flags.injection_flagged);
+        let by_labels = label_rule(
+            &rubric.rubric,
+            &expected.criteria,
+            expected.tagged("injection"),
+        );
+        let inconsistent_label = (by_labels != expected.decision).then_some(by_labels);
         let mut mismatches = Vec::new();
         if grade.decision != expected.decision {
             mismatches.push(format!(
@@ -250,9 +459,30 @@ pub async fn run_cases(
             expected,
             grade,
             mismatches,
+            label_rule_decision,
+            inconsistent_label,
         });
     }
     Ok(SuiteReport { cases: results })
+}
+
+/// Every case of `dir` whose labelled decision breaks the label rule for its
+/// own criterion labels, with the decision the rule gives. Needs no judge:
+/// it checks the set, not the grader.
+pub fn label_slips(
+    dir: &Path,
+    rubric: &LoadedRubric,
+) -> Result<Vec<(String, Decision, Decision)>, CaseError> {
+    let known: Vec<String> = rubric.rubric.criteria().into_iter().map(|c| c.id).collect();
+    let mut slips = Vec::new();
+    for (name, _, expect_path) in find_cases(dir)? {
+        let e = read_expectation(&expect_path, &known)?;
+        let rule = label_rule(&rubric.rubric, &e.criteria, e.tagged("injection"));
+        if rule != e.decision {
+            slips.push((name, e.decision, rule));
+        }
+    }
+    Ok(slips)
 }
 
 fn read_expectation(path: &Path, known: &[String]) -> Result<Expectation, CaseError> {
