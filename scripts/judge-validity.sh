@@ -8,6 +8,8 @@
 #
 #   scripts/judge-validity.sh                 # typed transcripts, every set
 #   scripts/judge-validity.sh --audio         # and from audio
+#   scripts/judge-validity.sh --audio --sample 8   # from audio, 8 pitches a set
+#                                             # (picked by a hash of the name)
 #   scripts/judge-validity.sh --sets a,b      # only these sets
 #   scripts/judge-validity.sh --robustness    # the same speech in six containers,
 #                                             # with 4 s pauses and at 230 wpm
@@ -20,20 +22,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 audio=0
 robust=0
+sample=0
 sets=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --audio) audio=1 ;;
     --robustness) robust=1 ;;
     --sets) sets="$2"; shift ;;
+    --sample) sample="$2"; shift ;;
     *) echo "usage: $0 [--audio] [--sets a,b]" >&2; exit 2 ;;
   esac
   shift
 done
 scripts/setup.sh >&2
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
-cargo build --locked --quiet --bin pitchgrade >&2
-bin="$CARGO_TARGET_DIR/debug/pitchgrade"
+# The binary of the test build: a plain `cargo build` resolves dependency
+# features without the dev-dependencies and would compile a second set of them.
+if [ -n "${PITCHGRADE_BIN:-}" ]; then
+  bin=$PITCHGRADE_BIN   # another build, e.g. to measure the judge before a change
+else
+  cargo test --locked --quiet --no-run --test cli_rubric >&2
+  bin="$CARGO_TARGET_DIR/debug/pitchgrade"
+fi
 cache=${PITCHGRADE_VALIDITY_DIR:-$HOME/.cache/pitchgrade-validity}
 out=${OUT:-target/validity}
 mkdir -p "$out"
@@ -59,8 +69,13 @@ for dir in rubrics/tests/*/; do
         python3 scripts/judge_validity.py render "$txt" "$wav" >&2
       fi
     done
+    cases="$dir"
+    if [ "$sample" -gt 0 ]; then
+      cases="$cache/sample-$sample/$set_name"
+      python3 scripts/judge_validity.py sample "$dir" "$cases" "$sample" >&2
+    fi
     echo "judge-validity: $set_name (audio)" >&2
-    "$bin" rubric test "$dir" --rubric "$rubric" --audio-dir "$audio_dir" --json ${JUDGE_FLAGS:-} > "$out/audio.$set_name.json" || [ $? -eq 1 ]
+    "$bin" rubric test "$cases" --rubric "$rubric" --audio-dir "$audio_dir" --json ${JUDGE_FLAGS:-} > "$out/audio.$set_name.json" || [ $? -eq 1 ]
   fi
   if [ "$robust" = 1 ]; then
     var="$cache/variants/$set_name"

@@ -10,6 +10,8 @@ variants SET_DIR OUT N  the first N pitches labelled pass (sorted by name) as
                  the same speech in six containers and at other pauses and pace:
                  OUT/<variant>/cases (links to the labelled files) and
                  OUT/<variant>/audio (the recordings), for `rubric test --audio-dir`.
+sample SET_DIR OUT N  links to N cases of the set, picked by a hash of their
+                 names (the same every run), for a shorter audio run.
 robustness OUT   per pitch, each variant's decision and score against the WAV.
 """
 import hashlib
@@ -131,7 +133,9 @@ def report(out, readme):
             pools.setdefault(role, []).extend(cases)
             fig = figures(cases)
             print(row(s, role, fig))
-            if fig["worst"]:
+            # Held-out sets are only measured: which criterion is worst is a
+            # hint for tuning, so it is shown for development sets only.
+            if fig["worst"] and role == "development":
                 notes.append(f"{s}: worst κ on {', '.join(c for _, c in fig['worst'])}")
             if fig["inconsistent"]:
                 notes.append(f"{s}: labels that break the label rule: {', '.join(fig['inconsistent'])}")
@@ -209,6 +213,18 @@ def variants(set_dir, out, n):
     print(f"variants of {len(cases)} pitches in {out}")
 
 
+def sample(set_dir, out, n):
+    names = sorted(f[: -len(".expect.toml")] for f in os.listdir(set_dir) if f.endswith(".expect.toml"))
+    picked = sorted(names, key=lambda x: hashlib.md5(x.encode()).hexdigest())[:n]
+    if os.path.isdir(out):
+        for f in os.listdir(out):
+            os.remove(os.path.join(out, f))
+    os.makedirs(out, exist_ok=True)
+    for name in picked:
+        for ext in (".txt", ".expect.toml"):
+            os.symlink(os.path.abspath(os.path.join(set_dir, name + ext)), os.path.join(out, name + ext))
+
+
 def robustness(out):
     """Rows: same decision across containers / timing, and the score spread."""
     runs = {}
@@ -245,6 +261,8 @@ if __name__ == "__main__":
         report(sys.argv[2], sys.argv[3])
     elif sys.argv[1:2] == ["variants"] and len(sys.argv) == 5:
         variants(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1:2] == ["sample"] and len(sys.argv) == 5:
+        sample(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1:2] == ["robustness"] and len(sys.argv) == 3:
         robustness(sys.argv[2])
     else:

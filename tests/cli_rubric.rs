@@ -226,7 +226,10 @@ fn rubric_test_reports_agreement_as_json_and_exits_by_its_bars() {
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == "strong_full"))
         .expect("case");
-    assert_eq!(case["inconsistent_label"], "pass", "the label breaks the label rule: {case}");
+    assert_eq!(
+        case["inconsistent_label"], "pass",
+        "the label breaks the label rule: {case}"
+    );
     // No bar set: any mismatch fails, as before.
     assert_eq!(out.status.code(), Some(1));
     // A bar the set meets passes despite the mismatch; one it misses fails and says which.

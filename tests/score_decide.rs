@@ -29,6 +29,7 @@ fn outcomes(value: Option<f64>, other: Option<f64>) -> Vec<Outcome<'static>> {
         },
         unscored: credit.is_none().then_some(Unscored::JudgeFailed),
         required,
+        unsure: None,
     };
     vec![
         make("value", 40.0, value, true),
@@ -169,4 +170,85 @@ fn injection_goes_to_review_even_when_failing() {
         assert_eq!(o.decision, Decision::Borderline);
         assert!(codes(&o).contains(&ReasonCode::InjectionFlagged));
     }
+}
+
+/// The machine's doubt moves a grade to review, never to fail (and never to pass).
+#[test]
+fn an_unsure_miss_of_a_required_criterion_goes_to_review_not_to_fail() {
+    let mut c = outcomes(Some(0.0), Some(1.0));
+    c[0].unsure = Some("the closest sentence is just below the bar");
+    let o = decide(&rule(), &c, &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::UnsureRequired));
+    assert!(!codes(&o).contains(&ReasonCode::RequiredMissed));
+    // The same miss, confident: fail.
+    c[0].unsure = None;
+    assert_eq!(
+        decide(&rule(), &c, &Signals::default()).decision,
+        Decision::Fail
+    );
+}
+
+#[test]
+fn a_low_score_goes_to_review_only_when_unsure_criteria_could_lift_it() {
+    // value met (40), other missed (60): 40, far below the bar 70.
+    let mut c = outcomes(Some(1.0), Some(0.0));
+    assert_eq!(
+        decide(&rule(), &c, &Signals::default()).decision,
+        Decision::Fail
+    );
+    c[1].unsure = Some("a word of the rubric's vocabulary may have been misheard");
+    let o = decide(&rule(), &c, &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    assert!(codes(&o).contains(&ReasonCode::UnsureScore));
+    // Doubt never raises the score itself.
+    assert_eq!(o.score, 40.0);
+    // Doubt about a criterion that cannot lift the score to the band changes nothing.
+    let mut c = outcomes(Some(0.5), Some(0.0));
+    c[0].required = false;
+    c[0].unsure = Some("near miss");
+    assert_eq!(
+        decide(&rule(), &c, &Signals::default()).decision,
+        Decision::Fail
+    );
+}
+
+#[test]
+fn doubt_never_turns_a_fail_into_a_pass_or_a_pass_into_anything_else() {
+    let mut c = outcomes(Some(1.0), Some(1.0));
+    c[1].unsure = Some("near miss");
+    assert_eq!(
+        decide(&rule(), &c, &Signals::default()).decision,
+        Decision::Pass
+    );
+    let mut c = outcomes(Some(1.0), Some(0.0));
+    c[1].unsure = Some("near miss");
+    assert_ne!(
+        decide(&rule(), &c, &Signals::default()).decision,
+        Decision::Pass
+    );
+}
+
+/// A score over part of the rubric says so: "100" of one scored criterion is
+/// not 100 of the rubric.
+#[test]
+fn the_reason_says_how_many_points_could_be_scored() {
+    let c = outcomes(Some(1.0), None);
+    let o = decide(&rule(), &c, &Signals::default());
+    assert_eq!(o.decision, Decision::Borderline);
+    let bar = o
+        .reasons
+        .iter()
+        .find(|r| r.code == ReasonCode::AboveBar)
+        .expect("a bar reason");
+    assert!(bar.message.contains("40 of 100 points"), "{}", bar.message);
+    let all = decide(
+        &rule(),
+        &outcomes(Some(1.0), Some(1.0)),
+        &Signals::default(),
+    );
+    assert!(all
+        .reasons
+        .iter()
+        .all(|r| !r.message.contains("points that could be scored")));
 }

@@ -199,8 +199,7 @@ impl AudioGrader<'_> {
         if modified(&t_path)? < audio_time || modified(&d_path)? < audio_time {
             return None;
         }
-        let transcript: Transcript =
-            serde_json::from_slice(&std::fs::read(&t_path).ok()?).ok()?;
+        let transcript: Transcript = serde_json::from_slice(&std::fs::read(&t_path).ok()?).ok()?;
         let delivery: DeliveryInput = serde_json::from_slice(&std::fs::read(&d_path).ok()?).ok()?;
         (transcript.model == self.pipeline.transcriber.model()
             && transcript.backend == self.pipeline.transcriber.name())

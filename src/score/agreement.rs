@@ -48,7 +48,11 @@ pub fn cohen_kappa(pairs: &[(Verdict, Verdict)]) -> Option<f64> {
 /// given criteria, met 1 / partial ½ / missed 0, a pitch addressing the grader
 /// to review, then the rubric's pass rule. It is [`decide`] on those inputs, so
 /// labels and grades can never be derived by two different rules.
-pub fn label_rule(rubric: &Rubric, verdicts: &BTreeMap<String, Verdict>, injection: bool) -> Decision {
+pub fn label_rule(
+    rubric: &Rubric,
+    verdicts: &BTreeMap<String, Verdict>,
+    injection: bool,
+) -> Decision {
     let specs = rubric.criteria();
     let outcomes: Vec<Outcome<'_>> = specs
         .iter()
@@ -67,6 +71,7 @@ pub fn label_rule(rubric: &Rubric, verdicts: &BTreeMap<String, Verdict>, injecti
                 verdict,
                 unscored: None,
                 required: rubric.pass.required.contains(&spec.id),
+                unsure: None,
             })
         })
         .collect();
@@ -385,6 +390,9 @@ mod tests {
         let f = t.failures(&s);
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f.iter().any(|m| m.contains("false fail")));
-        assert!(rubric.failures(&s).iter().all(|m| !m.contains("false fail")));
+        assert!(rubric
+            .failures(&s)
+            .iter()
+            .all(|m| !m.contains("false fail")));
     }
 }

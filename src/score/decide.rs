@@ -2,6 +2,10 @@
 //!
 //! The rule: a grade that cannot be trusted unattended goes to a reviewer
 //! (borderline) with the reasons; it is never silently passed or failed.
+//! Doubt only ever moves a grade towards review, never to fail: a failed
+//! attempt costs a rep a cooldown and their rights, so only a confident grade
+//! may cause one. A criterion the machine was unsure of (a near miss, a
+//! misheard word) that alone would fail the rep sends the grade to review.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +56,9 @@ pub struct Outcome<'a> {
     pub verdict: Verdict,
     pub unscored: Option<Unscored>,
     pub required: bool,
+    /// Why the machine may have under-credited this criterion (see
+    /// [`crate::score::judge::Verdict::unsure`]); `None` when it is confident.
+    pub unsure: Option<&'a str>,
 }
 
 /// What else the decision must know about the grade.
@@ -77,6 +84,11 @@ pub enum ReasonCode {
     LowTranscriptConfidence,
     InjectionFlagged,
     NothingScored,
+    /// A required criterion was missed, but the machine was unsure of it.
+    UnsureRequired,
+    /// Below the bar, but the criteria the machine was unsure of could lift
+    /// the score into the review band or over the bar.
+    UnsureScore,
 }
 
 impl ReasonCode {
@@ -168,11 +180,21 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
                 Some(c.id),
                 format!("required criterion {:?} could not be scored", c.id),
             ),
-            Verdict::Missed => reason(
-                ReasonCode::RequiredMissed,
-                Some(c.id),
-                format!("required criterion {:?} was missed", c.id),
-            ),
+            Verdict::Missed => match c.unsure {
+                Some(why) => reason(
+                    ReasonCode::UnsureRequired,
+                    Some(c.id),
+                    format!(
+                        "required criterion {:?} looks missed, but {why}; a reviewer decides",
+                        c.id
+                    ),
+                ),
+                None => reason(
+                    ReasonCode::RequiredMissed,
+                    Some(c.id),
+                    format!("required criterion {:?} was missed", c.id),
+                ),
+            },
             Verdict::Partial => reason(
                 ReasonCode::RequiredPartial,
                 Some(c.id),
@@ -204,13 +226,20 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
 
     let bar = rule.score;
     let band = rule.borderline;
+    // A score over some of the points reads as over all of them unless it says so.
+    let total: f64 = criteria.iter().map(|c| c.weight).sum();
+    let of_scored = if possible + 1e-9 < total {
+        format!(" (on the {possible:.0} of {total:.0} points that could be scored)")
+    } else {
+        String::new()
+    };
     if possible > 0.0 {
         if band > 0.0 && score >= bar - band && score < bar + band {
             reason(
                 ReasonCode::InsideBand,
                 None,
                 format!(
-                    "score {score:.1} is inside the review band [{}, {}) around the pass bar {bar}",
+                    "score {score:.1}{of_scored} is inside the review band [{}, {}) around the pass bar {bar}",
                     bar - band,
                     bar + band
                 ),
@@ -219,15 +248,43 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
             reason(
                 ReasonCode::AboveBar,
                 None,
-                format!("score {score:.1} reaches the pass bar {bar}"),
+                format!("score {score:.1}{of_scored} reaches the pass bar {bar}"),
             );
         } else {
             reason(
                 ReasonCode::BelowBar,
                 None,
-                format!("score {score:.1} is below the pass bar {bar}"),
+                format!("score {score:.1}{of_scored} is below the pass bar {bar}"),
             );
         }
+    }
+
+    // The best the rep could have scored had the machine heard and judged
+    // right every criterion it was unsure of.
+    let doubtful: Vec<&Outcome<'_>> = criteria
+        .iter()
+        .filter(|c| c.unsure.is_some() && c.credit.is_some_and(|x| x < 1.0))
+        .collect();
+    let benefit: f64 = doubtful
+        .iter()
+        .filter_map(|c| c.credit.map(|x| (1.0 - x.clamp(0.0, 1.0)) * c.weight))
+        .sum();
+    let optimistic = if possible > 0.0 {
+        round1(100.0 * (earned + benefit) / possible)
+    } else {
+        0.0
+    };
+    let confident_fail_by_score = score < bar - band.max(0.0);
+    if possible > 0.0 && confident_fail_by_score && optimistic >= bar - band.max(0.0) {
+        let ids: Vec<String> = doubtful.iter().map(|c| format!("{:?}", c.id)).collect();
+        reason(
+            ReasonCode::UnsureScore,
+            None,
+            format!(
+                "score {score:.1} is below the bar, but the machine was unsure of {}; judged right they could make it {optimistic:.1}",
+                ids.join(", ")
+            ),
+        );
     }
 
     let has = |f: &dyn Fn(ReasonCode) -> bool| reasons.iter().any(|r| f(r.code));
@@ -235,7 +292,15 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
         Decision::Borderline
     } else if has(&|c| c == ReasonCode::RequiredMissed) {
         Decision::Fail
-    } else if has(&|c| matches!(c, ReasonCode::RequiredPartial | ReasonCode::InsideBand)) {
+    } else if has(&|c| {
+        matches!(
+            c,
+            ReasonCode::RequiredPartial
+                | ReasonCode::InsideBand
+                | ReasonCode::UnsureRequired
+                | ReasonCode::UnsureScore
+        )
+    }) {
         Decision::Borderline
     } else if score >= bar {
         Decision::Pass

@@ -52,6 +52,11 @@ pub struct CriterionGrade {
     /// The judge's raw output when it failed, kept for audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_raw: Option<String>,
+    /// Why the machine may have under-credited this criterion (a near miss,
+    /// words it may have misheard). Such a criterion sends a grade it would
+    /// fail to review instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +87,14 @@ pub struct Flags {
     pub audio_criteria_unscored: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_confidence: Option<f64>,
+    /// Words of the rubric's vocabulary the recogniser heard as something
+    /// near them ("Lagerly" for "Ledgerly"); the judge read them as the term.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heard_as: Vec<super::hearing::Repair>,
 }
+
+/// The backend name of a typed transcript: nothing was heard, so nothing is repaired.
+const TYPED_BACKEND: &str = "text";
 
 /// Grades one transcript (plus, when there is audio, its delivery figures)
 /// against a rubric. One judge question per judged criterion; a judge error
@@ -94,11 +106,38 @@ pub async fn grade(
     judge: &dyn Judge,
 ) -> Grade {
     let r = &rubric.rubric;
+    // The judge reads the rubric's own words where the recogniser misheard
+    // them; quotes still show what was heard.
+    let (judged_text, heard_as) = if transcript.backend == TYPED_BACKEND {
+        (None, Vec::new())
+    } else {
+        let (repaired, repairs) = super::hearing::repair(transcript, &r.vocabulary);
+        ((!repairs.is_empty()).then_some(repaired), repairs)
+    };
     let mut criteria = Vec::new();
     for spec in r.criteria() {
         let required = r.pass.required.contains(&spec.id);
         let c = match question_for(r, &spec) {
-            Some(q) => judged(r, &spec, &q, transcript, judge).await,
+            Some(q) => {
+                let mut c = judged(
+                    r,
+                    &spec,
+                    &q,
+                    judged_text.as_ref().unwrap_or(transcript),
+                    judge,
+                )
+                .await;
+                if judged_text.is_some() {
+                    for ev in &mut c.evidence {
+                        if let Some(quote) =
+                            super::hearing::heard_between(transcript, ev.start, ev.end)
+                        {
+                            ev.quote = quote;
+                        }
+                    }
+                }
+                c
+            }
             None => measured(r, &spec, transcript, delivery),
         };
         criteria.push(CriterionGrade { required, ..c });
@@ -127,6 +166,7 @@ pub async fn grade(
             verdict: c.verdict,
             unscored: c.unscored,
             required: c.required,
+            unsure: c.unsure.as_deref(),
         })
         .collect();
     let decided = decide(&r.pass, &outcomes, &signals);
@@ -146,6 +186,7 @@ pub async fn grade(
                 .iter()
                 .any(|c| c.unscored == Some(Unscored::NeedsAudio)),
             transcript_confidence: signals.transcript_confidence,
+            heard_as,
         },
         criteria,
         rubric: RubricRef {
@@ -163,6 +204,20 @@ pub async fn grade(
 }
 
 impl Grade {
+    /// `(points that could be scored, points in the rubric)` when some
+    /// criteria are unscored, so the score is a share of fewer points than the
+    /// rubric has; `None` when every criterion was scored.
+    pub fn points_scored(&self) -> Option<(f64, f64)> {
+        let total: f64 = self.criteria.iter().map(|c| c.max).sum();
+        let scored: f64 = self
+            .criteria
+            .iter()
+            .filter(|c| c.score.is_some())
+            .map(|c| c.max)
+            .sum();
+        (scored + 1e-9 < total).then_some((round(scored, 1), round(total, 1)))
+    }
+
     /// The JSON contract, pretty-printed; byte-identical for identical grades.
     pub fn to_json(&self) -> String {
         // Every field is a string, number, bool, enum or Vec of those: cannot fail.
@@ -259,6 +314,7 @@ async fn judged(
                 coaching: (verdict != Verdict::Met)
                     .then(|| coaching_for(r, &spec.id))
                     .flatten(),
+                unsure: v.unsure.filter(|_| verdict != Verdict::Met),
                 ..base
             }
         }
@@ -301,6 +357,7 @@ fn unscored_row(spec: &CriterionSpec) -> CriterionGrade {
         coaching: None,
         unscored: None,
         judge_raw: None,
+        unsure: None,
     }
 }
 

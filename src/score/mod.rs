@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod decide;
 pub mod evidence;
 pub mod grade;
+pub mod hearing;
 pub mod judge;
 pub mod measured;
 pub mod report;

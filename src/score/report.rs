@@ -27,6 +27,14 @@ fn write_report(out: &mut String, g: &Grade) -> std::fmt::Result {
         "Score:    {:.1} / 100 (pass bar {}, review band ±{})",
         g.score, g.pass_score, g.borderline_band
     )?;
+    if let Some((scored, total)) = g.points_scored() {
+        writeln!(
+            out,
+            "          only {} of {} points could be scored; the score is a share of those",
+            fmt_points(scored),
+            fmt_points(total)
+        )?;
+    }
     let short_hash = g.rubric.sha256.get(..12).unwrap_or(&g.rubric.sha256);
     writeln!(
         out,
@@ -180,5 +188,13 @@ fn one_line(text: &str, max_chars: usize) -> String {
     } else {
         let cut: String = flat.chars().take(max_chars.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+fn fmt_points(x: f64) -> String {
+    if (x - x.round()).abs() < 0.05 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
     }
 }

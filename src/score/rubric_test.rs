@@ -263,7 +263,12 @@ impl SuiteReport {
             "  {:<28} {}  (labelled pass, graded fail)",
             "false fails", s.false_fails
         );
-        let _ = writeln!(out, "  {:<28} {:.0}%", "sent to review", 100.0 * s.review_rate);
+        let _ = writeln!(
+            out,
+            "  {:<28} {:.0}%",
+            "sent to review",
+            100.0 * s.review_rate
+        );
         if s.paraphrase_passes.1 > 0 {
             let _ = writeln!(
                 out,
@@ -278,13 +283,21 @@ impl SuiteReport {
             kappa(s.kappa_worst),
             kappa(s.kappa_median)
         );
-        let _ = writeln!(out, "\n  {:<28} {:>9}  {:>5}", "criterion", "agreement", "kappa");
+        let _ = writeln!(
+            out,
+            "\n  {:<28} {:>9}  {:>5}",
+            "criterion", "agreement", "kappa"
+        );
         for (id, a) in per {
             let k = s.criteria.iter().find(|c| c.id == id).and_then(|c| c.kappa);
             let _ = writeln!(out, "  {id:<28} {:>9}  {:>5}", fraction(a), kappa(k));
         }
         let _ = writeln!(out, "\n  Decisions (rows: label, columns: grade)");
-        let _ = writeln!(out, "  {:<12} {:>5} {:>10} {:>5}", "", "pass", "borderline", "fail");
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>5} {:>10} {:>5}",
+            "", "pass", "borderline", "fail"
+        );
         for (i, d) in agreement::DECISIONS.iter().enumerate() {
             let row = s.confusion[i];
             let _ = writeln!(

@@ -58,6 +58,7 @@ impl Judge for ScriptedJudge {
             evidence,
             rationale: "scripted".into(),
             raw: None,
+            unsure: None,
         })
     }
 }

@@ -293,9 +293,16 @@ pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: Strin
             " ({dropped} quote(s) not found in the transcript were discarded.)"
         ));
     }
+    let mut unsure = None;
     if level != Level::Missed && evidence.is_empty() {
         rationale.push_str(&format!(
             " Downgraded from {} to missed: no quote was verified.",
+            level.name()
+        ));
+        // A misheard transcript is the usual reason a real quote fails to
+        // verify; that is doubt about the machine, not evidence against the rep.
+        unsure = Some(format!(
+            "the judge found the point ({}) but its quote is not in the transcript",
             level.name()
         ));
         level = Level::Missed;
@@ -307,6 +314,7 @@ pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: Strin
         evidence,
         rationale,
         raw: Some(raw),
+        unsure,
     }
 }
 

@@ -60,6 +60,12 @@ pub struct Verdict {
     /// Raw model output kept for audit (LLM judges).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    /// Why this verdict may be wrong in the rep's disfavour: the closest
+    /// evidence fell just short of the next level, or a claim could not be
+    /// verified. A criterion short of met for an unsure reason never fails a
+    /// grade by itself: the decision sends it to a reviewer instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsure: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,8 @@ pub struct Sentence {
     pub open_question: bool,
     /// Restates what the buyer said; see [`reports_buyer`].
     pub reports_buyer: bool,
+    /// Proposes something to the buyer; see [`proposes`].
+    pub proposal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ impl Windows {
                     figure: states_figure(&text),
                     open_question: open_question(&text),
                     reports_buyer: reports_buyer(&text),
+                    proposal: proposes(&text),
                     words,
                     text,
                 }
@@ -87,6 +90,14 @@ impl Windows {
     /// Every sentence of the window reads as a claim.
     pub fn is_claim(&self, w: &Window) -> bool {
         self.sentences[w.sentences.clone()].iter().all(|s| s.claim)
+    }
+
+    /// Some sentence of the window proposes something with a figure or a
+    /// time in it: the shape of a concrete next step.
+    pub fn proposes_with_time(&self, w: &Window) -> bool {
+        self.sentences[w.sentences.clone()]
+            .iter()
+            .any(|s| s.proposal && s.figure)
     }
 
     /// Some sentence of the window states a figure.
@@ -253,6 +264,56 @@ pub fn open_question(sentence: &str) -> bool {
         })
 }
 
+/// Word sequences with which a speaker puts a course of action to the
+/// listener. Spoken proposals vary in topic without end ("a pilot", "a
+/// working session", "a trial on one line") but not in these few shapes.
+const PROPOSAL_OPENERS: &[&[&str]] = &[
+    &["lets"],
+    &["let", "us"],
+    &["can", "we"],
+    &["could", "we"],
+    &["shall", "we"],
+    &["should", "we"],
+    &["why", "dont", "we"],
+    &["how", "about"],
+    &["what", "if", "we"],
+    &["i", "suggest"],
+    &["id", "suggest"],
+    &["i", "would", "suggest"],
+    &["i", "propose"],
+    &["id", "propose"],
+    &["i", "would", "propose"],
+    &["i", "recommend"],
+    &["id", "recommend"],
+    &["id", "like", "to"],
+    &["i", "would", "like", "to"],
+    &["would", "you", "be", "open"],
+    &["are", "you", "open"],
+    &["would", "you", "like", "to"],
+    &["ill", "send"],
+    &["ill", "book"],
+    &["ill", "set", "up"],
+    &["i", "will", "send"],
+    &["i", "can", "set", "up"],
+    &["let", "me", "set", "up"],
+    &["let", "me", "book"],
+    &["next", "step"],
+    &["my", "suggestion"],
+    &["my", "proposal"],
+];
+
+/// A sentence that puts a course of action to the buyer: "Can we book an
+/// hour next Tuesday", "I'd suggest a two-week trial", "How about we start
+/// with one line on the first of March".
+pub fn proposes(sentence: &str) -> bool {
+    let tokens = normalise(sentence);
+    PROPOSAL_OPENERS.iter().any(|opener| {
+        tokens
+            .windows(opener.len())
+            .any(|w| w.iter().zip(opener.iter()).all(|(a, b)| a == b))
+    })
+}
+
 /// The rep restating the buyer's words: "you told me", "you said", "you
 /// mentioned".
 pub fn reports_buyer(sentence: &str) -> bool {
@@ -299,6 +360,26 @@ mod tests {
             "Our month-end process is simple.",
         ] {
             assert!(!states_figure(said), "{said}");
+        }
+    }
+
+    #[test]
+    fn proposals_are_told_by_their_shape_not_their_topic() {
+        for said in [
+            "Can we book ninety minutes next Tuesday with your controller?",
+            "I'd suggest a two-week trial on one of your lines, starting Monday.",
+            "How about we run it on a single depot for a month?",
+            "Let's get your dispatch lead and me in a room on the fourteenth.",
+            "Would you be open to a pilot in March?",
+        ] {
+            assert!(proposes(said), "{said}");
+        }
+        for said in [
+            "Our customers close the books in four days.",
+            "Let me know if you are interested at some point.",
+            "We can integrate with your ERP.",
+        ] {
+            assert!(!proposes(said), "{said}");
         }
     }
 
