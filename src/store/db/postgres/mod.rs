@@ -21,7 +21,7 @@ mod certify;
 type Ts = DateTime<Utc>;
 type Tx = Transaction<'static, Postgres>;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/db/postgres/migrations");
 
 /// Most rows one rescuer pass touches, so one pass is one short transaction.
 const RESCUE_BATCH: i64 = 500;

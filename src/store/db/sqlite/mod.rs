@@ -28,7 +28,7 @@ mod certify;
 type Ts = i64;
 type Tx = Transaction<'static, Sqlite>;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/db/sqlite/migrations");
 
 /// Most rows one rescuer pass touches, so one pass is one short transaction.
 const RESCUE_BATCH: i64 = 500;
