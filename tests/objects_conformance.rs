@@ -1,6 +1,10 @@
 //! One set of object-store stories, run against a local directory and a real
 //! S3-compatible server (Garage, started by scripts/garage.sh).
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,34 +47,17 @@ async fn s3() -> Target {
     }
 }
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod local {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    super::$story(super::local().await).await;
-                }
-            )+
-        }
-        mod s3 {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    super::$story(super::s3().await).await;
-                }
-            )+
-        }
-    };
+stories! {
+    local(store = local().await) => store,
+    s3(store = s3().await) => store;
+    [
+        put_get_exists_delete,
+        put_replaces_an_object,
+        large_file_round_trips_intact,
+        presigned_put_accepts_a_plain_http_upload,
+        head_reads_the_size_and_only_the_first_bytes,
+    ]
 }
-
-stories!(
-    put_get_exists_delete,
-    put_replaces_an_object,
-    large_file_round_trips_intact,
-    presigned_put_accepts_a_plain_http_upload,
-    head_reads_the_size_and_only_the_first_bytes,
-);
 
 fn key() -> ObjectKey {
     ObjectKey::new_upload(chrono::Utc::now())

@@ -3,6 +3,9 @@
 //! workers, bounded retries) must hold on both, or the embedded install and the
 //! distributed one would behave differently.
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
 #[path = "common/store.rs"]
 mod harness;
 
@@ -32,44 +35,25 @@ fn a_grade(decision: Decision) -> NewGrade {
     }
 }
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::postgres().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-    };
+stories! {
+    sqlite(db = TestDb::sqlite().await) => db.repo.clone(),
+    postgres(db = TestDb::postgres().await) => db.repo.clone();
+    [
+        submission_and_job_are_created_together,
+        a_failed_enqueue_leaves_no_submission,
+        idempotency_key_yields_one_submission,
+        concurrent_replays_of_one_key_yield_one_submission,
+        claim_heartbeat_complete,
+        borderline_grade_goes_to_review,
+        future_jobs_wait_for_their_time,
+        concurrent_claimers_never_share_a_job,
+        expired_lease_is_rescued_and_the_stale_attempt_is_fenced,
+        expired_lease_on_the_last_attempt_kills_the_job,
+        transient_failures_back_off_then_die_with_the_reason,
+        permanent_failure_fails_the_submission_at_once,
+        listing_shows_only_the_reps_submissions_newest_first,
+    ]
 }
-
-stories!(
-    submission_and_job_are_created_together,
-    a_failed_enqueue_leaves_no_submission,
-    idempotency_key_yields_one_submission,
-    concurrent_replays_of_one_key_yield_one_submission,
-    claim_heartbeat_complete,
-    borderline_grade_goes_to_review,
-    future_jobs_wait_for_their_time,
-    concurrent_claimers_never_share_a_job,
-    expired_lease_is_rescued_and_the_stale_attempt_is_fenced,
-    expired_lease_on_the_last_attempt_kills_the_job,
-    transient_failures_back_off_then_die_with_the_reason,
-    permanent_failure_fails_the_submission_at_once,
-    listing_shows_only_the_reps_submissions_newest_first,
-);
 
 async fn submission_and_job_are_created_together(repo: Arc<dyn Repo>) {
     let created = repo
