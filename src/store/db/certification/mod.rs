@@ -122,3 +122,61 @@ pub trait CertificationRepo: Send + Sync {
 
 /// Most rows one listing returns where a caller could ask for more.
 pub const MAX_LIST: u32 = 10_000;
+
+/// `list_certifications` page after page, each starting after the previous
+/// page's last row (listing order: expiry, then id), so any number of
+/// certifications is read in bounded queries and none is read twice.
+#[derive(Debug, Clone)]
+pub struct CertPages {
+    filter: CertFilter,
+    page_size: u32,
+    exhausted: bool,
+}
+
+impl CertPages {
+    pub fn new(filter: CertFilter, page_size: u32) -> CertPages {
+        CertPages {
+            filter,
+            // A page the listing would cut short would look like the last one.
+            page_size: page_size.clamp(1, MAX_LIST),
+            exhausted: false,
+        }
+    }
+
+    /// The next page, or `None` when there is none left to read.
+    pub async fn next<R: CertificationRepo + ?Sized>(
+        &mut self,
+        repo: &R,
+    ) -> Result<Option<Vec<Certification>>, StoreError> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        let page = repo
+            .list_certifications(&self.filter, self.page_size)
+            .await?;
+        self.exhausted = page.len() < self.page_size as usize;
+        match page.last() {
+            Some(last) => self.filter.after = Some((last.expires_at, last.id)),
+            None => return Ok(None),
+        }
+        Ok(Some(page))
+    }
+
+    /// The last page came back short: another `next` would query nothing new.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+/// Every certification matching `filter`.
+pub async fn all_certifications<R: CertificationRepo + ?Sized>(
+    repo: &R,
+    filter: CertFilter,
+) -> Result<Vec<Certification>, StoreError> {
+    let mut pages = CertPages::new(filter, MAX_LIST);
+    let mut all = Vec::new();
+    while let Some(page) = pages.next(repo).await? {
+        all.extend(page);
+    }
+    Ok(all)
+}
