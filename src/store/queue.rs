@@ -1,18 +1,51 @@
 //! Queue semantics shared by every database backend: how long a lease lasts,
 //! when a failed attempt runs again, and when a job gives up.
 //!
-//! The SQL differs per database; the decisions must not, so they live here and
-//! both backends call them. The model is River/Oban: a claimed job carries a lease
-//! that the worker extends by heartbeat; each claim bumps the attempt number, and
-//! every write a worker makes names its attempt, so a worker whose lease expired and
-//! whose job was handed to someone else (a newer attempt) is fenced off.
+//! The SQL is the backends'; the decisions must not differ between them, so they
+//! live here and both backends call them. The model is River/Oban: a claimed job
+//! carries a lease that the worker extends by heartbeat; each claim bumps the
+//! attempt number, and every write a worker makes names its attempt, so a worker
+//! whose lease expired and whose job was handed to someone else (a newer attempt)
+//! is fenced off.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use uuid::Uuid;
 
-use super::db::{Job, JobState};
+use super::db::{text_enum, JobKind};
 use super::StoreError;
+
+text_enum!(
+    /// A job's place in the queue's life cycle (River's states, minus scheduling extras).
+    JobState {
+        Available = "available",
+        Running = "running",
+        Retryable = "retryable",
+        Completed = "completed",
+        Dead = "dead",
+    }
+);
+
+/// A job as stored: what it is for, where it is in its life cycle and who holds
+/// its lease. Lives here because every field is the queue's business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: Uuid,
+    pub submission_id: Uuid,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
 
 /// Exponential backoff between attempts: `base * 2^(attempt-1)`, capped.
 /// No jitter: the rescuer and claim ordering already spread retries across

@@ -1,10 +1,12 @@
 //! The repository: submissions, their grades and the job queue, behind one trait.
 //!
-//! SQLite and PostgreSQL each have their own SQL and migrations (no `sqlx::Any`:
-//! the queue needs `FOR UPDATE SKIP LOCKED` on one and a single writer on the
-//! other). Every method that depends on time takes `now`, so the queue's clock is
-//! the caller's and tests move it instead of sleeping.
+//! SQLite and PostgreSQL share their SQL (`backend`, `certification::backend`)
+//! and each keep their own migrations and the few statements that differ (no
+//! `sqlx::Any`: the queue needs `FOR UPDATE SKIP LOCKED` on one and a single
+//! writer on the other). Every method that depends on time takes `now`, so the
+//! queue's clock is the caller's and tests move it instead of sleeping.
 
+mod backend;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -19,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use super::queue::{Job, JobState};
 use super::queue::RetryPolicy;
 use super::StoreError;
 pub use tokens::TokenRepo;
@@ -58,6 +61,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 pub mod certification;
 
 pub use certification::CertificationRepo;
@@ -70,17 +75,6 @@ text_enum!(
         Graded = "graded",
         NeedsReview = "needs_review",
         Failed = "failed",
-    }
-);
-
-text_enum!(
-    /// A job's place in the queue's life cycle (River's states, minus scheduling extras).
-    JobState {
-        Available = "available",
-        Running = "running",
-        Retryable = "retryable",
-        Completed = "completed",
-        Dead = "dead",
     }
 );
 
@@ -185,23 +179,6 @@ pub struct Grade {
 pub struct SubmissionView {
     pub submission: Submission,
     pub grade: Option<Grade>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: Uuid,
-    pub submission_id: Uuid,
-    pub kind: JobKind,
-    pub state: JobState,
-    pub attempt: u32,
-    pub max_attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<DateTime<Utc>>,
-    pub heartbeat_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// A job a worker now holds. `attempt` is its fencing token: every later write
