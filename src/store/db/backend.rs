@@ -461,6 +461,14 @@ macro_rules! impl_repo {
                     .map_err(StoreError::db("committing a rescue"))?;
                 Ok(rescued)
             }
+
+            async fn health_check(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.$reader)
+                    .await
+                    .map_err(StoreError::db("checking the database answers"))?;
+                Ok(())
+            }
         }
 
         #[async_trait]

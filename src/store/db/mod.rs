@@ -309,6 +309,10 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
     /// Returns jobs whose lease ran out before `now` to the queue, or kills them
     /// when they are out of attempts.
     async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, StoreError>;
+
+    /// Whether the database answers, for readiness probes: one trivial query
+    /// on the pool the API reads from.
+    async fn health_check(&self) -> Result<(), StoreError>;
 }
 
 /// Most rows one listing returns, whatever the caller asks for.

@@ -138,4 +138,18 @@ impl ObjectStore for LocalStore {
         // upload itself (multipart) instead.
         Err(StoreError::Unsupported("presigned upload URLs"))
     }
+
+    async fn health_check(&self) -> Result<(), StoreError> {
+        let meta = tokio::fs::metadata(&self.root)
+            .await
+            .map_err(StoreError::io(&self.root))?;
+        if meta.is_dir() {
+            Ok(())
+        } else {
+            Err(StoreError::io(&self.root)(std::io::Error::new(
+                ErrorKind::NotADirectory,
+                "the store's root is not a directory",
+            )))
+        }
+    }
 }

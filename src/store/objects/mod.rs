@@ -60,6 +60,10 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         expires: Duration,
     ) -> Result<url::Url, StoreError>;
+
+    /// Whether the store answers with these settings, for readiness probes.
+    /// Reads nothing a rep uploaded.
+    async fn health_check(&self) -> Result<(), StoreError>;
 }
 
 /// What `ObjectStore::head` returns.

@@ -106,14 +106,18 @@ impl S3Store {
             bucket: settings.bucket,
             prefix: settings.prefix.trim_matches('/').to_string(),
         };
-        store
-            .client
+        store.check_bucket().await?;
+        Ok(store)
+    }
+
+    async fn check_bucket(&self) -> Result<(), StoreError> {
+        self.client
             .head_bucket()
-            .bucket(&store.bucket)
+            .bucket(&self.bucket)
             .send()
             .await
-            .map_err(s3_err("bucket check", &store.bucket))?;
-        Ok(store)
+            .map_err(s3_err("bucket check", &self.bucket))?;
+        Ok(())
     }
 
     fn full_key(&self, key: &ObjectKey) -> String {
@@ -410,5 +414,9 @@ impl ObjectStore for S3Store {
             key,
             message: format!("the SDK produced an unparseable URL: {e}"),
         })
+    }
+
+    async fn health_check(&self) -> Result<(), StoreError> {
+        self.check_bucket().await
     }
 }
