@@ -15,7 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::db::{text_enum, JobKind};
-use super::StoreError;
+use super::DbError;
 
 text_enum!(
     /// A job's place in the queue's life cycle (River's states, minus scheduling extras).
@@ -93,7 +93,7 @@ pub fn after_transient_failure(
     max_attempts: u32,
     error: &str,
     now: DateTime<Utc>,
-) -> Result<AfterFailure, StoreError> {
+) -> Result<AfterFailure, DbError> {
     if attempt >= max_attempts {
         return Ok(AfterFailure::Dead {
             reason: format!("gave up after {attempt} attempts; last error: {error}"),
@@ -129,15 +129,15 @@ pub fn bounded_reason(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `now + lease`, refusing leases that overflow the calendar instead of panicking.
-pub fn lease_deadline(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
+pub fn lease_deadline(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, DbError> {
     add(now, lease)
 }
 
-fn add(now: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>, StoreError> {
+fn add(now: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>, DbError> {
     TimeDelta::from_std(d)
         .ok()
         .and_then(|d| now.checked_add_signed(d))
-        .ok_or_else(|| StoreError::Invalid(format!("duration {d:?} is out of range")))
+        .ok_or_else(|| DbError::Invalid(format!("duration {d:?} is out of range")))
 }
 
 /// Whether a worker's write for `attempt` may proceed.
@@ -152,7 +152,7 @@ pub enum Fence {
 
 /// The attempt-number fence every worker write goes through. `done` is the state
 /// the write would leave the job in, if repeating it is harmless.
-pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fence, StoreError> {
+pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fence, DbError> {
     if job.attempt == attempt {
         if job.state == JobState::Running {
             return Ok(Fence::Holds);
@@ -161,7 +161,7 @@ pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fe
             return Ok(Fence::AlreadyDone);
         }
     }
-    Err(StoreError::Fenced {
+    Err(DbError::Fenced {
         job_id: job.id,
         attempt,
     })

@@ -39,7 +39,7 @@ macro_rules! impl_repo {
         use $crate::store::db::uploads::{NewUpload, Upload, UploadRepo, UploadRow};
         use $crate::store::db::*;
         use $crate::store::queue::{self, AfterFailure, Fence};
-        use $crate::store::StoreError;
+        use $crate::store::DbError;
 
         type Ts = $ts;
         type Tx = sqlx::Transaction<'static, $db>;
@@ -53,13 +53,13 @@ macro_rules! impl_repo {
 
         impl $repo {
             /// Reads a job and keeps other writers off it until the transaction ends.
-            async fn lock_job(tx: &mut Tx, job_id: Uuid) -> Result<Job, StoreError> {
+            async fn lock_job(tx: &mut Tx, job_id: Uuid) -> Result<Job, DbError> {
                 sqlx::query_as::<_, JobRow<Ts>>($lock_job)
                     .bind(job_id)
                     .fetch_optional(&mut **tx)
                     .await
-                    .map_err(StoreError::db("locking a job"))?
-                    .ok_or_else(|| StoreError::NotFound {
+                    .map_err(DbError::db("locking a job"))?
+                    .ok_or_else(|| DbError::NotFound {
                         what: "job",
                         id: job_id.to_string(),
                     })?
@@ -69,12 +69,12 @@ macro_rules! impl_repo {
             async fn grade_of(
                 exec: &mut <$db as sqlx::Database>::Connection,
                 submission_id: Uuid,
-            ) -> Result<Option<Grade>, StoreError> {
+            ) -> Result<Option<Grade>, DbError> {
                 sqlx::query_as::<_, GradeRow<Ts>>("SELECT * FROM grades WHERE submission_id = $1")
                     .bind(submission_id)
                     .fetch_optional(exec)
                     .await
-                    .map_err(StoreError::db("reading a grade"))?
+                    .map_err(DbError::db("reading a grade"))?
                     .map(GradeRow::into_domain)
                     .transpose()
             }
@@ -85,7 +85,7 @@ macro_rules! impl_repo {
                 status: SubmissionStatus,
                 reason: Option<&str>,
                 now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
+            ) -> Result<(), DbError> {
                 sqlx::query(
                     "UPDATE submissions SET status = $2, failure_reason = $3, updated_at = $4 WHERE id = $1",
                 )
@@ -95,7 +95,7 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&mut **tx)
                 .await
-                .map_err(StoreError::db("updating a submission"))?;
+                .map_err(DbError::db("updating a submission"))?;
                 Ok(())
             }
 
@@ -106,7 +106,7 @@ macro_rules! impl_repo {
                 after: &AfterFailure,
                 last_error: &str,
                 now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
+            ) -> Result<(), DbError> {
                 let (state, run_at, status, reason) = match after {
                     AfterFailure::Retry { run_at } => {
                         (JobState::Retryable, *run_at, SubmissionStatus::Queued, None)
@@ -130,7 +130,7 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&mut **tx)
                 .await
-                .map_err(StoreError::db("recording a job failure"))?;
+                .map_err(DbError::db("recording a job failure"))?;
                 Self::set_submission(tx, job.submission_id, status, reason, now).await
             }
         }
@@ -142,7 +142,7 @@ macro_rules! impl_repo {
                 new: &NewSubmission,
                 job: &NewJob,
                 now: DateTime<Utc>,
-            ) -> Result<Created, StoreError> {
+            ) -> Result<Created, DbError> {
                 validate(new, job)?;
                 let mut tx = self.begin().await?;
                 // A conflict means an earlier committed submission: SQLite's writer holds
@@ -165,7 +165,7 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(StoreError::db("inserting a submission"))?;
+                .map_err(DbError::db("inserting a submission"))?;
 
                 let Some(row) = inserted else {
                     let existing = sqlx::query_as::<_, SubmissionRow<Ts>>(
@@ -175,7 +175,7 @@ macro_rules! impl_repo {
                     .bind(&new.idempotency_key)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(StoreError::db("reading a submission by idempotency key"))?
+                    .map_err(DbError::db("reading a submission by idempotency key"))?
                     .into_domain()?;
                     let job_id: Uuid = sqlx::query_scalar(
                         "SELECT id FROM jobs WHERE submission_id = $1 ORDER BY created_at, id LIMIT 1",
@@ -183,10 +183,10 @@ macro_rules! impl_repo {
                     .bind(existing.id)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(StoreError::db("reading a submission's job"))?;
+                    .map_err(DbError::db("reading a submission's job"))?;
                     tx.commit()
                         .await
-                        .map_err(StoreError::db("committing a read"))?;
+                        .map_err(DbError::db("committing a read"))?;
                     return replay(existing, job_id, new);
                 };
                 let submission = row.into_domain()?;
@@ -204,10 +204,10 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("enqueueing a job"))?;
+                .map_err(DbError::db("enqueueing a job"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a new submission"))?;
+                    .map_err(DbError::db("committing a new submission"))?;
                 Ok(Created {
                     submission,
                     job_id,
@@ -215,7 +215,7 @@ macro_rules! impl_repo {
                 })
             }
 
-            async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, StoreError> {
+            async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, DbError> {
                 // One snapshot for both reads, so status and grade always agree.
                 let mut tx = self.begin_read().await?;
                 let submission =
@@ -223,12 +223,12 @@ macro_rules! impl_repo {
                         .bind(id)
                         .fetch_optional(&mut *tx)
                         .await
-                        .map_err(StoreError::db("reading a submission"))?;
+                        .map_err(DbError::db("reading a submission"))?;
                 let Some(submission) = submission else {
                     return Ok(None);
                 };
                 let grade = Self::grade_of(&mut tx, id).await?;
-                tx.commit().await.map_err(StoreError::db("ending a read"))?;
+                tx.commit().await.map_err(DbError::db("ending a read"))?;
                 Ok(Some(SubmissionView {
                     submission: submission.into_domain()?,
                     grade,
@@ -239,7 +239,7 @@ macro_rules! impl_repo {
                 &self,
                 rep_id: &str,
                 limit: u32,
-            ) -> Result<Vec<Submission>, StoreError> {
+            ) -> Result<Vec<Submission>, DbError> {
                 sqlx::query_as::<_, SubmissionRow<Ts>>(
                     "SELECT * FROM submissions WHERE rep_id = $1
                      ORDER BY created_at DESC, id DESC LIMIT $2",
@@ -248,28 +248,28 @@ macro_rules! impl_repo {
                 .bind(i64::from(limit.min(MAX_PAGE)))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing submissions"))?
+                .map_err(DbError::db("listing submissions"))?
                 .into_iter()
                 .map(SubmissionRow::into_domain)
                 .collect()
             }
 
-            async fn get_job(&self, id: Uuid) -> Result<Option<Job>, StoreError> {
+            async fn get_job(&self, id: Uuid) -> Result<Option<Job>, DbError> {
                 sqlx::query_as::<_, JobRow<Ts>>("SELECT * FROM jobs WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading a job"))?
+                    .map_err(DbError::db("reading a job"))?
                     .map(JobRow::into_domain)
                     .transpose()
             }
 
-            async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+            async fn queue_depth(&self) -> Result<QueueDepth, DbError> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, count(*) FROM jobs GROUP BY state")
                         .fetch_all(&self.$reader)
                         .await
-                        .map_err(StoreError::db("counting jobs"))?;
+                        .map_err(DbError::db("counting jobs"))?;
                 depth_from(rows)
             }
 
@@ -278,7 +278,7 @@ macro_rules! impl_repo {
                 worker_id: &str,
                 lease: Duration,
                 now: DateTime<Utc>,
-            ) -> Result<Option<ClaimedJob>, StoreError> {
+            ) -> Result<Option<ClaimedJob>, DbError> {
                 let expires = queue::lease_deadline(now, lease)?;
                 let mut tx = self.begin().await?;
                 let row = sqlx::query_as::<_, JobRow<Ts>>($claim_job)
@@ -287,11 +287,11 @@ macro_rules! impl_repo {
                 .bind(to_db(expires))
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(StoreError::db("claiming a job"))?;
+                .map_err(DbError::db("claiming a job"))?;
                 let Some(row) = row else {
                     tx.commit()
                         .await
-                        .map_err(StoreError::db("ending a claim"))?;
+                        .map_err(DbError::db("ending a claim"))?;
                     return Ok(None);
                 };
                 let job = row.into_domain()?;
@@ -305,7 +305,7 @@ macro_rules! impl_repo {
                 .await?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a claim"))?;
+                    .map_err(DbError::db("committing a claim"))?;
                 Ok(Some(claimed(job, expires)))
             }
 
@@ -315,7 +315,7 @@ macro_rules! impl_repo {
                 attempt: u32,
                 lease: Duration,
                 now: DateTime<Utc>,
-            ) -> Result<DateTime<Utc>, StoreError> {
+            ) -> Result<DateTime<Utc>, DbError> {
                 let expires = queue::lease_deadline(now, lease)?;
                 let done = sqlx::query(
                     "UPDATE jobs SET lease_expires_at = $3, heartbeat_at = $4, updated_at = $4
@@ -327,11 +327,11 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&self.$writer)
                 .await
-                .map_err(StoreError::db("extending a lease"))?;
+                .map_err(DbError::db("extending a lease"))?;
                 if done.rows_affected() == 1 {
                     Ok(expires)
                 } else {
-                    Err(StoreError::Fenced { job_id, attempt })
+                    Err(DbError::Fenced { job_id, attempt })
                 }
             }
 
@@ -341,14 +341,14 @@ macro_rules! impl_repo {
                 attempt: u32,
                 grade: &NewGrade,
                 now: DateTime<Utc>,
-            ) -> Result<Grade, StoreError> {
+            ) -> Result<Grade, DbError> {
                 let mut tx = self.begin().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
                 if queue::check_fence(&job, attempt, Some(JobState::Completed))? == Fence::AlreadyDone {
                     return Self::grade_of(&mut tx, job.submission_id)
                         .await?
                         .ok_or_else(|| {
-                            StoreError::Corrupt(format!("completed job {job_id} has no grade"))
+                            DbError::Corrupt(format!("completed job {job_id} has no grade"))
                         });
                 }
                 // Unique per submission: should another path have graded it, keep that grade.
@@ -367,10 +367,10 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("writing a grade"))?;
+                .map_err(DbError::db("writing a grade"))?;
                 let stored = Self::grade_of(&mut tx, job.submission_id)
                     .await?
-                    .ok_or_else(|| StoreError::Corrupt("grade vanished while writing it".into()))?;
+                    .ok_or_else(|| DbError::Corrupt("grade vanished while writing it".into()))?;
                 Self::set_submission(
                     &mut tx,
                     job.submission_id,
@@ -388,10 +388,10 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("completing a job"))?;
+                .map_err(DbError::db("completing a job"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a grade"))?;
+                    .map_err(DbError::db("committing a grade"))?;
                 Ok(stored)
             }
 
@@ -401,7 +401,7 @@ macro_rules! impl_repo {
                 attempt: u32,
                 error: &str,
                 now: DateTime<Utc>,
-            ) -> Result<FailOutcome, StoreError> {
+            ) -> Result<FailOutcome, DbError> {
                 let error = &*queue::bounded_reason(error);
                 let mut tx = self.begin().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
@@ -411,7 +411,7 @@ macro_rules! impl_repo {
                 Self::settle_failure(&mut tx, &job, &after, error, now).await?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a failure"))?;
+                    .map_err(DbError::db("committing a failure"))?;
                 Ok(after.into())
             }
 
@@ -421,7 +421,7 @@ macro_rules! impl_repo {
                 attempt: u32,
                 reason: &str,
                 now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
+            ) -> Result<(), DbError> {
                 let reason = &*queue::bounded_reason(reason);
                 let mut tx = self.begin().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
@@ -434,17 +434,17 @@ macro_rules! impl_repo {
                 Self::settle_failure(&mut tx, &job, &after, reason, now).await?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a failure"))
+                    .map_err(DbError::db("committing a failure"))
             }
 
-            async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, StoreError> {
+            async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, DbError> {
                 let mut tx = self.begin().await?;
                 let expired = sqlx::query_as::<_, JobRow<Ts>>($expired_jobs)
                 .bind(to_db(now))
                 .bind(RESCUE_BATCH)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(StoreError::db("finding expired leases"))?;
+                .map_err(DbError::db("finding expired leases"))?;
                 let mut rescued = Rescued::default();
                 for row in expired {
                     let job = row.into_domain()?;
@@ -458,15 +458,15 @@ macro_rules! impl_repo {
                 }
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a rescue"))?;
+                    .map_err(DbError::db("committing a rescue"))?;
                 Ok(rescued)
             }
 
-            async fn health_check(&self) -> Result<(), StoreError> {
+            async fn health_check(&self) -> Result<(), DbError> {
                 sqlx::query("SELECT 1")
                     .execute(&self.$reader)
                     .await
-                    .map_err(StoreError::db("checking the database answers"))?;
+                    .map_err(DbError::db("checking the database answers"))?;
                 Ok(())
             }
         }
@@ -477,7 +477,7 @@ macro_rules! impl_repo {
                 &self,
                 new: &NewToken,
                 now: DateTime<Utc>,
-            ) -> Result<ApiToken, StoreError> {
+            ) -> Result<ApiToken, DbError> {
                 validate_token(new)?;
                 sqlx::query_as::<_, TokenRow<Ts>>(
                     "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at)
@@ -492,11 +492,11 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .fetch_one(&self.$writer)
                 .await
-                .map_err(StoreError::db("storing a token"))?
+                .map_err(DbError::db("storing a token"))?
                 .into_domain()
             }
 
-            async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+            async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError> {
                 sqlx::query_as::<_, TokenRow<Ts>>(
                     "SELECT id, role, rep_id, label, created_at, revoked_at FROM api_tokens
                      WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -504,12 +504,12 @@ macro_rules! impl_repo {
                 .bind(token_hash)
                 .fetch_optional(&self.$reader)
                 .await
-                .map_err(StoreError::db("looking up a token"))?
+                .map_err(DbError::db("looking up a token"))?
                 .map(TokenRow::into_domain)
                 .transpose()
             }
 
-            async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+            async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError> {
                 let done = sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 )
@@ -517,7 +517,7 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .execute(&self.$writer)
                 .await
-                .map_err(StoreError::db("revoking a token"))?;
+                .map_err(DbError::db("revoking a token"))?;
                 Ok(done.rows_affected() > 0)
             }
         }
@@ -528,7 +528,7 @@ macro_rules! impl_repo {
                 &self,
                 new: &NewUpload,
                 now: DateTime<Utc>,
-            ) -> Result<Upload, StoreError> {
+            ) -> Result<Upload, DbError> {
                 sqlx::query_as::<_, UploadRow<Ts>>(
                     "INSERT INTO uploads (id, rep_id, rubric_id, object_key, idempotency_key,
                          expires_at, created_at)
@@ -544,37 +544,37 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .fetch_one(&self.$writer)
                 .await
-                .map_err(StoreError::db("storing an upload"))?
+                .map_err(DbError::db("storing an upload"))?
                 .into_domain()
             }
 
-            async fn get_upload(&self, id: Uuid) -> Result<Option<Upload>, StoreError> {
+            async fn get_upload(&self, id: Uuid) -> Result<Option<Upload>, DbError> {
                 sqlx::query_as::<_, UploadRow<Ts>>("SELECT * FROM uploads WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading an upload"))?
+                    .map_err(DbError::db("reading an upload"))?
                     .map(UploadRow::into_domain)
                     .transpose()
             }
 
-            async fn find_upload_by_key(&self, object_key: &str) -> Result<Option<Upload>, StoreError> {
+            async fn find_upload_by_key(&self, object_key: &str) -> Result<Option<Upload>, DbError> {
                 sqlx::query_as::<_, UploadRow<Ts>>("SELECT * FROM uploads WHERE object_key = $1")
                     .bind(object_key)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading an upload by key"))?
+                    .map_err(DbError::db("reading an upload by key"))?
                     .map(UploadRow::into_domain)
                     .transpose()
             }
 
-            async fn set_upload_submission(&self, id: Uuid, submission_id: Uuid) -> Result<(), StoreError> {
+            async fn set_upload_submission(&self, id: Uuid, submission_id: Uuid) -> Result<(), DbError> {
                 sqlx::query("UPDATE uploads SET submission_id = $2 WHERE id = $1")
                     .bind(id)
                     .bind(submission_id)
                     .execute(&self.$writer)
                     .await
-                    .map_err(StoreError::db("completing an upload"))?;
+                    .map_err(DbError::db("completing an upload"))?;
                 Ok(())
             }
         }

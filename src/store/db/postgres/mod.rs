@@ -10,7 +10,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::ConnectOptions;
 use crate::store::queue::RetryPolicy;
-use crate::store::StoreError;
+use crate::store::DbError;
 
 type Ts = DateTime<Utc>;
 type Tx = Transaction<'static, Postgres>;
@@ -28,13 +28,13 @@ pub(crate) struct PgRepo {
 }
 
 impl PgRepo {
-    pub(crate) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, DbError> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
-            .map_err(StoreError::db("connecting to PostgreSQL"))?;
+            .map_err(DbError::db("connecting to PostgreSQL"))?;
         // The migrator takes an advisory lock, so workers starting together are safe.
         MIGRATOR.run(&pool).await?;
         Ok(PgRepo {
@@ -43,19 +43,19 @@ impl PgRepo {
         })
     }
 
-    async fn begin(&self) -> Result<Tx, StoreError> {
+    async fn begin(&self) -> Result<Tx, DbError> {
         self.pool
             .begin()
             .await
-            .map_err(StoreError::db("starting a transaction"))
+            .map_err(DbError::db("starting a transaction"))
     }
 
     /// One snapshot for several reads, so what they return always agrees.
-    async fn begin_read(&self) -> Result<Tx, StoreError> {
+    async fn begin_read(&self) -> Result<Tx, DbError> {
         self.pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
-            .map_err(StoreError::db("starting a read"))
+            .map_err(DbError::db("starting a read"))
     }
 }
 

@@ -16,7 +16,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::ConnectOptions;
 use crate::store::queue::RetryPolicy;
-use crate::store::StoreError;
+use crate::store::DbError;
 
 /// Stored timestamps: milliseconds since the Unix epoch.
 type Ts = i64;
@@ -36,17 +36,17 @@ fn ms(t: DateTime<Utc>) -> i64 {
 }
 
 impl SqliteRepo {
-    pub(crate) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, DbError> {
         if url.contains(":memory:") || url.contains("mode=memory") {
             // Readers and the writer are separate connections; each would get its
             // own empty in-memory database.
-            return Err(StoreError::BadUrl {
+            return Err(DbError::BadUrl {
                 url: url.to_string(),
                 reason: "in-memory SQLite is not supported; give a file path".into(),
             });
         }
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::db("parsing the SQLite URL"))?
+            .map_err(DbError::db("parsing the SQLite URL"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: once the API has told a rep "accepted", not even a power cut
@@ -60,7 +60,7 @@ impl SqliteRepo {
             if !dir.as_os_str().is_empty() {
                 tokio::fs::create_dir_all(dir)
                     .await
-                    .map_err(StoreError::io(dir))?;
+                    .map_err(DbError::io(dir))?;
             }
         }
         let writer = SqlitePoolOptions::new()
@@ -68,14 +68,14 @@ impl SqliteRepo {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect.clone())
             .await
-            .map_err(StoreError::db("opening the SQLite database"))?;
+            .map_err(DbError::db("opening the SQLite database"))?;
         MIGRATOR.run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect)
             .await
-            .map_err(StoreError::db("opening SQLite readers"))?;
+            .map_err(DbError::db("opening SQLite readers"))?;
         Ok(SqliteRepo {
             writer,
             readers,
@@ -83,20 +83,20 @@ impl SqliteRepo {
         })
     }
 
-    async fn begin(&self) -> Result<Tx, StoreError> {
+    async fn begin(&self) -> Result<Tx, DbError> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::db("starting a transaction"))
+            .map_err(DbError::db("starting a transaction"))
     }
 
     /// A read transaction on the reader pool: one WAL snapshot, never waiting
     /// for the writer.
-    async fn begin_read(&self) -> Result<Tx, StoreError> {
+    async fn begin_read(&self) -> Result<Tx, DbError> {
         self.readers
             .begin()
             .await
-            .map_err(StoreError::db("starting a read"))
+            .map_err(DbError::db("starting a read"))
     }
 }
 
