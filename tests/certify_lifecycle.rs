@@ -2,6 +2,9 @@
 //! re-issue, idempotency, reminders, the sweep's single runner, review,
 //! retakes, specialties and firm tiers. Grades come through the real queue.
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
 #[path = "common/store.rs"]
 #[allow(dead_code)]
 mod harness;
@@ -19,43 +22,24 @@ use pitchgrade::store::db::certification::*;
 use pitchgrade::store::Repo;
 use seed::*;
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::postgres().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-    };
+stories! {
+    sqlite(db = TestDb::sqlite().await) => db.repo.clone(),
+    postgres(db = TestDb::postgres().await) => db.repo.clone();
+    [
+        a_pass_issues_a_certification_and_grants_its_rights,
+        applying_a_decision_twice_has_one_effect,
+        renewal_inside_the_window_extends_from_the_expiry,
+        a_lapse_pauses_rights_at_the_exact_expiry_and_a_pass_restores_them,
+        each_reminder_offset_is_handled_once,
+        the_sweep_runs_in_one_process_at_a_time,
+        the_sweep_finishes_grades_a_crashed_worker_left,
+        a_reviewer_overrides_a_borderline_grade,
+        review_claims_are_exclusive_and_expire,
+        retakes_wait_out_cooldowns_and_attempt_limits,
+        a_specialty_needs_a_valid_base_certification,
+        firm_tier_follows_certified_coverage,
+    ]
 }
-
-stories!(
-    a_pass_issues_a_certification_and_grants_its_rights,
-    applying_a_decision_twice_has_one_effect,
-    renewal_inside_the_window_extends_from_the_expiry,
-    a_lapse_pauses_rights_at_the_exact_expiry_and_a_pass_restores_them,
-    each_reminder_offset_is_handled_once,
-    the_sweep_runs_in_one_process_at_a_time,
-    the_sweep_finishes_grades_a_crashed_worker_left,
-    a_reviewer_overrides_a_borderline_grade,
-    review_claims_are_exclusive_and_expire,
-    retakes_wait_out_cooldowns_and_attempt_limits,
-    a_specialty_needs_a_valid_base_certification,
-    firm_tier_follows_certified_coverage,
-);
 
 fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)

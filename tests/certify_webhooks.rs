@@ -3,6 +3,9 @@
 //! backoff under the same event id, dead events after the last attempt, a
 //! delivery log of every attempt, and no double posting by two deliverers.
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
 #[path = "common/store.rs"]
 #[allow(dead_code)]
 mod harness;
@@ -27,34 +30,15 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const SECRET: &str = "whsec_test_0123456789abcdef";
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::postgres().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-    };
+stories! {
+    sqlite(db = TestDb::sqlite().await) => db.repo.clone(),
+    postgres(db = TestDb::postgres().await) => db.repo.clone();
+    [
+        events_are_signed_and_retried_until_delivered,
+        an_event_dies_after_its_last_attempt,
+        two_deliverers_never_post_the_same_event_at_once,
+    ]
 }
-
-stories!(
-    events_are_signed_and_retried_until_delivered,
-    an_event_dies_after_its_last_attempt,
-    two_deliverers_never_post_the_same_event_at_once,
-);
 
 /// Three events: certification.issued and two rights.granted.
 async fn certify_one(repo: &dyn Repo) {

@@ -1,13 +1,17 @@
 //! One set of object-store stories, run against a local directory and a real
 //! S3-compatible server (Garage, started by scripts/garage.sh).
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use pitchgrade::store::objects::{LocalStore, ObjectKey, ObjectStore};
-use pitchgrade::store::{connect_objects, StoreError};
+use pitchgrade::store::{connect_objects, ObjectError};
 use sha2::{Digest, Sha256};
 
 struct Target {
@@ -43,34 +47,17 @@ async fn s3() -> Target {
     }
 }
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod local {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    super::$story(super::local().await).await;
-                }
-            )+
-        }
-        mod s3 {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    super::$story(super::s3().await).await;
-                }
-            )+
-        }
-    };
+stories! {
+    local(store = local().await) => store,
+    s3(store = s3().await) => store;
+    [
+        put_get_exists_delete,
+        put_replaces_an_object,
+        large_file_round_trips_intact,
+        presigned_put_accepts_a_plain_http_upload,
+        head_reads_the_size_and_only_the_first_bytes,
+    ]
 }
-
-stories!(
-    put_get_exists_delete,
-    put_replaces_an_object,
-    large_file_round_trips_intact,
-    presigned_put_accepts_a_plain_http_upload,
-    head_reads_the_size_and_only_the_first_bytes,
-);
 
 fn key() -> ObjectKey {
     ObjectKey::new_upload(chrono::Utc::now())
@@ -116,7 +103,7 @@ async fn put_get_exists_delete(t: Target) {
 
     let dest = tmp.path().join("missing");
     let err = store.get_to_file(&k, &dest).await.unwrap_err();
-    assert!(matches!(err, StoreError::ObjectNotFound(_)), "{err}");
+    assert!(matches!(err, ObjectError::NotFound(_)), "{err}");
     assert!(!dest.exists(), "a failed download left a file behind");
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),
@@ -132,10 +119,7 @@ async fn head_reads_the_size_and_only_the_first_bytes(t: Target) {
     let tmp = tempfile::tempdir().unwrap();
     let k = key();
     let missing = store.head(&k, 64).await.unwrap_err();
-    assert!(
-        matches!(missing, StoreError::ObjectNotFound(_)),
-        "{missing}"
-    );
+    assert!(matches!(missing, ObjectError::NotFound(_)), "{missing}");
 
     let body = pattern(300_000);
     let path = tmp.path().join("body");
@@ -190,7 +174,7 @@ async fn large_file_round_trips_intact(t: Target) {
         .put_file(&key(), &tmp.path().join("no-such-file"), "audio/mp4")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert!(matches!(err, ObjectError::Io { .. }), "{err}");
 }
 
 async fn presigned_put_accepts_a_plain_http_upload(t: Target) {
@@ -201,7 +185,7 @@ async fn presigned_put_accepts_a_plain_http_upload(t: Target) {
         .await;
     if !t.is_s3 {
         assert!(
-            matches!(presigned, Err(StoreError::Unsupported(_))),
+            matches!(presigned, Err(ObjectError::Unsupported(_))),
             "{presigned:?}"
         );
         return;
@@ -252,7 +236,7 @@ fn keys_that_could_escape_the_root_are_refused() {
         "uploads/é",
     ] {
         assert!(
-            matches!(ObjectKey::parse(bad), Err(StoreError::BadKey { .. })),
+            matches!(ObjectKey::parse(bad), Err(ObjectError::BadKey { .. })),
             "{bad:?} was accepted"
         );
     }
@@ -279,7 +263,7 @@ async fn local_objects_land_under_the_root() {
 async fn unknown_storage_urls_are_refused() {
     for url in ["ftp://host/x", "s3:///prefix", "not a url"] {
         assert!(
-            matches!(connect_objects(url).await, Err(StoreError::BadUrl { .. })),
+            matches!(connect_objects(url).await, Err(ObjectError::BadUrl { .. })),
             "{url} was accepted"
         );
     }

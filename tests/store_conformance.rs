@@ -3,6 +3,9 @@
 //! workers, bounded retries) must hold on both, or the embedded install and the
 //! distributed one would behave differently.
 
+#[macro_use]
+#[path = "common/stories.rs"]
+mod stories;
 #[path = "common/store.rs"]
 mod harness;
 
@@ -15,7 +18,7 @@ use harness::{grade_job, new_submission, t0, TestDb};
 use pitchgrade::store::db::{
     Decision, FailOutcome, JobState, NewGrade, QueueDepth, Rescued, SubmissionStatus,
 };
-use pitchgrade::store::{Repo, StoreError};
+use pitchgrade::store::{DbError, Repo};
 use serde_json::json;
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -32,44 +35,25 @@ fn a_grade(decision: Decision) -> NewGrade {
     }
 }
 
-macro_rules! stories {
-    ($($story:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $story() {
-                    let db = super::TestDb::postgres().await;
-                    super::$story(db.repo.clone()).await;
-                }
-            )+
-        }
-    };
+stories! {
+    sqlite(db = TestDb::sqlite().await) => db.repo.clone(),
+    postgres(db = TestDb::postgres().await) => db.repo.clone();
+    [
+        submission_and_job_are_created_together,
+        a_failed_enqueue_leaves_no_submission,
+        idempotency_key_yields_one_submission,
+        concurrent_replays_of_one_key_yield_one_submission,
+        claim_heartbeat_complete,
+        borderline_grade_goes_to_review,
+        future_jobs_wait_for_their_time,
+        concurrent_claimers_never_share_a_job,
+        expired_lease_is_rescued_and_the_stale_attempt_is_fenced,
+        expired_lease_on_the_last_attempt_kills_the_job,
+        transient_failures_back_off_then_die_with_the_reason,
+        permanent_failure_fails_the_submission_at_once,
+        listing_shows_only_the_reps_submissions_newest_first,
+    ]
 }
-
-stories!(
-    submission_and_job_are_created_together,
-    a_failed_enqueue_leaves_no_submission,
-    idempotency_key_yields_one_submission,
-    concurrent_replays_of_one_key_yield_one_submission,
-    claim_heartbeat_complete,
-    borderline_grade_goes_to_review,
-    future_jobs_wait_for_their_time,
-    concurrent_claimers_never_share_a_job,
-    expired_lease_is_rescued_and_the_stale_attempt_is_fenced,
-    expired_lease_on_the_last_attempt_kills_the_job,
-    transient_failures_back_off_then_die_with_the_reason,
-    permanent_failure_fails_the_submission_at_once,
-    listing_shows_only_the_reps_submissions_newest_first,
-);
 
 async fn submission_and_job_are_created_together(repo: Arc<dyn Repo>) {
     let created = repo
@@ -109,7 +93,7 @@ async fn a_failed_enqueue_leaves_no_submission(repo: Arc<dyn Repo>) {
         .create_submission_with_job(&new_submission("rep-1", None), &grade_job(u32::MAX), t0())
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(matches!(err, DbError::Invalid(_)), "{err}");
     assert!(repo.list_submissions("rep-1", 10).await.unwrap().is_empty());
     assert_eq!(repo.queue_depth().await.unwrap(), QueueDepth::default());
 }
@@ -150,10 +134,7 @@ async fn idempotency_key_yields_one_submission(repo: Arc<dyn Repo>) {
         .create_submission_with_job(&wrong, &grade_job(3), t0())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::IdempotencyConflict { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DbError::IdempotencyConflict { .. }), "{err}");
 }
 
 async fn concurrent_replays_of_one_key_yield_one_submission(repo: Arc<dyn Repo>) {
@@ -227,7 +208,7 @@ async fn claim_heartbeat_complete(repo: Arc<dyn Repo>) {
     assert_eq!((job.state, job.lease_owner), (JobState::Completed, None));
     assert!(matches!(
         repo.heartbeat(c.job_id, 1, LEASE, t0() + secs(50)).await,
-        Err(StoreError::Fenced { attempt: 1, .. })
+        Err(DbError::Fenced { attempt: 1, .. })
     ));
     assert_eq!(
         repo.queue_depth().await.unwrap(),
@@ -337,7 +318,7 @@ async fn expired_lease_is_rescued_and_the_stale_attempt_is_fenced(repo: Arc<dyn 
     assert_eq!((fresh.job_id, fresh.attempt), (c.job_id, 2));
 
     // worker-a wakes up from its stall: every write it tries is refused.
-    let fenced = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Fenced { attempt: 1, .. }));
+    let fenced = |r: Result<_, DbError>| matches!(r, Err(DbError::Fenced { attempt: 1, .. }));
     assert!(fenced(
         repo.heartbeat(c.job_id, stale.attempt, LEASE, t0() + secs(33))
             .await
@@ -547,7 +528,7 @@ async fn unknown_database_urls_are_refused_without_leaking_passwords() {
         "pitchgrade.db",
     ] {
         match pitchgrade::store::connect(url).await {
-            Err(e @ StoreError::BadUrl { .. }) => {
+            Err(e @ DbError::BadUrl { .. }) => {
                 assert!(!e.to_string().contains("hunter2"), "{e}")
             }
             Err(e) => panic!("{url}: expected BadUrl, got {e}"),

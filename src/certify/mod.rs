@@ -35,7 +35,7 @@ use uuid::Uuid;
 pub use lifecycle::{apply_decision, Applied};
 pub use program::{Program, ProgramError, RubricCatalog};
 
-use crate::store::StoreError;
+use crate::store::DbError;
 
 /// Who wrote an audit line when no person did.
 pub const SYSTEM: &str = "system";
@@ -43,7 +43,7 @@ pub const SYSTEM: &str = "system";
 #[derive(Debug, thiserror::Error)]
 pub enum CertifyError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] DbError),
     #[error("submission {0} not found")]
     SubmissionNotFound(Uuid),
     #[error("submission {0} has no grade yet")]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::store::db::certification::{NewEvent, OutboxEvent};
-use crate::store::{Repo, StoreError};
+use crate::store::{DbError, Repo};
 
 pub const CERTIFICATION_ISSUED: &str = "certification.issued";
 pub const CERTIFICATION_RENEWED: &str = "certification.renewed";
@@ -55,6 +55,6 @@ pub async fn list(
     repo: &dyn Repo,
     after: Option<Uuid>,
     limit: u32,
-) -> Result<Vec<OutboxEvent>, StoreError> {
+) -> Result<Vec<OutboxEvent>, DbError> {
     repo.list_outbox(after, limit).await
 }

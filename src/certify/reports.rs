@@ -33,7 +33,7 @@ use super::program::Program;
 use super::CertifyError;
 use crate::score::decide::Verdict;
 use crate::store::db::certification::{
-    CertDecision, CertFilter, Certification, Effect, Outcome, Rep, Review, MAX_LIST,
+    all_certifications, CertDecision, CertFilter, Certification, Effect, Outcome, Rep, Review,
 };
 use crate::store::Repo;
 
@@ -145,19 +145,7 @@ pub async fn build(
     let reviews = repo.list_decided_reviews().await?;
     let firms = repo.list_firms().await?;
     let reps = repo.list_reps(None).await?;
-    let mut certs = Vec::new();
-    let mut filter = CertFilter::default();
-    loop {
-        let page = repo.list_certifications(&filter, MAX_LIST).await?;
-        let done = page.len() < MAX_LIST as usize;
-        if let Some(last) = page.last() {
-            filter.after = Some((last.expires_at, last.id));
-        }
-        certs.extend(page);
-        if done {
-            break;
-        }
-    }
+    let certs = all_certifications(repo, CertFilter::default()).await?;
     let firms: Vec<(String, String)> = firms.into_iter().map(|f| (f.id, f.name)).collect();
     Ok(compute(
         program, &decisions, &reviews, &firms, &reps, &certs, now, options,

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::lifecycle::{apply_decision, expire_lapsed, remind};
 use super::program::Program;
 use super::CertifyError;
-use crate::store::db::certification::{CertFilter, CertStatus};
+use crate::store::db::certification::{CertFilter, CertPages, CertStatus};
 use crate::store::Repo;
 
 pub const LEASE_NAME: &str = "certify-sweep";
@@ -137,13 +137,18 @@ async fn pass(
         .map(|t| t.window_days())
         .max()
         .unwrap_or(0);
-    let mut filter = CertFilter {
-        status: Some(CertStatus::Valid),
-        expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
-        ..CertFilter::default()
-    };
+    let mut pages = CertPages::new(
+        CertFilter {
+            status: Some(CertStatus::Valid),
+            expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
+            ..CertFilter::default()
+        },
+        BATCH,
+    );
     for _ in 0..MAX_BATCHES {
-        let page = repo.list_certifications(&filter, BATCH).await?;
+        let Some(page) = pages.next(repo).await? else {
+            break;
+        };
         for cert in &page {
             let due = program.track(&cert.track).is_some_and(|t| {
                 t.reminder_days.iter().any(|&d| {
@@ -163,11 +168,9 @@ async fn pass(
                 }
             }
         }
-        let Some(last) = page.last() else { break };
-        if page.len() < BATCH as usize || !renew(repo, owner, now, report).await? {
+        if pages.exhausted() || !renew(repo, owner, now, report).await? {
             break;
         }
-        filter.after = Some((last.expires_at, last.id));
     }
     Ok(())
 }

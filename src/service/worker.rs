@@ -28,7 +28,7 @@ use crate::pipeline::{Pipeline, PipelineError};
 use crate::score::decide::Unscored;
 use crate::score::Decision;
 use crate::store::db::{ClaimedJob, FailOutcome, NewGrade, Rescued};
-use crate::store::{ObjectKey, StoreError};
+use crate::store::{DbError, ObjectError, ObjectKey};
 
 /// Queue timing for one process. The defaults suit both shapes.
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ fn default_name() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("queue operation failed: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] DbError),
 }
 
 /// What happened to one claimed job.
@@ -160,13 +160,27 @@ impl AttemptError {
     }
 }
 
-impl From<StoreError> for AttemptError {
-    fn from(e: StoreError) -> Self {
-        let backend = match e {
-            StoreError::Database { .. } | StoreError::Migrate(_) => "database",
-            _ => "object_store",
-        };
-        AttemptError::transient(backend, e)
+impl AttemptError {
+    /// A storage failure: retried when it may clear, final when it cannot (a
+    /// corrupt row, a bad key) instead of burning the job's attempts on it.
+    fn storage(backend: &'static str, transient: bool, e: impl std::fmt::Display) -> Self {
+        if transient {
+            AttemptError::transient(backend, e)
+        } else {
+            AttemptError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<DbError> for AttemptError {
+    fn from(e: DbError) -> Self {
+        AttemptError::storage("database", e.is_transient(), e)
+    }
+}
+
+impl From<ObjectError> for AttemptError {
+    fn from(e: ObjectError) -> Self {
+        AttemptError::storage("object_store", e.is_transient(), e)
     }
 }
 
@@ -382,7 +396,7 @@ impl Worker {
                             decision,
                         }
                     }
-                    Err(StoreError::Fenced { .. }) => {
+                    Err(DbError::Fenced { .. }) => {
                         warn!("a newer attempt owns the job; this grade was discarded");
                         fenced()
                     }
@@ -404,7 +418,7 @@ impl Worker {
                             reason,
                         }
                     }
-                    Err(StoreError::Fenced { .. }) => fenced(),
+                    Err(DbError::Fenced { .. }) => fenced(),
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -432,7 +446,7 @@ impl Worker {
                             reason,
                         }
                     }
-                    Err(StoreError::Fenced { .. }) => fenced(),
+                    Err(DbError::Fenced { .. }) => fenced(),
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -480,7 +494,7 @@ impl Worker {
             .await;
         match fetched {
             Ok(bytes) => info!(bytes, "recording fetched"),
-            Err(StoreError::ObjectNotFound(_)) => {
+            Err(ObjectError::NotFound(_)) => {
                 return Err(AttemptError::Permanent(
                     "the uploaded recording is missing; please upload it again".into(),
                 ))
@@ -567,15 +581,15 @@ async fn settle<T, F, Fut>(
     lost: &CancellationToken,
     what: &'static str,
     mut write: F,
-) -> Result<T, StoreError>
+) -> Result<T, DbError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
+    Fut: Future<Output = Result<T, DbError>>,
 {
     let mut pause = Duration::from_millis(200);
     loop {
         match write().await {
-            Err(e @ StoreError::Database { .. }) if !lost.is_cancelled() => {
+            Err(e) if e.is_transient() && !lost.is_cancelled() => {
                 warn!(error = %e, retry_in = ?pause, "{what} failed; retrying while the lease holds");
                 tokio::select! {
                     _ = lost.cancelled() => return Err(e),
@@ -607,7 +621,7 @@ async fn heartbeat(
             .await
         {
             Ok(until) => held_until = until,
-            Err(StoreError::Fenced { .. }) => {
+            Err(DbError::Fenced { .. }) => {
                 lost.cancel();
                 return;
             }

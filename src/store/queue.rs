@@ -1,18 +1,51 @@
 //! Queue semantics shared by every database backend: how long a lease lasts,
 //! when a failed attempt runs again, and when a job gives up.
 //!
-//! The SQL differs per database; the decisions must not, so they live here and
-//! both backends call them. The model is River/Oban: a claimed job carries a lease
-//! that the worker extends by heartbeat; each claim bumps the attempt number, and
-//! every write a worker makes names its attempt, so a worker whose lease expired and
-//! whose job was handed to someone else (a newer attempt) is fenced off.
+//! The SQL is the backends'; the decisions must not differ between them, so they
+//! live here and both backends call them. The model is River/Oban: a claimed job
+//! carries a lease that the worker extends by heartbeat; each claim bumps the
+//! attempt number, and every write a worker makes names its attempt, so a worker
+//! whose lease expired and whose job was handed to someone else (a newer attempt)
+//! is fenced off.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use uuid::Uuid;
 
-use super::db::{Job, JobState};
-use super::StoreError;
+use super::db::{text_enum, JobKind};
+use super::DbError;
+
+text_enum!(
+    /// A job's place in the queue's life cycle (River's states, minus scheduling extras).
+    JobState {
+        Available = "available",
+        Running = "running",
+        Retryable = "retryable",
+        Completed = "completed",
+        Dead = "dead",
+    }
+);
+
+/// A job as stored: what it is for, where it is in its life cycle and who holds
+/// its lease. Lives here because every field is the queue's business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: Uuid,
+    pub submission_id: Uuid,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
 
 /// Exponential backoff between attempts: `base * 2^(attempt-1)`, capped.
 /// No jitter: the rescuer and claim ordering already spread retries across
@@ -60,7 +93,7 @@ pub fn after_transient_failure(
     max_attempts: u32,
     error: &str,
     now: DateTime<Utc>,
-) -> Result<AfterFailure, StoreError> {
+) -> Result<AfterFailure, DbError> {
     if attempt >= max_attempts {
         return Ok(AfterFailure::Dead {
             reason: format!("gave up after {attempt} attempts; last error: {error}"),
@@ -96,15 +129,15 @@ pub fn bounded_reason(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `now + lease`, refusing leases that overflow the calendar instead of panicking.
-pub fn lease_deadline(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
+pub fn lease_deadline(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, DbError> {
     add(now, lease)
 }
 
-fn add(now: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>, StoreError> {
+fn add(now: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>, DbError> {
     TimeDelta::from_std(d)
         .ok()
         .and_then(|d| now.checked_add_signed(d))
-        .ok_or_else(|| StoreError::Invalid(format!("duration {d:?} is out of range")))
+        .ok_or_else(|| DbError::Invalid(format!("duration {d:?} is out of range")))
 }
 
 /// Whether a worker's write for `attempt` may proceed.
@@ -119,7 +152,7 @@ pub enum Fence {
 
 /// The attempt-number fence every worker write goes through. `done` is the state
 /// the write would leave the job in, if repeating it is harmless.
-pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fence, StoreError> {
+pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fence, DbError> {
     if job.attempt == attempt {
         if job.state == JobState::Running {
             return Ok(Fence::Holds);
@@ -128,7 +161,7 @@ pub fn check_fence(job: &Job, attempt: u32, done: Option<JobState>) -> Result<Fe
             return Ok(Fence::AlreadyDone);
         }
     }
-    Err(StoreError::Fenced {
+    Err(DbError::Fenced {
         job_id: job.id,
         attempt,
     })

@@ -27,8 +27,8 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::db::{connect, redact};
-use super::objects::{ObjectKey, ObjectStore};
-use super::StoreError;
+use super::objects::{ObjectError, ObjectKey, ObjectStore};
+use super::{DbError, StoreError};
 
 /// Rows read and written per transaction.
 const PAGE: i64 = 500;
@@ -110,8 +110,8 @@ enum Value {
     Bytes(Option<Vec<u8>>),
 }
 
-fn corrupt(table: &str, column: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{table}.{column}: {what}"))
+fn corrupt(table: &str, column: &str, what: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{table}.{column}: {what}"))
 }
 
 fn read_value(
@@ -119,7 +119,7 @@ fn read_value(
     table: &str,
     column: &str,
     ty: ColumnType,
-) -> Result<Value, StoreError> {
+) -> Result<Value, DbError> {
     let bad = |e: sqlx::Error| corrupt(table, column, e);
     Ok(match ty {
         ColumnType::Uuid => Value::Uuid(row.try_get(column).map_err(bad)?),
@@ -183,7 +183,7 @@ fn push_value(q: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>
 
 /// Table and column names come from the schemas, never from users; refusing
 /// anything but plain identifiers keeps them safe to splice into SQL.
-fn ident(name: &str) -> Result<String, StoreError> {
+fn ident(name: &str) -> Result<String, DbError> {
     if !name.is_empty()
         && name
             .bytes()
@@ -191,7 +191,7 @@ fn ident(name: &str) -> Result<String, StoreError> {
     {
         Ok(format!("\"{name}\""))
     } else {
-        Err(StoreError::Invalid(format!(
+        Err(DbError::Invalid(format!(
             "unexpected identifier {name:?} in the schema"
         )))
     }
@@ -215,12 +215,13 @@ pub async fn copy_install(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<CopyReport, StoreError> {
     if scheme(from_db) != "sqlite" || !matches!(scheme(to_db), "postgres" | "postgresql") {
-        return Err(StoreError::BadUrl {
+        return Err(DbError::BadUrl {
             url: format!("{} -> {}", redact(from_db), redact(to_db)),
             reason: "an install is copied from SQLite to PostgreSQL; between two PostgreSQL \
                      servers use pg_dump"
                 .into(),
-        });
+        }
+        .into());
     }
     // Migrating both first means both sides have the same, current schema.
     drop(connect(from_db).await?);
@@ -229,17 +230,17 @@ pub async fn copy_install(
         .max_connections(1)
         .connect_with(
             SqliteConnectOptions::from_str(from_db)
-                .map_err(StoreError::db("parsing the SQLite URL"))?
+                .map_err(DbError::db("parsing the SQLite URL"))?
                 .read_only(true)
                 .busy_timeout(Duration::from_secs(30)),
         )
         .await
-        .map_err(StoreError::db("opening the source database"))?;
+        .map_err(DbError::db("opening the source database"))?;
     let target = PgPoolOptions::new()
         .max_connections(2)
         .connect(to_db)
         .await
-        .map_err(StoreError::db("connecting to the target database"))?;
+        .map_err(DbError::db("connecting to the target database"))?;
 
     let tables = plan(&source, &target).await?;
     let mut report = CopyReport::default();
@@ -264,7 +265,7 @@ pub async fn copy_install(
 
 /// The tables to copy, parents before children, after checking that both
 /// databases hold the same tables and columns.
-async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreError> {
+async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, DbError> {
     let target_tables: BTreeSet<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
@@ -272,7 +273,7 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
     )
     .fetch_all(target)
     .await
-    .map_err(StoreError::db("listing the target's tables"))?
+    .map_err(DbError::db("listing the target's tables"))?
     .into_iter()
     .collect();
     let source_tables: BTreeSet<String> = sqlx::query_scalar(
@@ -281,11 +282,11 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
     )
     .fetch_all(source)
     .await
-    .map_err(StoreError::db("listing the source's tables"))?
+    .map_err(DbError::db("listing the source's tables"))?
     .into_iter()
     .collect();
     if source_tables != target_tables {
-        return Err(StoreError::Invalid(format!(
+        return Err(DbError::Invalid(format!(
             "the two databases hold different tables (only in SQLite: {:?}; only in PostgreSQL: \
              {:?}); both must come from the same pitchgrade version",
             source_tables.difference(&target_tables).collect::<Vec<_>>(),
@@ -305,18 +306,18 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
         .bind(name)
         .fetch_all(target)
         .await
-        .map_err(StoreError::db("reading the target's columns"))?;
+        .map_err(DbError::db("reading the target's columns"))?;
         let sqlite_columns: BTreeSet<String> =
             sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
                 .bind(name)
                 .fetch_all(source)
                 .await
-                .map_err(StoreError::db("reading the source's columns"))?
+                .map_err(DbError::db("reading the source's columns"))?
                 .into_iter()
                 .collect();
         let pg_names: BTreeSet<String> = pg_columns.iter().map(|(c, _, _)| c.clone()).collect();
         if pg_names != sqlite_columns {
-            return Err(StoreError::Invalid(format!(
+            return Err(DbError::Invalid(format!(
                 "table {name} has different columns in the two databases: SQLite {sqlite_columns:?}, PostgreSQL {pg_names:?}"
             )));
         }
@@ -328,7 +329,7 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
                 generated.push(column.clone());
             }
             let ty = ColumnType::from_postgres(&data_type).ok_or_else(|| {
-                StoreError::Invalid(format!(
+                DbError::Invalid(format!(
                     "{name}.{column} has type {data_type}, which the copy does not know how to \
                      carry over from SQLite"
                 ))
@@ -355,7 +356,7 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
     )
     .fetch_all(target)
     .await
-    .map_err(StoreError::db("reading the target's foreign keys"))?;
+    .map_err(DbError::db("reading the target's foreign keys"))?;
     order_by_dependencies(tables, &edges)
 }
 
@@ -363,7 +364,7 @@ async fn plan(source: &SqlitePool, target: &PgPool) -> Result<Vec<Table>, StoreE
 fn order_by_dependencies(
     mut tables: BTreeMap<String, Table>,
     edges: &[(String, String)],
-) -> Result<Vec<Table>, StoreError> {
+) -> Result<Vec<Table>, DbError> {
     let mut ordered = Vec::new();
     while !tables.is_empty() {
         let ready = tables
@@ -375,7 +376,7 @@ fn order_by_dependencies(
             })
             .cloned()
             .ok_or_else(|| {
-                StoreError::Invalid(format!(
+                DbError::Invalid(format!(
                     "foreign keys between {:?} form a cycle",
                     tables.keys().collect::<Vec<_>>()
                 ))
@@ -421,11 +422,11 @@ async fn copy_table(
             .bind(PAGE)
             .fetch_all(source)
             .await
-            .map_err(StoreError::db("reading rows to copy"))?;
+            .map_err(DbError::db("reading rows to copy"))?;
         let Some(last) = rows.last() else { break };
         after = last
             .try_get("pitchgrade_rowid")
-            .map_err(StoreError::db("reading a rowid"))?;
+            .map_err(DbError::db("reading a rowid"))?;
 
         // Recordings first: a row never lands in the target before its object.
         if has_objects {
@@ -464,7 +465,7 @@ async fn copy_table(
             .build()
             .execute(target)
             .await
-            .map_err(StoreError::db("writing copied rows"))?;
+            .map_err(DbError::db("writing copied rows"))?;
         copy.rows += rows.len() as u64;
         copy.inserted += done.rows_affected();
         progress(&format!(
@@ -485,7 +486,7 @@ async fn copy_table(
             .bind(column)
             .execute(target)
             .await
-            .map_err(StoreError::db("moving a sequence past the copied ids"))?;
+            .map_err(DbError::db("moving a sequence past the copied ids"))?;
     }
     Ok(copy)
 }
@@ -521,8 +522,8 @@ async fn copy_object(
     let _ = tokio::fs::remove_file(&path).await;
     match result {
         Ok(()) => report.objects_copied += 1,
-        Err(StoreError::ObjectNotFound(_)) => report.objects_missing.push(key.to_string()),
-        Err(e) => return Err(e),
+        Err(ObjectError::NotFound(_)) => report.objects_missing.push(key.to_string()),
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::store::StoreError;
+use crate::store::{DbError, ObjectError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -17,7 +17,9 @@ pub enum WebError {
     #[error("the recording is larger than the {limit_mb} MB limit")]
     TooLarge { limit_mb: u64 },
     #[error("storage error: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] DbError),
+    #[error("storage error: {0}")]
+    Objects(#[from] ObjectError),
     #[error("certification service error: {0}")]
     Program(String),
     #[error("cannot render the page {page}: {source}")]
@@ -62,13 +64,13 @@ impl WebError {
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            WebError::Store(StoreError::Invalid(_) | StoreError::IdempotencyConflict { .. }) => {
-                StatusCode::BAD_REQUEST
-            }
-            WebError::Store(_) | WebError::Program(_) | WebError::Render { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            WebError::Store(DbError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::Store(DbError::Invalid(_) | DbError::IdempotencyConflict { .. })
+            | WebError::Objects(ObjectError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            WebError::Store(_)
+            | WebError::Objects(_)
+            | WebError::Program(_)
+            | WebError::Render { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             WebError::Refused { status, .. } => *status,
         }

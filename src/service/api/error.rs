@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::IngestError;
-use crate::store::StoreError;
+use crate::store::{DbError, ObjectError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -111,20 +111,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
         match e {
-            StoreError::IdempotencyConflict { .. } => ApiError::new(
+            DbError::IdempotencyConflict { .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_conflict",
                 "this Idempotency-Key was already used for a submission to another rubric; use a new key",
             ),
-            StoreError::Invalid(m) => ApiError::invalid(m),
-            StoreError::NotFound { what, id } => ApiError::not_found(format!("{what} {id} not found")),
-            e @ (StoreError::Database { .. } | StoreError::Migrate(_)) => {
+            DbError::Invalid(m) => ApiError::invalid(m),
+            DbError::NotFound { what, id } => ApiError::not_found(format!("{what} {id} not found")),
+            e @ (DbError::Database { .. } | DbError::Migrate(_) | DbError::Io { .. }) => {
                 ApiError::unavailable("database", e)
             }
-            e @ (StoreError::S3 { .. } | StoreError::Io { .. }) => {
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ObjectError> for ApiError {
+    fn from(e: ObjectError) -> ApiError {
+        match e {
+            ObjectError::Invalid(m) => ApiError::invalid(m),
+            e @ (ObjectError::S3 { .. } | ObjectError::Io { .. }) => {
                 ApiError::unavailable("recording store", e)
             }
             e => ApiError::internal(e),

@@ -15,7 +15,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use crate::store::ObjectKey;
 
 /// A dependency slower than this is as good as down for a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,11 +46,8 @@ pub async fn healthz() -> Json<Health> {
         (status = 503, description = "A dependency is unavailable", body = Health),
     ))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
-    let database = probe("database", state.parts.repo.queue_depth()).await;
-    let objects = match ObjectKey::parse("readyz-probe") {
-        Ok(key) => probe("object store", state.parts.objects.exists(&key)).await,
-        Err(_) => false,
-    };
+    let database = probe("database", state.parts.repo.health_check()).await;
+    let objects = probe("object store", state.parts.objects.health_check()).await;
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_string();
     let ready = database && objects;
     let status = if ready {

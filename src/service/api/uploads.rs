@@ -27,7 +27,7 @@ use super::views::SubmissionResponse;
 use super::{ApiJson, ApiPath, ApiState};
 use crate::store::db::uploads::{NewUpload, Upload};
 use crate::store::db::{Created, NewSubmission};
-use crate::store::{ObjectKey, StoreError};
+use crate::store::{ObjectError, ObjectKey};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadRequest {
@@ -106,7 +106,7 @@ pub async fn presign(
         .await
     {
         Ok(url) => url,
-        Err(StoreError::Unsupported(_)) => {
+        Err(ObjectError::Unsupported(_)) => {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "presign_unsupported",
@@ -180,7 +180,7 @@ async fn complete_upload(state: &ApiState, upload: &Upload) -> Result<Created, A
     let key = ObjectKey::parse(&upload.object_key).map_err(ApiError::internal)?;
     let head = match state.parts.objects.head(&key, SNIFF_BYTES).await {
         Ok(h) => h,
-        Err(StoreError::ObjectNotFound(_)) => {
+        Err(ObjectError::NotFound(_)) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "upload_missing",

@@ -1,10 +1,13 @@
 //! The repository: submissions, their grades and the job queue, behind one trait.
 //!
-//! SQLite and PostgreSQL each have their own SQL and migrations (no `sqlx::Any`:
-//! the queue needs `FOR UPDATE SKIP LOCKED` on one and a single writer on the
-//! other). Every method that depends on time takes `now`, so the queue's clock is
-//! the caller's and tests move it instead of sleeping.
+//! SQLite and PostgreSQL share their SQL (`backend`, `certification::backend`)
+//! and each keep their own migrations and the few statements that differ (no
+//! `sqlx::Any`: the queue needs `FOR UPDATE SKIP LOCKED` on one and a single
+//! writer on the other). Every method that depends on time takes `now`, so the
+//! queue's clock is the caller's and tests move it instead of sleeping.
 
+mod backend;
+mod error;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -20,7 +23,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::queue::RetryPolicy;
-use super::StoreError;
+pub use super::queue::{Job, JobState};
+pub use error::DbError;
 pub use tokens::TokenRepo;
 pub use uploads::UploadRepo;
 
@@ -39,11 +43,11 @@ macro_rules! text_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = StoreError;
-            fn from_str(s: &str) -> Result<Self, StoreError> {
+            type Err = DbError;
+            fn from_str(s: &str) -> Result<Self, DbError> {
                 match s {
                     $($text => Ok(Self::$variant),)+
-                    other => Err(StoreError::Corrupt(format!(
+                    other => Err(DbError::Corrupt(format!(
                         concat!("unknown ", stringify!($name), " {:?}"), other
                     ))),
                 }
@@ -58,6 +62,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 pub mod certification;
 
 pub use certification::CertificationRepo;
@@ -70,17 +76,6 @@ text_enum!(
         Graded = "graded",
         NeedsReview = "needs_review",
         Failed = "failed",
-    }
-);
-
-text_enum!(
-    /// A job's place in the queue's life cycle (River's states, minus scheduling extras).
-    JobState {
-        Available = "available",
-        Running = "running",
-        Retryable = "retryable",
-        Completed = "completed",
-        Dead = "dead",
     }
 );
 
@@ -101,12 +96,12 @@ pub(crate) fn decision_text(d: Decision) -> &'static str {
     }
 }
 
-pub(crate) fn parse_decision(s: &str) -> Result<Decision, StoreError> {
+pub(crate) fn parse_decision(s: &str) -> Result<Decision, DbError> {
     match s {
         "pass" => Ok(Decision::Pass),
         "fail" => Ok(Decision::Fail),
         "borderline" => Ok(Decision::Borderline),
-        other => Err(StoreError::Corrupt(format!("unknown decision {other:?}"))),
+        other => Err(DbError::Corrupt(format!("unknown decision {other:?}"))),
     }
 }
 
@@ -187,23 +182,6 @@ pub struct SubmissionView {
     pub grade: Option<Grade>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: Uuid,
-    pub submission_id: Uuid,
-    pub kind: JobKind,
-    pub state: JobState,
-    pub attempt: u32,
-    pub max_attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<DateTime<Utc>>,
-    pub heartbeat_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 /// A job a worker now holds. `attempt` is its fencing token: every later write
 /// for this job must present it.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,20 +242,16 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         new: &NewSubmission,
         job: &NewJob,
         now: DateTime<Utc>,
-    ) -> Result<Created, StoreError>;
+    ) -> Result<Created, DbError>;
 
-    async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, StoreError>;
+    async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, DbError>;
 
     /// The rep's submissions, newest first, at most `min(limit, MAX_PAGE)`.
-    async fn list_submissions(
-        &self,
-        rep_id: &str,
-        limit: u32,
-    ) -> Result<Vec<Submission>, StoreError>;
+    async fn list_submissions(&self, rep_id: &str, limit: u32) -> Result<Vec<Submission>, DbError>;
 
-    async fn get_job(&self, id: Uuid) -> Result<Option<Job>, StoreError>;
+    async fn get_job(&self, id: Uuid) -> Result<Option<Job>, DbError>;
 
-    async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
+    async fn queue_depth(&self) -> Result<QueueDepth, DbError>;
 
     /// Takes the oldest runnable job, if any, leasing it to `worker_id` until
     /// `now + lease` and bumping its attempt. Its submission becomes `processing`.
@@ -286,7 +260,7 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         worker_id: &str,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<ClaimedJob>, StoreError>;
+    ) -> Result<Option<ClaimedJob>, DbError>;
 
     /// Extends the lease of a job still held at `attempt`; `Fenced` otherwise, which
     /// tells the worker to stop: someone else owns the job now.
@@ -296,7 +270,7 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         attempt: u32,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError>;
+    ) -> Result<DateTime<Utc>, DbError>;
 
     /// Writes the grade, the submission's final status and the job's completion in
     /// one transaction, only if `attempt` still holds the job (`Fenced` otherwise,
@@ -307,7 +281,7 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         attempt: u32,
         grade: &NewGrade,
         now: DateTime<Utc>,
-    ) -> Result<Grade, StoreError>;
+    ) -> Result<Grade, DbError>;
 
     /// A failure that may clear (backend 5xx, timeout): retry later with backoff,
     /// or, out of attempts, the job dies and the submission fails.
@@ -317,7 +291,7 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         attempt: u32,
         error: &str,
         now: DateTime<Utc>,
-    ) -> Result<FailOutcome, StoreError>;
+    ) -> Result<FailOutcome, DbError>;
 
     /// A failure no retry fixes (an undecodable file): the job dies now and the
     /// submission fails with `reason`, which the rep will read.
@@ -327,11 +301,15 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         attempt: u32,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), DbError>;
 
     /// Returns jobs whose lease ran out before `now` to the queue, or kills them
     /// when they are out of attempts.
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, StoreError>;
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Rescued, DbError>;
+
+    /// Whether the database answers, for readiness probes: one trivial query
+    /// on the pool the API reads from.
+    async fn health_check(&self) -> Result<(), DbError>;
 }
 
 /// Most rows one listing returns, whatever the caller asks for.
@@ -356,16 +334,16 @@ impl Default for ConnectOptions {
 
 /// Opens the database named by `url` (`sqlite://path` or `postgres://…`) and
 /// brings its schema up to date.
-pub async fn connect(url: &str) -> Result<Arc<dyn Repo>, StoreError> {
+pub async fn connect(url: &str) -> Result<Arc<dyn Repo>, DbError> {
     connect_with(url, ConnectOptions::default()).await
 }
 
-pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Repo>, StoreError> {
+pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn Repo>, DbError> {
     let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
     match scheme {
         "sqlite" => Ok(Arc::new(sqlite::SqliteRepo::connect(url, options).await?)),
         "postgres" | "postgresql" => Ok(Arc::new(postgres::PgRepo::connect(url, options).await?)),
-        _ => Err(StoreError::BadUrl {
+        _ => Err(DbError::BadUrl {
             url: redact(url),
             reason: "the database URL must start with sqlite:// or postgres://".into(),
         }),
@@ -384,27 +362,25 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 /// Converts counts and sizes from the database's signed integers.
-pub(crate) fn to_u32(v: i32, what: &str) -> Result<u32, StoreError> {
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))
+pub(crate) fn to_u32(v: i32, what: &str) -> Result<u32, DbError> {
+    u32::try_from(v).map_err(|_| DbError::Corrupt(format!("negative {what}: {v}")))
 }
 
-pub(crate) fn to_i32(v: u32, what: &str) -> Result<i32, StoreError> {
-    i32::try_from(v).map_err(|_| StoreError::Invalid(format!("{what} {v} is too large")))
+pub(crate) fn to_i32(v: u32, what: &str) -> Result<i32, DbError> {
+    i32::try_from(v).map_err(|_| DbError::Invalid(format!("{what} {v} is too large")))
 }
 
-pub(crate) fn validate(new: &NewSubmission, job: &NewJob) -> Result<(), StoreError> {
+pub(crate) fn validate(new: &NewSubmission, job: &NewJob) -> Result<(), DbError> {
     if new.rep_id.trim().is_empty() || new.rubric_id.trim().is_empty() {
-        return Err(StoreError::Invalid(
+        return Err(DbError::Invalid(
             "rep id and rubric id must not be empty".into(),
         ));
     }
     if job.max_attempts == 0 {
-        return Err(StoreError::Invalid(
-            "a job needs at least one attempt".into(),
-        ));
+        return Err(DbError::Invalid("a job needs at least one attempt".into()));
     }
     if i64::try_from(new.byte_size).is_err() {
-        return Err(StoreError::Invalid(format!(
+        return Err(DbError::Invalid(format!(
             "byte size {} is too large",
             new.byte_size
         )));
@@ -418,9 +394,9 @@ pub(crate) fn replay(
     existing: Submission,
     job_id: Uuid,
     new: &NewSubmission,
-) -> Result<Created, StoreError> {
+) -> Result<Created, DbError> {
     if existing.rubric_id != new.rubric_id {
-        return Err(StoreError::IdempotencyConflict {
+        return Err(DbError::IdempotencyConflict {
             rep_id: new.rep_id.clone(),
             key: new.idempotency_key.clone().unwrap_or_default(),
         });
@@ -451,10 +427,10 @@ pub(crate) fn status_for(decision: Decision) -> SubmissionStatus {
     }
 }
 
-pub(crate) fn depth_from(rows: Vec<(String, i64)>) -> Result<QueueDepth, StoreError> {
+pub(crate) fn depth_from(rows: Vec<(String, i64)>) -> Result<QueueDepth, DbError> {
     let mut depth = QueueDepth::default();
     for (state, n) in rows {
-        let n = u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("job count {n}")))?;
+        let n = u64::try_from(n).map_err(|_| DbError::Corrupt(format!("job count {n}")))?;
         depth.add(state.parse()?, n);
     }
     Ok(depth)

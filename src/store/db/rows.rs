@@ -8,26 +8,26 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{parse_decision, to_u32, Grade, Job, Submission};
-use crate::store::StoreError;
+use crate::store::DbError;
 
 pub(crate) trait DbTime {
-    fn to_utc(self) -> Result<DateTime<Utc>, StoreError>;
+    fn to_utc(self) -> Result<DateTime<Utc>, DbError>;
 }
 
 impl DbTime for DateTime<Utc> {
-    fn to_utc(self) -> Result<DateTime<Utc>, StoreError> {
+    fn to_utc(self) -> Result<DateTime<Utc>, DbError> {
         Ok(self)
     }
 }
 
 impl DbTime for i64 {
-    fn to_utc(self) -> Result<DateTime<Utc>, StoreError> {
+    fn to_utc(self) -> Result<DateTime<Utc>, DbError> {
         DateTime::from_timestamp_millis(self)
-            .ok_or_else(|| StoreError::Corrupt(format!("timestamp {self} ms is out of range")))
+            .ok_or_else(|| DbError::Corrupt(format!("timestamp {self} ms is out of range")))
     }
 }
 
-fn opt<T: DbTime>(t: Option<T>) -> Result<Option<DateTime<Utc>>, StoreError> {
+fn opt<T: DbTime>(t: Option<T>) -> Result<Option<DateTime<Utc>>, DbError> {
     t.map(DbTime::to_utc).transpose()
 }
 
@@ -47,16 +47,15 @@ pub(crate) struct SubmissionRow<T> {
 }
 
 impl<T: DbTime> SubmissionRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Submission, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Submission, DbError> {
         Ok(Submission {
             id: self.id,
             rep_id: self.rep_id,
             rubric_id: self.rubric_id,
             object_key: self.object_key,
             content_type: self.content_type,
-            byte_size: u64::try_from(self.byte_size).map_err(|_| {
-                StoreError::Corrupt(format!("negative byte size {}", self.byte_size))
-            })?,
+            byte_size: u64::try_from(self.byte_size)
+                .map_err(|_| DbError::Corrupt(format!("negative byte size {}", self.byte_size)))?,
             status: self.status.parse()?,
             failure_reason: self.failure_reason,
             idempotency_key: self.idempotency_key,
@@ -79,7 +78,7 @@ pub(crate) struct GradeRow<T> {
 }
 
 impl<T: DbTime> GradeRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Grade, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Grade, DbError> {
         Ok(Grade {
             id: self.id,
             submission_id: self.submission_id,
@@ -111,7 +110,7 @@ pub(crate) struct JobRow<T> {
 }
 
 impl<T: DbTime> JobRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Job, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Job, DbError> {
         Ok(Job {
             id: self.id,
             submission_id: self.submission_id,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::rows::DbTime;
-use crate::store::StoreError;
+use crate::store::DbError;
 
 /// What a token may do. Ordered by reach: a rep acts for one rep id; reviewers
 /// and enablement read everything; admins also manage tokens.
@@ -36,14 +36,14 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
+    type Err = DbError;
+    fn from_str(s: &str) -> Result<Self, DbError> {
         match s {
             "rep" => Ok(Role::Rep),
             "reviewer" => Ok(Role::Reviewer),
             "enablement" => Ok(Role::Enablement),
             "admin" => Ok(Role::Admin),
-            other => Err(StoreError::Invalid(format!(
+            other => Err(DbError::Invalid(format!(
                 "unknown role {other:?}: use rep, reviewer, enablement or admin"
             ))),
         }
@@ -82,27 +82,23 @@ pub struct ApiToken {
 pub trait TokenRepo: Send + Sync {
     /// Stores a token. A rep token without a rep id, or another role with one,
     /// is `Invalid`.
-    async fn create_token(
-        &self,
-        new: &NewToken,
-        now: DateTime<Utc>,
-    ) -> Result<ApiToken, StoreError>;
+    async fn create_token(&self, new: &NewToken, now: DateTime<Utc>) -> Result<ApiToken, DbError>;
 
     /// The live (not revoked) token with this hash.
-    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError>;
 
     /// Revokes a token; false when there was no live token with that id.
-    async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError>;
 }
 
-pub(crate) fn validate_token(new: &NewToken) -> Result<(), StoreError> {
+pub(crate) fn validate_token(new: &NewToken) -> Result<(), DbError> {
     let rep = new.rep_id.as_deref().map(str::trim);
     match (new.role, rep) {
-        (Role::Rep, None | Some("")) => Err(StoreError::Invalid(
-            "a rep token must name its rep id".into(),
-        )),
+        (Role::Rep, None | Some("")) => {
+            Err(DbError::Invalid("a rep token must name its rep id".into()))
+        }
         (Role::Rep, Some(_)) | (_, None) => Ok(()),
-        (role, Some(_)) => Err(StoreError::Invalid(format!(
+        (role, Some(_)) => Err(DbError::Invalid(format!(
             "a {role} token reads every rep's submissions; it cannot be bound to one rep"
         ))),
     }
@@ -119,13 +115,13 @@ pub(crate) struct TokenRow<T> {
 }
 
 impl<T: DbTime> TokenRow<T> {
-    pub(crate) fn into_domain(self) -> Result<ApiToken, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<ApiToken, DbError> {
         Ok(ApiToken {
             id: self.id,
             role: self
                 .role
                 .parse()
-                .map_err(|_| StoreError::Corrupt(format!("unknown role {:?}", self.role)))?,
+                .map_err(|_| DbError::Corrupt(format!("unknown role {:?}", self.role)))?,
             rep_id: self.rep_id,
             label: self.label,
             created_at: self.created_at.to_utc()?,

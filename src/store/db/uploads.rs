@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::rows::DbTime;
-use crate::store::StoreError;
+use crate::store::DbError;
 
 #[derive(Debug, Clone)]
 pub struct NewUpload {
@@ -38,19 +38,15 @@ pub struct Upload {
 
 #[async_trait]
 pub trait UploadRepo: Send + Sync {
-    async fn create_upload(
-        &self,
-        new: &NewUpload,
-        now: DateTime<Utc>,
-    ) -> Result<Upload, StoreError>;
+    async fn create_upload(&self, new: &NewUpload, now: DateTime<Utc>) -> Result<Upload, DbError>;
 
-    async fn get_upload(&self, id: Uuid) -> Result<Option<Upload>, StoreError>;
+    async fn get_upload(&self, id: Uuid) -> Result<Option<Upload>, DbError>;
 
     /// The upload that will land at `object_key` (what an S3 event names).
-    async fn find_upload_by_key(&self, object_key: &str) -> Result<Option<Upload>, StoreError>;
+    async fn find_upload_by_key(&self, object_key: &str) -> Result<Option<Upload>, DbError>;
 
     /// Records which submission the upload became. Repeating it is harmless.
-    async fn set_upload_submission(&self, id: Uuid, submission_id: Uuid) -> Result<(), StoreError>;
+    async fn set_upload_submission(&self, id: Uuid, submission_id: Uuid) -> Result<(), DbError>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -66,7 +62,7 @@ pub(crate) struct UploadRow<T> {
 }
 
 impl<T: DbTime> UploadRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Upload, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Upload, DbError> {
         Ok(Upload {
             id: self.id,
             rep_id: self.rep_id,

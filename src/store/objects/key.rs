@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
-use crate::store::StoreError;
+use crate::store::ObjectError;
 
 /// S3's own limit; also keeps local paths well under PATH_MAX.
 const MAX_KEY_LEN: usize = 1024;
@@ -28,8 +28,8 @@ impl ObjectKey {
     /// Accepts a stored key (say, from a submission row) after checking it:
     /// segments of `[A-Za-z0-9._-]`, no `.` or `..` segment, no empty segment,
     /// no leading slash. Anything else is refused, not repaired.
-    pub fn parse(key: &str) -> Result<ObjectKey, StoreError> {
-        let bad = |reason| StoreError::BadKey {
+    pub fn parse(key: &str) -> Result<ObjectKey, ObjectError> {
+        let bad = |reason| ObjectError::BadKey {
             key: key.chars().take(100).collect(),
             reason,
         };

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{write_atomically, ObjectHead, ObjectKey, ObjectStore};
-use crate::store::StoreError;
+use crate::store::ObjectError;
 
 pub struct LocalStore {
     root: PathBuf,
@@ -18,14 +18,14 @@ pub struct LocalStore {
 
 impl LocalStore {
     /// Opens (creating if needed) the store rooted at `root`.
-    pub async fn open(root: impl Into<PathBuf>) -> Result<LocalStore, StoreError> {
+    pub async fn open(root: impl Into<PathBuf>) -> Result<LocalStore, ObjectError> {
         let root = root.into();
         tokio::fs::create_dir_all(&root)
             .await
-            .map_err(StoreError::io(&root))?;
+            .map_err(ObjectError::io(&root))?;
         let root = tokio::fs::canonicalize(&root)
             .await
-            .map_err(StoreError::io(&root))?;
+            .map_err(ObjectError::io(&root))?;
         Ok(LocalStore { root })
     }
 
@@ -42,7 +42,7 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         bytes: Bytes,
         _content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ObjectError> {
         let len = bytes.len() as u64;
         write_atomically(&self.path_of(key), |tmp| async move {
             tokio::fs::write(tmp, &bytes).await.map(|()| len)
@@ -56,14 +56,14 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         path: &Path,
         _content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ObjectError> {
         let src = path.to_path_buf();
         if !tokio::fs::metadata(&src)
             .await
-            .map_err(StoreError::io(&src))?
+            .map_err(ObjectError::io(&src))?
             .is_file()
         {
-            return Err(StoreError::Invalid(format!(
+            return Err(ObjectError::Invalid(format!(
                 "{} is not a file",
                 src.display()
             )));
@@ -73,55 +73,55 @@ impl ObjectStore for LocalStore {
             .map(drop)
     }
 
-    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, StoreError> {
+    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
         let src = self.path_of(key);
         match tokio::fs::metadata(&src).await {
             Ok(m) if m.is_file() => {}
-            Ok(_) => return Err(StoreError::ObjectNotFound(key.to_string())),
+            Ok(_) => return Err(ObjectError::NotFound(key.to_string())),
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(StoreError::ObjectNotFound(key.to_string()))
+                return Err(ObjectError::NotFound(key.to_string()))
             }
-            Err(e) => return Err(StoreError::io(&src)(e)),
+            Err(e) => return Err(ObjectError::io(&src)(e)),
         }
         write_atomically(path, |tmp| tokio::fs::copy(src, tmp)).await
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
         let path = self.path_of(key);
         match tokio::fs::remove_file(&path).await {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(StoreError::io(&path)(e)),
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(ObjectError::io(&path)(e)),
             _ => Ok(()),
         }
     }
 
-    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
         let path = self.path_of(key);
         match tokio::fs::metadata(&path).await {
             Ok(m) => Ok(m.is_file()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(StoreError::io(&path)(e)),
+            Err(e) => Err(ObjectError::io(&path)(e)),
         }
     }
 
-    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, StoreError> {
+    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, ObjectError> {
         use tokio::io::AsyncReadExt;
         let path = self.path_of(key);
         let file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(StoreError::ObjectNotFound(key.to_string()))
+                return Err(ObjectError::NotFound(key.to_string()))
             }
-            Err(e) => return Err(StoreError::io(&path)(e)),
+            Err(e) => return Err(ObjectError::io(&path)(e)),
         };
-        let meta = file.metadata().await.map_err(StoreError::io(&path))?;
+        let meta = file.metadata().await.map_err(ObjectError::io(&path))?;
         if !meta.is_file() {
-            return Err(StoreError::ObjectNotFound(key.to_string()));
+            return Err(ObjectError::NotFound(key.to_string()));
         }
         let mut first = Vec::with_capacity(max.min(meta.len() as usize));
         file.take(max as u64)
             .read_to_end(&mut first)
             .await
-            .map_err(StoreError::io(&path))?;
+            .map_err(ObjectError::io(&path))?;
         Ok(ObjectHead {
             size: meta.len(),
             first_bytes: Bytes::from(first),
@@ -133,9 +133,23 @@ impl ObjectStore for LocalStore {
         _key: &ObjectKey,
         _content_type: &str,
         _expires: Duration,
-    ) -> Result<url::Url, StoreError> {
+    ) -> Result<url::Url, ObjectError> {
         // A local install has no second HTTP server to sign for; the API takes the
         // upload itself (multipart) instead.
-        Err(StoreError::Unsupported("presigned upload URLs"))
+        Err(ObjectError::Unsupported("presigned upload URLs"))
+    }
+
+    async fn health_check(&self) -> Result<(), ObjectError> {
+        let meta = tokio::fs::metadata(&self.root)
+            .await
+            .map_err(ObjectError::io(&self.root))?;
+        if meta.is_dir() {
+            Ok(())
+        } else {
+            Err(ObjectError::io(&self.root)(std::io::Error::new(
+                ErrorKind::NotADirectory,
+                "the store's root is not a directory",
+            )))
+        }
     }
 }

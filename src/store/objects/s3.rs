@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
 use super::{write_atomically, ObjectHead, ObjectKey, ObjectStore};
-use crate::store::StoreError;
+use crate::store::ObjectError;
 
 /// Files above this go up as multipart uploads.
 const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -69,9 +69,9 @@ pub struct S3Store {
     prefix: String,
 }
 
-fn s3_err<E: std::error::Error>(op: &'static str, key: &str) -> impl FnOnce(E) -> StoreError {
+fn s3_err<E: std::error::Error>(op: &'static str, key: &str) -> impl FnOnce(E) -> ObjectError {
     let key = key.to_string();
-    move |e| StoreError::S3 {
+    move |e| ObjectError::S3 {
         op,
         key,
         message: DisplayErrorContext(&e).to_string(),
@@ -82,7 +82,7 @@ impl S3Store {
     /// Builds the client and checks the bucket is reachable with these
     /// credentials, so a misconfigured deployment fails at start, not on the
     /// first upload.
-    pub async fn connect(settings: S3Settings) -> Result<S3Store, StoreError> {
+    pub async fn connect(settings: S3Settings) -> Result<S3Store, ObjectError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
@@ -106,14 +106,18 @@ impl S3Store {
             bucket: settings.bucket,
             prefix: settings.prefix.trim_matches('/').to_string(),
         };
-        store
-            .client
+        store.check_bucket().await?;
+        Ok(store)
+    }
+
+    async fn check_bucket(&self) -> Result<(), ObjectError> {
+        self.client
             .head_bucket()
-            .bucket(&store.bucket)
+            .bucket(&self.bucket)
             .send()
             .await
-            .map_err(s3_err("bucket check", &store.bucket))?;
-        Ok(store)
+            .map_err(s3_err("bucket check", &self.bucket))?;
+        Ok(())
     }
 
     fn full_key(&self, key: &ObjectKey) -> String {
@@ -130,7 +134,7 @@ impl S3Store {
         path: &Path,
         size: u64,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ObjectError> {
         let upload = self
             .client
             .create_multipart_upload()
@@ -140,7 +144,7 @@ impl S3Store {
             .send()
             .await
             .map_err(s3_err("multipart start", key))?;
-        let upload_id = upload.upload_id().ok_or_else(|| StoreError::S3 {
+        let upload_id = upload.upload_id().ok_or_else(|| ObjectError::S3 {
             op: "multipart start",
             key: key.to_string(),
             message: "the store returned no upload id".into(),
@@ -182,7 +186,7 @@ impl S3Store {
         upload_id: &str,
         path: &Path,
         size: u64,
-    ) -> Result<Vec<CompletedPart>, StoreError> {
+    ) -> Result<Vec<CompletedPart>, ObjectError> {
         let mut parts = Vec::new();
         let mut offset = 0;
         let mut number = 1;
@@ -226,7 +230,7 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         bytes: Bytes,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ObjectError> {
         let key = self.full_key(key);
         self.client
             .put_object()
@@ -245,13 +249,13 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         path: &Path,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ObjectError> {
         let key = self.full_key(key);
         let meta = tokio::fs::metadata(path)
             .await
-            .map_err(StoreError::io(path))?;
+            .map_err(ObjectError::io(path))?;
         if !meta.is_file() {
-            return Err(StoreError::Invalid(format!(
+            return Err(ObjectError::Invalid(format!(
                 "{} is not a file",
                 path.display()
             )));
@@ -276,7 +280,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, StoreError> {
+    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
         let full = self.full_key(key);
         let out = match self
             .client
@@ -288,7 +292,7 @@ impl ObjectStore for S3Store {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Err(StoreError::ObjectNotFound(key.to_string()))
+                return Err(ObjectError::NotFound(key.to_string()))
             }
             Err(e) => return Err(s3_err("get", &full)(e)),
         };
@@ -306,7 +310,7 @@ impl ObjectStore for S3Store {
         .await
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
         let key = self.full_key(key);
         self.client
             .delete_object()
@@ -318,7 +322,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
         let key = self.full_key(key);
         match self
             .client
@@ -334,7 +338,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, StoreError> {
+    async fn head(&self, key: &ObjectKey, max: usize) -> Result<ObjectHead, ObjectError> {
         let full = self.full_key(key);
         let size = match self
             .client
@@ -346,7 +350,7 @@ impl ObjectStore for S3Store {
         {
             Ok(out) => u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                return Err(StoreError::ObjectNotFound(key.to_string()))
+                return Err(ObjectError::NotFound(key.to_string()))
             }
             Err(e) => return Err(s3_err("head", &full)(e)),
         };
@@ -368,7 +372,7 @@ impl ObjectStore for S3Store {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Err(StoreError::ObjectNotFound(key.to_string()))
+                return Err(ObjectError::NotFound(key.to_string()))
             }
             Err(e) => return Err(s3_err("ranged get", &full)(e)),
         };
@@ -393,7 +397,7 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         content_type: &str,
         expires: Duration,
-    ) -> Result<url::Url, StoreError> {
+    ) -> Result<url::Url, ObjectError> {
         let key = self.full_key(key);
         let config = PresigningConfig::expires_in(expires).map_err(s3_err("presign", &key))?;
         let request = self
@@ -405,10 +409,14 @@ impl ObjectStore for S3Store {
             .presigned(config)
             .await
             .map_err(s3_err("presign", &key))?;
-        url::Url::parse(request.uri()).map_err(|e| StoreError::S3 {
+        url::Url::parse(request.uri()).map_err(|e| ObjectError::S3 {
             op: "presign",
             key,
             message: format!("the SDK produced an unparseable URL: {e}"),
         })
+    }
+
+    async fn health_check(&self) -> Result<(), ObjectError> {
+        self.check_bucket().await
     }
 }

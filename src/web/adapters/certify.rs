@@ -14,7 +14,9 @@ use crate::certify::review::{self, CriterionInput, ReviewInput, ReviewOutcome};
 use crate::certify::{gating, reports, retake, Program as Certification};
 use crate::score::decide::Decision;
 use crate::score::grade::RubricRef;
-use crate::store::db::certification::{CertFilter, CertStatus, Outcome, Review, MAX_LIST};
+use crate::store::db::certification::{
+    all_certifications, CertFilter, CertStatus, Outcome, Review,
+};
 use crate::store::db::Submission;
 use crate::store::Repo;
 
@@ -331,22 +333,12 @@ impl Program for CertifyProgram {
         // certification now (the report breaks it down per track and role;
         // the chart shows one bar per firm).
         let reps = repo.list_reps(None).await?;
-        let mut valid = Vec::new();
-        let mut filter = CertFilter {
+        let filter = CertFilter {
             status: Some(CertStatus::Valid),
             ..CertFilter::default()
         };
-        loop {
-            let page = repo.list_certifications(&filter, MAX_LIST).await?;
-            let done = page.len() < MAX_LIST as usize;
-            if let Some(last) = page.last() {
-                filter.after = Some((last.expires_at, last.id));
-            }
-            valid.extend(page.into_iter().filter(|c| c.is_valid_at(now)));
-            if done {
-                break;
-            }
-        }
+        let mut valid = all_certifications(repo, filter).await?;
+        valid.retain(|c| c.is_valid_at(now));
         let firm_of: HashMap<&str, &str> = reps
             .iter()
             .map(|r| (r.id.as_str(), r.firm_id.as_str()))

@@ -25,18 +25,18 @@ macro_rules! impl_certification_repo {
         use $crate::store::db::certification::*;
         use $crate::store::db::{decision_text, to_i32};
         use $crate::store::queue;
-        use $crate::store::StoreError;
+        use $crate::store::DbError;
 
-        fn check_id(what: &str, id: &str) -> Result<(), StoreError> {
+        fn check_id(what: &str, id: &str) -> Result<(), DbError> {
             if id.trim().is_empty() || id.len() > 200 {
-                return Err(StoreError::Invalid(format!(
+                return Err(DbError::Invalid(format!(
                     "{what} must be 1 to 200 characters"
                 )));
             }
             Ok(())
         }
 
-        fn opt_i32(v: Option<u32>, what: &str) -> Result<Option<i32>, StoreError> {
+        fn opt_i32(v: Option<u32>, what: &str) -> Result<Option<i32>, DbError> {
             v.map(|v| to_i32(v, what)).transpose()
         }
 
@@ -44,10 +44,10 @@ macro_rules! impl_certification_repo {
         async fn refuse<'c, DB: sqlx::Database>(
             tx: sqlx::Transaction<'c, DB>,
             outcome: ChangeOutcome,
-        ) -> Result<ChangeOutcome, StoreError> {
+        ) -> Result<ChangeOutcome, DbError> {
             tx.rollback()
                 .await
-                .map_err(StoreError::db("rolling back a refused change"))?;
+                .map_err(DbError::db("rolling back a refused change"))?;
             Ok(outcome)
         }
 
@@ -57,7 +57,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 firm: &NewFirm,
                 now: DateTime<Utc>,
-            ) -> Result<Firm, StoreError> {
+            ) -> Result<Firm, DbError> {
                 check_id("a firm id", &firm.id)?;
                 let mut tx = self.begin().await?;
                 let row = sqlx::query_as::<_, FirmRow<$ts>>(
@@ -73,10 +73,10 @@ macro_rules! impl_certification_repo {
                 .bind($db(now))
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(StoreError::db("writing a firm"))?;
+                .map_err(DbError::db("writing a firm"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a firm"))?;
+                    .map_err(DbError::db("committing a firm"))?;
                 row.into_domain()
             }
 
@@ -84,7 +84,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 rep: &NewRep,
                 now: DateTime<Utc>,
-            ) -> Result<Rep, StoreError> {
+            ) -> Result<Rep, DbError> {
                 check_id("a rep id", &rep.id)?;
                 check_id("a role", &rep.role)?;
                 let mut tx = self.begin().await?;
@@ -92,9 +92,9 @@ macro_rules! impl_certification_repo {
                     .bind(&rep.firm_id)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(StoreError::db("looking up a rep's firm"))?;
+                    .map_err(DbError::db("looking up a rep's firm"))?;
                 if firm.is_none() {
-                    return Err(StoreError::NotFound {
+                    return Err(DbError::NotFound {
                         what: "firm",
                         id: rep.firm_id.clone(),
                     });
@@ -114,62 +114,62 @@ macro_rules! impl_certification_repo {
                 .bind($db(now))
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(StoreError::db("writing a rep"))?;
+                .map_err(DbError::db("writing a rep"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a rep"))?;
+                    .map_err(DbError::db("committing a rep"))?;
                 row.into_domain()
             }
 
-            async fn get_firm(&self, id: &str) -> Result<Option<Firm>, StoreError> {
+            async fn get_firm(&self, id: &str) -> Result<Option<Firm>, DbError> {
                 sqlx::query_as::<_, FirmRow<$ts>>("SELECT * FROM firms WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading a firm"))?
+                    .map_err(DbError::db("reading a firm"))?
                     .map(FirmRow::into_domain)
                     .transpose()
             }
 
-            async fn get_rep(&self, id: &str) -> Result<Option<Rep>, StoreError> {
+            async fn get_rep(&self, id: &str) -> Result<Option<Rep>, DbError> {
                 sqlx::query_as::<_, RepRow<$ts>>("SELECT * FROM reps WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading a rep"))?
+                    .map_err(DbError::db("reading a rep"))?
                     .map(RepRow::into_domain)
                     .transpose()
             }
 
-            async fn list_firms(&self) -> Result<Vec<Firm>, StoreError> {
+            async fn list_firms(&self) -> Result<Vec<Firm>, DbError> {
                 sqlx::query_as::<_, FirmRow<$ts>>("SELECT * FROM firms ORDER BY id")
                     .fetch_all(&self.$reader)
                     .await
-                    .map_err(StoreError::db("listing firms"))?
+                    .map_err(DbError::db("listing firms"))?
                     .into_iter()
                     .map(FirmRow::into_domain)
                     .collect()
             }
 
-            async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, StoreError> {
+            async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, DbError> {
                 sqlx::query_as::<_, RepRow<$ts>>(
                     "SELECT * FROM reps WHERE ($1 IS NULL OR firm_id = $1) ORDER BY id",
                 )
                 .bind(firm_id)
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing reps"))?
+                .map_err(DbError::db("listing reps"))?
                 .into_iter()
                 .map(RepRow::into_domain)
                 .collect()
             }
 
-            async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, StoreError> {
+            async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, DbError> {
                 let mut tx = self
                     .$reader
                     .begin()
                     .await
-                    .map_err(StoreError::db("starting a read"))?;
+                    .map_err(DbError::db("starting a read"))?;
                 // The version first: a change committed after this read makes the
                 // plan stale even if the rows below already show it.
                 let version: Option<i64> =
@@ -177,14 +177,14 @@ macro_rules! impl_certification_repo {
                         .bind(rep_id)
                         .fetch_optional(&mut *tx)
                         .await
-                        .map_err(StoreError::db("reading a rep's ledger version"))?;
+                        .map_err(DbError::db("reading a rep's ledger version"))?;
                 let certifications = sqlx::query_as::<_, CertRow<$ts>>(
                     "SELECT * FROM certifications WHERE rep_id = $1 ORDER BY track",
                 )
                 .bind(rep_id)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(StoreError::db("reading a rep's certifications"))?
+                .map_err(DbError::db("reading a rep's certifications"))?
                 .into_iter()
                 .map(CertRow::into_domain)
                 .collect::<Result<Vec<_>, _>>()?;
@@ -196,7 +196,7 @@ macro_rules! impl_certification_repo {
                 .bind(rep_id)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(StoreError::db("reading a rep's rights history"))?;
+                .map_err(DbError::db("reading a rep's rights history"))?;
                 let mut paused_rights = BTreeSet::new();
                 for (right, action) in rights {
                     let Some(right) = right else { continue };
@@ -210,7 +210,7 @@ macro_rules! impl_certification_repo {
                     .bind(rep_id)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(StoreError::db("reading a rep"))?
+                    .map_err(DbError::db("reading a rep"))?
                     .map(RepRow::into_domain)
                     .transpose()?;
                 let firm = match &rep {
@@ -220,12 +220,12 @@ macro_rules! impl_certification_repo {
                     .bind(&rep.firm_id)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(StoreError::db("reading a firm"))?
+                    .map_err(DbError::db("reading a firm"))?
                     .map(FirmRow::into_domain)
                     .transpose()?,
                     None => None,
                 };
-                tx.commit().await.map_err(StoreError::db("ending a read"))?;
+                tx.commit().await.map_err(DbError::db("ending a read"))?;
                 Ok(RepLedger {
                     rep_id: rep_id.to_string(),
                     version: version.unwrap_or(0),
@@ -240,7 +240,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 change: &ChangeSet,
                 now: DateTime<Utc>,
-            ) -> Result<ChangeOutcome, StoreError> {
+            ) -> Result<ChangeOutcome, DbError> {
                 let mut tx = self.begin().await?;
                 for key in &change.idempotency_keys {
                     let done = sqlx::query(
@@ -251,7 +251,7 @@ macro_rules! impl_certification_repo {
                     .bind($db(now))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("recording an idempotency key"))?;
+                    .map_err(DbError::db("recording an idempotency key"))?;
                     if done.rows_affected() == 0 {
                         return refuse(tx, ChangeOutcome::Duplicate).await;
                     }
@@ -272,7 +272,7 @@ macro_rules! impl_certification_repo {
                     .bind($db(now))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("recording a review decision"))?;
+                    .map_err(DbError::db("recording a review decision"))?;
                     if done.rows_affected() == 0 {
                         return refuse(tx, ChangeOutcome::NotClaimed).await;
                     }
@@ -286,7 +286,7 @@ macro_rules! impl_certification_repo {
                     .bind($db(now))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("settling a reviewed submission"))?;
+                    .map_err(DbError::db("settling a reviewed submission"))?;
                 }
                 if let Some(guard) = &change.ledger {
                     let done = if guard.expected_version == 0 {
@@ -307,7 +307,7 @@ macro_rules! impl_certification_repo {
                         .execute(&mut *tx)
                         .await
                     }
-                    .map_err(StoreError::db("advancing a rep's ledger"))?;
+                    .map_err(DbError::db("advancing a rep's ledger"))?;
                     if done.rows_affected() == 0 {
                         return refuse(tx, ChangeOutcome::Stale).await;
                     }
@@ -340,7 +340,7 @@ macro_rules! impl_certification_repo {
                     .bind($db(c.updated_at))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("writing a certification"))?;
+                    .map_err(DbError::db("writing a certification"))?;
                 }
                 if let Some(d) = &change.decision {
                     let done = sqlx::query(
@@ -369,7 +369,7 @@ macro_rules! impl_certification_repo {
                     .bind(Json(&d.criteria))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("recording a decision"))?;
+                    .map_err(DbError::db("recording a decision"))?;
                     if done.rows_affected() == 0 {
                         return refuse(tx, ChangeOutcome::Duplicate).await;
                     }
@@ -393,7 +393,7 @@ macro_rules! impl_certification_repo {
                     .bind(Json(&r.criteria))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("queueing a review"))?;
+                    .map_err(DbError::db("queueing a review"))?;
                     if done.rows_affected() == 0 {
                         return refuse(tx, ChangeOutcome::Duplicate).await;
                     }
@@ -417,7 +417,7 @@ macro_rules! impl_certification_repo {
                     .bind(Json(&a.detail))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("writing the audit log"))?;
+                    .map_err(DbError::db("writing the audit log"))?;
                 }
                 for e in &change.events {
                     sqlx::query(
@@ -432,11 +432,11 @@ macro_rules! impl_certification_repo {
                     .bind($db(now))
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("writing to the outbox"))?;
+                    .map_err(DbError::db("writing to the outbox"))?;
                 }
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a certification change"))?;
+                    .map_err(DbError::db("committing a certification change"))?;
                 Ok(ChangeOutcome::Applied)
             }
 
@@ -444,7 +444,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 filter: &CertFilter,
                 limit: u32,
-            ) -> Result<Vec<Certification>, StoreError> {
+            ) -> Result<Vec<Certification>, DbError> {
                 sqlx::query_as::<_, CertRow<$ts>>(
                     "SELECT c.* FROM certifications c LEFT JOIN reps r ON r.id = c.rep_id
                      WHERE ($1 IS NULL OR c.rep_id = $1) AND ($2 IS NULL OR r.firm_id = $2)
@@ -461,7 +461,7 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(limit.min(MAX_LIST)))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing certifications"))?
+                .map_err(DbError::db("listing certifications"))?
                 .into_iter()
                 .map(CertRow::into_domain)
                 .collect()
@@ -470,14 +470,14 @@ macro_rules! impl_certification_repo {
             async fn decision_for(
                 &self,
                 submission_id: Uuid,
-            ) -> Result<Option<CertDecision>, StoreError> {
+            ) -> Result<Option<CertDecision>, DbError> {
                 sqlx::query_as::<_, DecisionRow<$ts>>(
                     "SELECT * FROM cert_decisions WHERE submission_id = $1",
                 )
                 .bind(submission_id)
                 .fetch_optional(&self.$reader)
                 .await
-                .map_err(StoreError::db("reading a decision"))?
+                .map_err(DbError::db("reading a decision"))?
                 .map(DecisionRow::into_domain)
                 .transpose()
             }
@@ -485,7 +485,7 @@ macro_rules! impl_certification_repo {
             async fn list_decisions(
                 &self,
                 rep_id: Option<&str>,
-            ) -> Result<Vec<CertDecision>, StoreError> {
+            ) -> Result<Vec<CertDecision>, DbError> {
                 sqlx::query_as::<_, DecisionRow<$ts>>(
                     "SELECT * FROM cert_decisions WHERE ($1 IS NULL OR rep_id = $1)
                      ORDER BY decided_at, submission_id",
@@ -493,13 +493,13 @@ macro_rules! impl_certification_repo {
                 .bind(rep_id)
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing decisions"))?
+                .map_err(DbError::db("listing decisions"))?
                 .into_iter()
                 .map(DecisionRow::into_domain)
                 .collect()
             }
 
-            async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+            async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, DbError> {
                 sqlx::query_scalar(
                     "SELECT g.submission_id FROM grades g
                      WHERE (g.decision IN ('pass', 'fail') AND NOT EXISTS
@@ -511,10 +511,10 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(limit.min(MAX_LIST)))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("finding grades without a certification effect"))
+                .map_err(DbError::db("finding grades without a certification effect"))
             }
 
-            async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, StoreError> {
+            async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>(
                     "SELECT * FROM reviews WHERE decided_at IS NULL
                      ORDER BY queued_at, id LIMIT $1",
@@ -522,41 +522,41 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(limit.min(MAX_LIST)))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing the review queue"))?
+                .map_err(DbError::db("listing the review queue"))?
                 .into_iter()
                 .map(ReviewRow::into_domain)
                 .collect()
             }
 
-            async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError> {
+            async fn get_review(&self, id: Uuid) -> Result<Option<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>("SELECT * FROM reviews WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.$reader)
                     .await
-                    .map_err(StoreError::db("reading a review"))?
+                    .map_err(DbError::db("reading a review"))?
                     .map(ReviewRow::into_domain)
                     .transpose()
             }
 
-            async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, StoreError> {
+            async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>(
                     "SELECT * FROM reviews WHERE submission_id = $1",
                 )
                 .bind(submission_id)
                 .fetch_optional(&self.$reader)
                 .await
-                .map_err(StoreError::db("reading a review"))?
+                .map_err(DbError::db("reading a review"))?
                 .map(ReviewRow::into_domain)
                 .transpose()
             }
 
-            async fn list_decided_reviews(&self) -> Result<Vec<Review>, StoreError> {
+            async fn list_decided_reviews(&self) -> Result<Vec<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>(
                     "SELECT * FROM reviews WHERE decided_at IS NOT NULL ORDER BY decided_at, id",
                 )
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing decided reviews"))?
+                .map_err(DbError::db("listing decided reviews"))?
                 .into_iter()
                 .map(ReviewRow::into_domain)
                 .collect()
@@ -568,7 +568,7 @@ macro_rules! impl_certification_repo {
                 id: Option<Uuid>,
                 ttl: StdDuration,
                 now: DateTime<Utc>,
-            ) -> Result<Option<Review>, StoreError> {
+            ) -> Result<Option<Review>, DbError> {
                 check_id("a reviewer id", reviewer)?;
                 let until = queue::lease_deadline(now, ttl)?;
                 let mut tx = self.begin().await?;
@@ -594,11 +594,11 @@ macro_rules! impl_certification_repo {
                     .bind($db(until))
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(StoreError::db("claiming a review"))?;
+                    .map_err(DbError::db("claiming a review"))?;
                 let Some(row) = row else {
                     tx.rollback()
                         .await
-                        .map_err(StoreError::db("ending a claim"))?;
+                        .map_err(DbError::db("ending a claim"))?;
                     return Ok(None);
                 };
                 let review = row.into_domain()?;
@@ -615,14 +615,14 @@ macro_rules! impl_certification_repo {
                 .bind(Json(serde_json::json!({ "until": until })))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("auditing a claim"))?;
+                .map_err(DbError::db("auditing a claim"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a claim"))?;
+                    .map_err(DbError::db("committing a claim"))?;
                 Ok(Some(review))
             }
 
-            async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+            async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, DbError> {
                 let limit = if filter.limit == 0 { MAX_LIST } else { filter.limit.min(MAX_LIST) };
                 sqlx::query_as::<_, AuditRow<$ts>>(
                     "SELECT * FROM audit_log
@@ -637,7 +637,7 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(limit))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("reading the audit log"))?
+                .map_err(DbError::db("reading the audit log"))?
                 .into_iter()
                 .map(AuditRow::into_domain)
                 .collect()
@@ -649,7 +649,7 @@ macro_rules! impl_certification_repo {
                 owner: &str,
                 ttl: StdDuration,
                 now: DateTime<Utc>,
-            ) -> Result<bool, StoreError> {
+            ) -> Result<bool, DbError> {
                 let until = queue::lease_deadline(now, ttl)?;
                 let mut tx = self.begin().await?;
                 let done = sqlx::query(
@@ -664,24 +664,24 @@ macro_rules! impl_certification_repo {
                 .bind($db(now))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("taking a lease"))?;
+                .map_err(DbError::db("taking a lease"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a lease"))?;
+                    .map_err(DbError::db("committing a lease"))?;
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+            async fn release_lease(&self, name: &str, owner: &str) -> Result<(), DbError> {
                 let mut tx = self.begin().await?;
                 sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
                     .bind(name)
                     .bind(owner)
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::db("releasing a lease"))?;
+                    .map_err(DbError::db("releasing a lease"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a lease release"))
+                    .map_err(DbError::db("committing a lease release"))
             }
 
             async fn claim_outbox(
@@ -689,7 +689,7 @@ macro_rules! impl_certification_repo {
                 limit: u32,
                 ttl: StdDuration,
                 now: DateTime<Utc>,
-            ) -> Result<Vec<OutboxEvent>, StoreError> {
+            ) -> Result<Vec<OutboxEvent>, DbError> {
                 let until = queue::lease_deadline(now, ttl)?;
                 let mut tx = self.begin().await?;
                 let sql = format!(
@@ -707,13 +707,13 @@ macro_rules! impl_certification_repo {
                     .bind(i64::from(limit.min(MAX_LIST)))
                     .fetch_all(&mut *tx)
                     .await
-                    .map_err(StoreError::db("claiming outbox events"))?
+                    .map_err(DbError::db("claiming outbox events"))?
                     .into_iter()
                     .map(OutboxRow::into_domain)
                     .collect::<Result<Vec<_>, _>>()?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing an outbox claim"))?;
+                    .map_err(DbError::db("committing an outbox claim"))?;
                 events.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
                 Ok(events)
             }
@@ -722,7 +722,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 a: &DeliveryAttempt,
                 now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
+            ) -> Result<(), DbError> {
                 let error = a.error.as_deref().map(queue::bounded_reason);
                 let mut tx = self.begin().await?;
                 sqlx::query(
@@ -740,7 +740,7 @@ macro_rules! impl_certification_repo {
                 .bind(a.next_attempt_at.map($db))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("logging a delivery"))?;
+                .map_err(DbError::db("logging a delivery"))?;
                 let next = a.next_attempt_at.unwrap_or(now);
                 let (delivered, dead) = match a.outcome {
                     DeliveryOutcome::Delivered => (Some(a.at), None),
@@ -760,17 +760,17 @@ macro_rules! impl_certification_repo {
                 .bind(dead.map($db))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("updating an outbox event"))?;
+                .map_err(DbError::db("updating an outbox event"))?;
                 tx.commit()
                     .await
-                    .map_err(StoreError::db("committing a delivery"))
+                    .map_err(DbError::db("committing a delivery"))
             }
 
             async fn list_outbox(
                 &self,
                 after: Option<Uuid>,
                 limit: u32,
-            ) -> Result<Vec<OutboxEvent>, StoreError> {
+            ) -> Result<Vec<OutboxEvent>, DbError> {
                 sqlx::query_as::<_, OutboxRow<$ts>>(
                     "SELECT * FROM outbox
                      WHERE $1 IS NULL OR (created_at, id) >
@@ -781,7 +781,7 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(limit.min(MAX_LIST)))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("listing the outbox"))?
+                .map_err(DbError::db("listing the outbox"))?
                 .into_iter()
                 .map(OutboxRow::into_domain)
                 .collect()
@@ -790,7 +790,7 @@ macro_rules! impl_certification_repo {
             async fn delivery_log(
                 &self,
                 event_id: Option<Uuid>,
-            ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+            ) -> Result<Vec<DeliveryAttempt>, DbError> {
                 sqlx::query_as::<_, DeliveryRow<$ts>>(
                     "SELECT * FROM webhook_deliveries WHERE ($1 IS NULL OR event_id = $1)
                      ORDER BY id LIMIT $2",
@@ -799,7 +799,7 @@ macro_rules! impl_certification_repo {
                 .bind(i64::from(MAX_LIST))
                 .fetch_all(&self.$reader)
                 .await
-                .map_err(StoreError::db("reading the delivery log"))?
+                .map_err(DbError::db("reading the delivery log"))?
                 .into_iter()
                 .map(DeliveryRow::into_domain)
                 .collect()

@@ -21,55 +21,55 @@ use uuid::Uuid;
 pub(crate) use backend::impl_certification_repo;
 pub use types::*;
 
-use crate::store::StoreError;
+use crate::store::DbError;
 
 /// Certification storage. Every write that depends on time takes `now`.
 #[async_trait]
 pub trait CertificationRepo: Send + Sync {
     /// Creates or updates a partner firm.
-    async fn upsert_firm(&self, firm: &NewFirm, now: DateTime<Utc>) -> Result<Firm, StoreError>;
+    async fn upsert_firm(&self, firm: &NewFirm, now: DateTime<Utc>) -> Result<Firm, DbError>;
     /// Creates or updates a rep; the firm must exist.
-    async fn upsert_rep(&self, rep: &NewRep, now: DateTime<Utc>) -> Result<Rep, StoreError>;
-    async fn get_firm(&self, id: &str) -> Result<Option<Firm>, StoreError>;
-    async fn get_rep(&self, id: &str) -> Result<Option<Rep>, StoreError>;
-    async fn list_firms(&self) -> Result<Vec<Firm>, StoreError>;
+    async fn upsert_rep(&self, rep: &NewRep, now: DateTime<Utc>) -> Result<Rep, DbError>;
+    async fn get_firm(&self, id: &str) -> Result<Option<Firm>, DbError>;
+    async fn get_rep(&self, id: &str) -> Result<Option<Rep>, DbError>;
+    async fn list_firms(&self) -> Result<Vec<Firm>, DbError>;
     /// Reps of one firm, or of every firm.
-    async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, StoreError>;
+    async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, DbError>;
 
     /// What a plan about one rep starts from: its certifications and the
     /// version that `apply_change` checks.
-    async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, StoreError>;
+    async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, DbError>;
 
     /// Writes a planned change in one transaction: all of it or nothing.
     async fn apply_change(
         &self,
         change: &ChangeSet,
         now: DateTime<Utc>,
-    ) -> Result<ChangeOutcome, StoreError>;
+    ) -> Result<ChangeOutcome, DbError>;
 
     /// Certifications matching the filter, oldest expiry first, at most `limit`.
     async fn list_certifications(
         &self,
         filter: &CertFilter,
         limit: u32,
-    ) -> Result<Vec<Certification>, StoreError>;
+    ) -> Result<Vec<Certification>, DbError>;
 
     /// The final decision recorded for a submission, if any.
-    async fn decision_for(&self, submission_id: Uuid) -> Result<Option<CertDecision>, StoreError>;
+    async fn decision_for(&self, submission_id: Uuid) -> Result<Option<CertDecision>, DbError>;
     /// Final decisions, oldest first; of one rep when given.
-    async fn list_decisions(&self, rep_id: Option<&str>) -> Result<Vec<CertDecision>, StoreError>;
+    async fn list_decisions(&self, rep_id: Option<&str>) -> Result<Vec<CertDecision>, DbError>;
 
     /// Grades whose certification effect is missing: a pass or fail with no
     /// decision row, a borderline grade with no review. A worker that crashed
     /// between writing a grade and applying it leaves these; the sweep finishes them.
-    async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
+    async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, DbError>;
 
     /// Reviews not yet decided, oldest first (claimed ones included, with their claim).
-    async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, StoreError>;
-    async fn get_review(&self, id: Uuid) -> Result<Option<Review>, StoreError>;
-    async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, StoreError>;
+    async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, DbError>;
+    async fn get_review(&self, id: Uuid) -> Result<Option<Review>, DbError>;
+    async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, DbError>;
     /// Decided reviews, oldest decision first.
-    async fn list_decided_reviews(&self) -> Result<Vec<Review>, StoreError>;
+    async fn list_decided_reviews(&self) -> Result<Vec<Review>, DbError>;
     /// Gives `reviewer` the review `id` (or the oldest one nobody holds) until
     /// `now + ttl`. A claim held by someone else and not yet expired is respected.
     async fn claim_review(
@@ -78,10 +78,10 @@ pub trait CertificationRepo: Send + Sync {
         id: Option<Uuid>,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<Review>, StoreError>;
+    ) -> Result<Option<Review>, DbError>;
 
     /// Audit entries in the order they were written.
-    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, DbError>;
 
     /// Takes (or extends) the named lease for `owner` until `now + ttl`, unless
     /// another owner holds it unexpired. Exactly one process wins.
@@ -91,8 +91,8 @@ pub trait CertificationRepo: Send + Sync {
         owner: &str,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+    ) -> Result<bool, DbError>;
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), DbError>;
 
     /// Outbox events due for delivery, hidden from other deliverers until
     /// `now + ttl` so two processes never post the same event at once.
@@ -101,24 +101,79 @@ pub trait CertificationRepo: Send + Sync {
         limit: u32,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    ) -> Result<Vec<OutboxEvent>, DbError>;
     /// Records one delivery attempt and what comes next for the event.
     async fn record_delivery(
         &self,
         attempt: &DeliveryAttempt,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), DbError>;
     /// Events in the order they were written, after `after` (an event id) when given.
     async fn list_outbox(
         &self,
         after: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<OutboxEvent>, StoreError>;
-    async fn delivery_log(
-        &self,
-        event_id: Option<Uuid>,
-    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    ) -> Result<Vec<OutboxEvent>, DbError>;
+    async fn delivery_log(&self, event_id: Option<Uuid>) -> Result<Vec<DeliveryAttempt>, DbError>;
 }
 
 /// Most rows one listing returns where a caller could ask for more.
 pub const MAX_LIST: u32 = 10_000;
+
+/// `list_certifications` page after page, each starting after the previous
+/// page's last row (listing order: expiry, then id), so any number of
+/// certifications is read in bounded queries and none is read twice.
+#[derive(Debug, Clone)]
+pub struct CertPages {
+    filter: CertFilter,
+    page_size: u32,
+    exhausted: bool,
+}
+
+impl CertPages {
+    pub fn new(filter: CertFilter, page_size: u32) -> CertPages {
+        CertPages {
+            filter,
+            // A page the listing would cut short would look like the last one.
+            page_size: page_size.clamp(1, MAX_LIST),
+            exhausted: false,
+        }
+    }
+
+    /// The next page, or `None` when there is none left to read.
+    pub async fn next<R: CertificationRepo + ?Sized>(
+        &mut self,
+        repo: &R,
+    ) -> Result<Option<Vec<Certification>>, DbError> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        let page = repo
+            .list_certifications(&self.filter, self.page_size)
+            .await?;
+        self.exhausted = page.len() < self.page_size as usize;
+        match page.last() {
+            Some(last) => self.filter.after = Some((last.expires_at, last.id)),
+            None => return Ok(None),
+        }
+        Ok(Some(page))
+    }
+
+    /// The last page came back short: another `next` would query nothing new.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+/// Every certification matching `filter`.
+pub async fn all_certifications<R: CertificationRepo + ?Sized>(
+    repo: &R,
+    filter: CertFilter,
+) -> Result<Vec<Certification>, DbError> {
+    let mut pages = CertPages::new(filter, MAX_LIST);
+    let mut all = Vec::new();
+    while let Some(page) = pages.next(repo).await? {
+        all.extend(page);
+    }
+    Ok(all)
+}

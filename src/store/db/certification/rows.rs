@@ -7,13 +7,13 @@ use uuid::Uuid;
 use super::types::*;
 use crate::store::db::rows::DbTime;
 use crate::store::db::{parse_decision, to_u32};
-use crate::store::StoreError;
+use crate::store::DbError;
 
-fn opt<T: DbTime>(t: Option<T>) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+fn opt<T: DbTime>(t: Option<T>) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbError> {
     t.map(DbTime::to_utc).transpose()
 }
 
-fn opt_u32(v: Option<i32>, what: &str) -> Result<Option<u32>, StoreError> {
+fn opt_u32(v: Option<i32>, what: &str) -> Result<Option<u32>, DbError> {
     v.map(|v| to_u32(v, what)).transpose()
 }
 
@@ -27,7 +27,7 @@ pub(crate) struct FirmRow<T> {
 }
 
 impl<T: DbTime> FirmRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Firm, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Firm, DbError> {
         Ok(Firm {
             id: self.id,
             name: self.name,
@@ -49,7 +49,7 @@ pub(crate) struct RepRow<T> {
 }
 
 impl<T: DbTime> RepRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Rep, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Rep, DbError> {
         Ok(Rep {
             id: self.id,
             firm_id: self.firm_id,
@@ -79,7 +79,7 @@ pub(crate) struct CertRow<T> {
 }
 
 impl<T: DbTime> CertRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Certification, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Certification, DbError> {
         Ok(Certification {
             id: self.id,
             rep_id: self.rep_id,
@@ -119,7 +119,7 @@ pub(crate) struct DecisionRow<T> {
 }
 
 impl<T: DbTime> DecisionRow<T> {
-    pub(crate) fn into_domain(self) -> Result<CertDecision, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<CertDecision, DbError> {
         Ok(CertDecision {
             submission_id: self.submission_id,
             rep_id: self.rep_id,
@@ -163,7 +163,7 @@ pub(crate) struct ReviewRow<T> {
 }
 
 impl<T: DbTime> ReviewRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Review, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<Review, DbError> {
         Ok(Review {
             id: self.id,
             submission_id: self.submission_id,
@@ -203,7 +203,7 @@ pub(crate) struct AuditRow<T> {
 }
 
 impl<T: DbTime> AuditRow<T> {
-    pub(crate) fn into_domain(self) -> Result<AuditEntry, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<AuditEntry, DbError> {
         Ok(AuditEntry {
             seq: self.seq,
             at: self.at.to_utc()?,
@@ -236,7 +236,7 @@ pub(crate) struct OutboxRow<T> {
 }
 
 impl<T: DbTime> OutboxRow<T> {
-    pub(crate) fn into_domain(self) -> Result<OutboxEvent, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<OutboxEvent, DbError> {
         Ok(OutboxEvent {
             id: self.id,
             kind: self.kind,
@@ -265,7 +265,7 @@ pub(crate) struct DeliveryRow<T> {
 }
 
 impl<T: DbTime> DeliveryRow<T> {
-    pub(crate) fn into_domain(self) -> Result<DeliveryAttempt, StoreError> {
+    pub(crate) fn into_domain(self) -> Result<DeliveryAttempt, DbError> {
         Ok(DeliveryAttempt {
             event_id: self.event_id,
             attempt: to_u32(self.attempt, "attempt")?,
@@ -275,7 +275,7 @@ impl<T: DbTime> DeliveryRow<T> {
                 .status_code
                 .map(|c| {
                     u16::try_from(c)
-                        .map_err(|_| StoreError::Corrupt(format!("HTTP status {c} out of range")))
+                        .map_err(|_| DbError::Corrupt(format!("HTTP status {c} out of range")))
                 })
                 .transpose()?,
             error: self.error,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::score::decide::{Decision, Verdict};
-use crate::store::StoreError;
+use crate::store::DbError;
 
 text_enum!(
     /// A certification is valid until it expires; renewal makes it valid again.

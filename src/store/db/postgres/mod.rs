@@ -1,0 +1,105 @@
+//! PostgreSQL repository: the distributed shape. Many workers on many machines
+//! claim from one jobs table; `FOR UPDATE SKIP LOCKED` lets them do so without
+//! waiting on each other, and row locks serialise the writes to one job.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::ConnectOptions;
+use crate::store::queue::RetryPolicy;
+use crate::store::DbError;
+
+type Ts = DateTime<Utc>;
+type Tx = Transaction<'static, Postgres>;
+
+/// `timestamptz` takes the time as it is; SQLite's counterpart converts to milliseconds.
+fn ts(t: DateTime<Utc>) -> Ts {
+    t
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/db/postgres/migrations");
+
+pub(crate) struct PgRepo {
+    pool: PgPool,
+    retry: RetryPolicy,
+}
+
+impl PgRepo {
+    pub(crate) async fn connect(url: &str, options: ConnectOptions) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(DbError::db("connecting to PostgreSQL"))?;
+        // The migrator takes an advisory lock, so workers starting together are safe.
+        MIGRATOR.run(&pool).await?;
+        Ok(PgRepo {
+            pool,
+            retry: options.retry,
+        })
+    }
+
+    async fn begin(&self) -> Result<Tx, DbError> {
+        self.pool
+            .begin()
+            .await
+            .map_err(DbError::db("starting a transaction"))
+    }
+
+    /// One snapshot for several reads, so what they return always agrees.
+    async fn begin_read(&self) -> Result<Tx, DbError> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(DbError::db("starting a read"))
+    }
+}
+
+/// Submissions, the job queue, tokens and uploads: the shared SQL
+/// (`db::backend`). Row locks serialise the writes to one job; a claim and the
+/// rescuer skip rows another transaction holds instead of waiting on them (a
+/// job being completed right now is not expired: leave it be).
+mod shared {
+    use super::{ts, PgRepo};
+
+    crate::store::db::backend::impl_repo! {
+        repo: PgRepo,
+        db: sqlx::Postgres,
+        ts: super::Ts => ts,
+        reader: pool,
+        writer: pool,
+        lock_job: "SELECT * FROM jobs WHERE id = $1 FOR UPDATE",
+        claim_job: "WITH next AS (
+                 SELECT id FROM jobs
+                 WHERE state IN ('available', 'retryable') AND run_at <= $1
+                 ORDER BY run_at, id
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_owner = $2,
+                 lease_expires_at = $3, heartbeat_at = $1, updated_at = $1
+             FROM next WHERE jobs.id = next.id
+             RETURNING jobs.*",
+        expired_jobs: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < $1
+             ORDER BY lease_expires_at LIMIT $2
+             FOR UPDATE SKIP LOCKED",
+    }
+}
+
+/// Certification: the shared SQL (`certification::backend`) with `timestamptz`
+/// columns; claims skip rows another process has locked instead of waiting on them.
+mod certify {
+    use super::{ts, PgRepo};
+
+    crate::store::db::certification::impl_certification_repo!(
+        PgRepo,
+        super::Ts,
+        ts,
+        pool,
+        "FOR UPDATE SKIP LOCKED"
+    );
+}
