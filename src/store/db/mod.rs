@@ -275,6 +275,14 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         limit: u32,
     ) -> Result<Vec<Submission>, StoreError>;
 
+    /// The rep's submission created with this idempotency key, if any (keys
+    /// are per rep, so another rep's use of the same key is not found).
+    async fn find_submission_by_idempotency_key(
+        &self,
+        rep_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Submission>, StoreError>;
+
     async fn get_job(&self, id: Uuid) -> Result<Option<Job>, StoreError>;
 
     async fn queue_depth(&self) -> Result<QueueDepth, StoreError>;

@@ -303,6 +303,23 @@ impl Repo for SqliteRepo {
         .collect()
     }
 
+    async fn find_submission_by_idempotency_key(
+        &self,
+        rep_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Submission>, StoreError> {
+        sqlx::query_as::<_, SubmissionRow<Ts>>(
+            "SELECT * FROM submissions WHERE rep_id = $1 AND idempotency_key = $2",
+        )
+        .bind(rep_id)
+        .bind(idempotency_key)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(StoreError::db("reading a submission by idempotency key"))?
+        .map(SubmissionRow::into_domain)
+        .transpose()
+    }
+
     async fn get_job(&self, id: Uuid) -> Result<Option<Job>, StoreError> {
         sqlx::query_as::<_, JobRow<Ts>>("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
