@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::backends::JudgeArgs;
+use crate::pipeline::backends::JudgeArgs;
 use crate::rubric;
 use crate::score::rubric_test::run_cases;
 
