@@ -6,6 +6,7 @@
 //! 40 seconds go" is the first question an operator asks.
 
 pub mod backends;
+pub mod stored;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

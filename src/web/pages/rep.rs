@@ -312,8 +312,8 @@ pub async fn result(
         Some(g) => {
             let parsed = view::parse_grade(&g.grade)?;
             (
-                Some(view::grade_view(&parsed)),
-                view::transcript_view(&g.grade, &parsed),
+                Some(view::grade_view(&parsed.grade)),
+                view::transcript_view(&parsed),
             )
         }
         None => (None, Vec::new()),
