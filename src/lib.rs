@@ -9,6 +9,7 @@
 pub mod certify;
 pub mod commands;
 pub mod ingest;
+pub mod intake;
 pub mod pipeline;
 pub mod rubric;
 pub mod score;

@@ -5,6 +5,9 @@
 //! object owned elsewhere. It also times each stage, because "where did the
 //! 40 seconds go" is the first question an operator asks.
 
+pub mod backends;
+pub mod stored;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -42,6 +42,7 @@ stories! {
         submission_and_job_are_created_together,
         a_failed_enqueue_leaves_no_submission,
         idempotency_key_yields_one_submission,
+        a_submission_is_found_by_its_reps_idempotency_key,
         concurrent_replays_of_one_key_yield_one_submission,
         claim_heartbeat_complete,
         borderline_grade_goes_to_review,
@@ -135,6 +136,52 @@ async fn idempotency_key_yields_one_submission(repo: Arc<dyn Repo>) {
         .await
         .unwrap_err();
     assert!(matches!(err, DbError::IdempotencyConflict { .. }), "{err}");
+}
+
+async fn a_submission_is_found_by_its_reps_idempotency_key(repo: Arc<dyn Repo>) {
+    let mine = repo
+        .create_submission_with_job(
+            &new_submission("rep-1", Some("upload-7")),
+            &grade_job(3),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let theirs = repo
+        .create_submission_with_job(
+            &new_submission("rep-2", Some("upload-7")),
+            &grade_job(3),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // Submissions without a key must not match anything.
+    repo.create_submission_with_job(&new_submission("rep-1", None), &grade_job(3), t0())
+        .await
+        .unwrap();
+
+    let found = repo
+        .find_submission_by_idempotency_key("rep-1", "upload-7")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(mine.submission));
+    let found = repo
+        .find_submission_by_idempotency_key("rep-2", "upload-7")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(theirs.submission));
+    assert_eq!(
+        repo.find_submission_by_idempotency_key("rep-1", "upload-8")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.find_submission_by_idempotency_key("rep-3", "upload-7")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn concurrent_replays_of_one_key_yield_one_submission(repo: Arc<dyn Repo>) {

@@ -99,7 +99,9 @@ async fn a_rep_uploads_and_records_a_pitch_and_reads_the_grade() {
     assert_eq!(view.submission.rep_id, "alice");
     assert_eq!(view.submission.content_type, "audio/ogg");
     let stored = view.grade.expect("graded");
-    let grade = pitchgrade::web::view::parse_grade(&stored.grade).unwrap();
+    let grade = pitchgrade::web::view::parse_grade(&stored.grade)
+        .unwrap()
+        .grade;
     let label = match grade.decision {
         pitchgrade::score::Decision::Pass => "Pass",
         pitchgrade::score::Decision::Fail => "Not yet",
@@ -283,7 +285,9 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
     let graded = repo.get_submission(id).await.unwrap().unwrap();
     let stored = graded.grade.clone().expect("graded");
     assert_eq!(graded.submission.status, SubmissionStatus::NeedsReview);
-    let parsed = pitchgrade::web::view::parse_grade(&stored.grade).unwrap();
+    let parsed = pitchgrade::web::view::parse_grade(&stored.grade)
+        .unwrap()
+        .grade;
     let rows = pitchgrade::web::view::grade_view(&parsed).criteria;
     // The criterion the reviewer overrides to met: one the machine did not give.
     let target = parsed

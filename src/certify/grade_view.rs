@@ -1,34 +1,18 @@
-//! What certification reads from a stored grade's JSON (docs/grade-json.md).
+//! What certification reads from a stored grade (docs/grade-json.md), read
+//! with the type the worker wrote it with (`pipeline::stored::StoredGrade`).
 //!
-//! Read leniently: the decision itself is a column of the grade row, so a grade
-//! whose JSON lacks a field (an older scorer) still certifies; only the extras
-//! (rubric version, criteria for reports, reasons for reviewers) go missing.
+//! The decision itself is a column of the grade row, so a grade whose
+//! document cannot be read still certifies; only the extras (rubric version,
+//! criteria for reports, reasons for reviewers) go missing.
 
-use serde::Deserialize;
-
+use crate::pipeline::stored::StoredGrade;
 use crate::score::decide::Verdict;
+use crate::score::Grade;
 use crate::store::db::certification::{CriterionVerdict, Outcome, ReviewReason};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GradeView {
-    #[serde(default)]
-    pub score: Option<f64>,
-    #[serde(default)]
-    pub pass_score: Option<f64>,
-    #[serde(default)]
-    pub reasons: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub criteria: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub rubric: Option<RubricRefView>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub(crate) struct RubricRefView {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub version: Option<u32>,
+    grade: Option<Grade>,
 }
 
 /// One criterion as certification needs it.
@@ -42,31 +26,43 @@ pub(crate) struct CriterionView {
 }
 
 impl GradeView {
-    pub fn parse(grade: &serde_json::Value) -> GradeView {
-        serde_json::from_value(grade.clone()).unwrap_or_default()
+    pub fn parse(stored: &serde_json::Value) -> GradeView {
+        match StoredGrade::from_json(stored) {
+            Ok(stored) => GradeView {
+                grade: Some(stored.grade),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "certifying from the grade row alone");
+                GradeView::default()
+            }
+        }
     }
 
     pub fn rubric_id(&self) -> Option<&str> {
-        self.rubric.as_ref()?.id.as_deref()
+        Some(self.grade.as_ref()?.rubric.id.as_str())
     }
 
     pub fn rubric_version(&self) -> Option<u32> {
-        self.rubric.as_ref()?.version
+        Some(self.grade.as_ref()?.rubric.version)
+    }
+
+    pub fn pass_score(&self) -> Option<f64> {
+        Some(self.grade.as_ref()?.pass_score)
     }
 
     pub fn criteria(&self) -> Vec<CriterionView> {
-        self.criteria
+        let Some(grade) = &self.grade else {
+            return Vec::new();
+        };
+        grade
+            .criteria
             .iter()
-            .filter_map(|c| {
-                let id = c.get("id")?.as_str()?.to_string();
-                let verdict = serde_json::from_value(c.get("verdict")?.clone()).ok()?;
-                Some(CriterionView {
-                    id,
-                    verdict,
-                    required: c.get("required").and_then(|v| v.as_bool()).unwrap_or(false),
-                    score: c.get("score").and_then(|v| v.as_f64()),
-                    max: c.get("max").and_then(|v| v.as_f64()).unwrap_or(0.0),
-                })
+            .map(|c| CriterionView {
+                id: c.id.clone(),
+                verdict: c.verdict,
+                required: c.required,
+                score: c.score,
+                max: c.max,
             })
             .collect()
     }
@@ -83,24 +79,40 @@ impl GradeView {
     }
 
     pub fn reasons(&self) -> Vec<ReviewReason> {
-        self.reasons
+        let Some(grade) = &self.grade else {
+            return Vec::new();
+        };
+        grade
+            .reasons
             .iter()
-            .filter_map(|r| serde_json::from_value(r.clone()).ok())
+            .map(|r| ReviewReason {
+                code: reason_code(r.code),
+                criterion: r.criterion.clone(),
+                message: r.message.clone(),
+            })
             .collect()
     }
 
     /// Which side of the bar the machine's grade fell on: at or above the pass
     /// score with every required criterion met. A reviewer who decides the other
-    /// way overrides the machine.
-    pub fn lean(&self, fallback_score: f64) -> Outcome {
-        let score = self.score.unwrap_or(fallback_score);
-        let Some(bar) = self.pass_score else {
+    /// way overrides the machine. A grade that cannot be read leans to fail.
+    pub fn lean(&self) -> Outcome {
+        let Some(grade) = &self.grade else {
             return Outcome::Fail;
         };
-        let required_ok = self
-            .criteria()
+        let required_ok = grade
+            .criteria
             .iter()
             .all(|c| !c.required || c.verdict == Verdict::Met);
-        Outcome::from_pass(score >= bar && required_ok)
+        Outcome::from_pass(grade.score >= grade.pass_score && required_ok)
+    }
+}
+
+/// A reason's code as the grade JSON spells it (`above_bar`, …): review rows
+/// keep the grade's words, not a second spelling.
+fn reason_code(code: crate::score::decide::ReasonCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
     }
 }

@@ -577,7 +577,7 @@ async fn queue_review(
             .unwrap_or(&submission.rubric_id)
             .to_string(),
         machine_score: grade.score,
-        machine_lean: view.lean(grade.score),
+        machine_lean: view.lean(),
         reasons: view.reasons(),
         // Oldest grade first, however late the queueing happened.
         queued_at: grade.created_at,

@@ -57,36 +57,37 @@ pub struct CatalogEntry {
 }
 
 impl RubricCatalog {
-    /// Loads and lints every `*.toml` directly inside `dir` (sub-folders hold
-    /// rubric test cases, not rubrics).
+    /// Loads and lints every `*.toml` directly inside `dir`, with the one
+    /// loader the service uses (`rubric::RubricCatalog`). For callers that
+    /// have not loaded the rubrics already, such as `pitchgrade report`.
     pub fn load_dir(dir: &Path) -> Result<RubricCatalog, ProgramError> {
         let bad = |message: String| ProgramError::Catalog {
             dir: dir.to_path_buf(),
             message,
         };
-        let entries = std::fs::read_dir(dir).map_err(|e| bad(e.to_string()))?;
-        let mut paths = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| bad(e.to_string()))?.path();
-            if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
-                paths.push(path);
-            }
+        match rubric::RubricCatalog::load_dir(dir) {
+            Ok(rubrics) => Ok(RubricCatalog::from_rubrics(&rubrics)),
+            // No rubrics is for the program's own checks to report, by the
+            // track that names a missing one.
+            Err(rubric::CatalogError::Empty(_)) => Ok(RubricCatalog::default()),
+            Err(rubric::CatalogError::Io { source, .. }) => Err(bad(source.to_string())),
+            Err(e) => Err(bad(e.to_string())),
         }
-        paths.sort();
+    }
+
+    /// What the program needs from rubrics already loaded, so a service reads
+    /// (and lints) its rubric folder once.
+    pub fn from_rubrics(rubrics: &rubric::RubricCatalog) -> RubricCatalog {
         let mut catalog = RubricCatalog::default();
-        for path in paths {
-            let loaded = rubric::load(&path).map_err(|e| bad(e.to_string()))?;
-            let id = loaded.rubric.id.clone();
-            if let Some(first) = catalog.rubrics.get(&id) {
-                return Err(bad(format!(
-                    "rubric id {id:?} is used by both {} and {}",
-                    first.path.display(),
-                    path.display()
-                )));
-            }
-            catalog.insert(id, loaded.rubric.track, loaded.rubric.version, path);
+        for loaded in rubrics.iter() {
+            catalog.insert(
+                loaded.rubric.id.clone(),
+                loaded.rubric.track,
+                loaded.rubric.version,
+                PathBuf::from(&loaded.source),
+            );
         }
-        Ok(catalog)
+        catalog
     }
 
     pub fn insert(&mut self, id: String, track: TrackKind, version: u32, path: PathBuf) {

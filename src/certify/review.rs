@@ -253,6 +253,6 @@ fn recomputed(view: &GradeView, machine: &[CriterionView], calls: &[CriterionCal
     } else {
         0.0
     };
-    let bar = view.pass_score.unwrap_or(f64::INFINITY);
+    let bar = view.pass_score().unwrap_or(f64::INFINITY);
     Outcome::from_pass(required_ok && score >= bar)
 }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::backends::{JudgeArgs, TranscriberArgs};
 use super::BAD_FILE;
 use crate::ingest::Limits;
+use crate::pipeline::backends::{JudgeArgs, TranscriberArgs};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::rubric;
 use crate::score::transcript_input::load_transcript;

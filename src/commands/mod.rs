@@ -2,7 +2,6 @@
 //! Each `run` prints its output and returns the process exit code.
 
 pub mod analyze;
-pub mod backends;
 pub mod grade;
 pub mod migrate;
 pub mod report;

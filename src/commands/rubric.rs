@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::backends::{JudgeArgs, TranscriberArgs};
 use crate::ingest::Limits;
+use crate::pipeline::backends::{JudgeArgs, TranscriberArgs};
 use crate::pipeline::{delivery_input, Pipeline};
 use crate::rubric::{self, LoadedRubric};
 use crate::score::agreement::Thresholds;

@@ -38,9 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let parts = ServiceParts::connect(&args.storage, &args.worker.rubrics).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let program = args
-        .certification
-        .start(&args.worker.rubrics, &parts, &shutdown)?;
+    let program = args.certification.start(&parts, &shutdown)?;
 
     let workers = if args.worker.workers > 0 {
         // Models load once, before the port opens: a server that is listening

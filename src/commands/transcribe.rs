@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::backends::TranscriberArgs;
 use super::BAD_FILE;
 use crate::ingest::{analyze_file, Limits};
+use crate::pipeline::backends::TranscriberArgs;
 use crate::score::untrusted::mm_ss;
 use crate::transcribe::TranscribeOptions;
 

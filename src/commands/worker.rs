@@ -27,9 +27,7 @@ pub async fn run(args: WorkerCommandArgs) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let mut settings = args.worker.settings();
-    settings.program = args
-        .certification
-        .start(&args.worker.rubrics, &parts, &shutdown)?;
+    settings.program = args.certification.start(&parts, &shutdown)?;
     let worker = Arc::new(Worker::new(parts, pipeline, settings));
     worker.run(shutdown).await;
     Ok(ExitCode::SUCCESS)

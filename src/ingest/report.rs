@@ -1,12 +1,12 @@
 //! The delivery report: what later stages (measured criteria) and users read.
 //! Field meanings are a contract, documented in `docs/audio-report.md`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::clock;
 
 /// A silence between two stretches of speech, in seconds from the start.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Pause {
     pub start: f64,
     pub end: f64,
@@ -19,7 +19,7 @@ impl Pause {
 }
 
 /// Facts about one recording, measured from its decoded audio.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioReport {
     /// Container detected from the bytes: `wav`, `mp3`, `mp4`, `flac`, `ogg`, `webm`, ...
     pub format: String,

@@ -20,6 +20,7 @@ use tracing::{info, warn};
 use crate::certify::program::RubricCatalog as ProgramCatalog;
 use crate::certify::webhook::{Deliverer, WebhookConfig};
 use crate::certify::{sweep, Program};
+use crate::rubric::RubricCatalog;
 use crate::store::Repo;
 
 /// Where the certification program lives and where its events go.
@@ -46,7 +47,7 @@ const DEFAULT_PROGRAM: &str = "config/program.toml";
 impl CertificationArgs {
     /// The program, checked against the installed rubrics; `None` only when no
     /// file was named and the default is absent.
-    pub fn load(&self, rubrics: &Path) -> anyhow::Result<Option<Arc<Program>>> {
+    pub fn load(&self, rubrics: &RubricCatalog) -> anyhow::Result<Option<Arc<Program>>> {
         let path = match &self.program {
             Some(p) => p.clone(),
             None if Path::new(DEFAULT_PROGRAM).exists() => PathBuf::from(DEFAULT_PROGRAM),
@@ -55,8 +56,7 @@ impl CertificationArgs {
                 return Ok(None);
             }
         };
-        let catalog = ProgramCatalog::load_dir(rubrics)
-            .with_context(|| format!("reading rubrics in {}", rubrics.display()))?;
+        let catalog = ProgramCatalog::from_rubrics(rubrics);
         let program = Program::load(&path, Some(&catalog))
             .with_context(|| format!("loading the certification program {}", path.display()))?;
         Ok(Some(Arc::new(program)))
@@ -81,11 +81,10 @@ impl CertificationArgs {
     /// loop in the background until `shutdown`.
     pub fn start(
         &self,
-        rubrics: &Path,
         parts: &super::ServiceParts,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Option<Arc<Program>>> {
-        let Some(program) = self.load(rubrics)? else {
+        let Some(program) = self.load(&parts.rubrics)? else {
             return Ok(None);
         };
         tokio::spawn(run_loop(

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::commands::backends::{JudgeArgs, TranscriberArgs};
 use crate::ingest::Limits;
+use crate::pipeline::backends::{JudgeArgs, TranscriberArgs};
 use crate::pipeline::Pipeline;
 use crate::rubric::RubricCatalog;
 use crate::store::{connect, connect_objects, ObjectStore, Repo};
@@ -99,11 +99,6 @@ impl WorkerArgs {
         .with_lease(Duration::from_secs(self.lease_seconds.max(2)))
     }
 
-    pub fn catalog(&self) -> anyhow::Result<RubricCatalog> {
-        RubricCatalog::load_dir(&self.rubrics)
-            .with_context(|| format!("loading rubrics from {}", self.rubrics.display()))
-    }
-
     /// Loads the models once; every worker in the process shares them.
     pub fn pipeline(&self) -> anyhow::Result<Pipeline> {
         Ok(Pipeline {
@@ -124,6 +119,8 @@ pub struct ServiceParts {
 }
 
 impl ServiceParts {
+    /// Loads the rubric folder: the one read of it a process makes, shared by
+    /// intake, the workers and the certification program's checks.
     pub async fn connect(storage: &StorageArgs, rubrics: &Path) -> anyhow::Result<ServiceParts> {
         let catalog = RubricCatalog::load_dir(rubrics)
             .with_context(|| format!("loading rubrics from {}", rubrics.display()))?;

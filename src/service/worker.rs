@@ -24,6 +24,7 @@ use tracing::{error, info, info_span, warn, Instrument};
 use uuid::Uuid;
 
 use super::config::ServiceParts;
+use crate::pipeline::stored::StoredGrade;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::score::decide::Unscored;
 use crate::score::Decision;
@@ -546,30 +547,13 @@ impl Worker {
 
         // The stored grade carries what a reviewer needs to check it: the words
         // with their times and the audio figures, beside the grade itself.
-        let mut stored = serde_json::to_value(&run.grade).map_err(|e| {
-            AttemptError::transient("pipeline", format!("cannot serialise the grade: {e}"))
-        })?;
-        if let Some(obj) = stored.as_object_mut() {
-            obj.insert(
-                "transcript".into(),
-                serde_json::to_value(&run.transcript).unwrap_or_default(),
-            );
-            obj.insert(
-                "audio".into(),
-                serde_json::to_value(&run.audio).unwrap_or_default(),
-            );
-            obj.insert(
-                "timings".into(),
-                serde_json::json!({
-                    "decode_and_features_s": run.timings.decode_and_features.as_secs_f64(),
-                    "transcription_s": run.timings.transcription.as_secs_f64(),
-                    "scoring_s": run.timings.scoring.as_secs_f64(),
-                }),
-            );
-        }
+        let (decision, score) = (run.grade.decision, run.grade.score);
+        let stored = StoredGrade::from_run(run)
+            .to_json()
+            .map_err(|e| AttemptError::transient("pipeline", e))?;
         Ok(NewGrade {
-            decision: run.grade.decision,
-            score: run.grade.score,
+            decision,
+            score,
             grade: stored,
         })
     }

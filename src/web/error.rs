@@ -50,6 +50,21 @@ impl From<crate::service::api::ApiError> for WebError {
     }
 }
 
+/// Intake refuses for the page what it refuses for the API, with the API's
+/// status and sentence; only what the page's own form got wrong, and faults
+/// on our side, are worded for the page.
+impl From<crate::intake::IntakeError> for WebError {
+    fn from(e: crate::intake::IntakeError) -> WebError {
+        use crate::intake::IntakeError;
+        match e {
+            e @ IntakeError::Body(_) => WebError::BadRequest(e.to_string()),
+            e @ IntakeError::Scratch(_) => WebError::Internal(e.to_string()),
+            IntakeError::Storing(e) => WebError::Objects(e),
+            e => crate::service::api::ApiError::from(e).into(),
+        }
+    }
+}
+
 impl From<crate::certify::CertifyError> for WebError {
     fn from(e: crate::certify::CertifyError) -> WebError {
         // One mapping of certification errors to statuses: the API's.

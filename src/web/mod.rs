@@ -20,7 +20,6 @@ pub mod assets;
 pub mod auth;
 pub mod charts;
 pub mod error;
-pub mod intake;
 pub mod media;
 pub mod pages;
 pub mod program;
@@ -51,8 +50,8 @@ pub struct WebOptions {
 #[derive(Clone)]
 pub struct WebState {
     pub parts: ServiceParts,
-    /// The API's state: uploads from the pages go through the API's intake
-    /// (sniff, size limit, retake policy, adaptive paths) with its settings.
+    /// The API's state: uploads from the pages go through its intake (sniff,
+    /// size limit, retake policy, adaptive paths), the one the API uses.
     pub api: ApiState,
     pub auth: Arc<dyn Authenticator>,
     pub program: Arc<dyn Program>,

@@ -1,15 +1,15 @@
 //! The stored grade, turned into what the result and review pages show.
 //!
-//! The grade JSON (docs/grade-json.md) is read as `score::Grade`; the worker
-//! adds `transcript` (words with times) beside it. Numbers are formatted here,
+//! The stored grade is read as `pipeline::stored::StoredGrade`: the grade JSON
+//! (docs/grade-json.md) with the `transcript` (words with times) beside it. Numbers are formatted here,
 //! once, so the templates only place text.
 
-use serde::Deserialize;
-
+use crate::pipeline::stored::StoredGrade;
 use crate::score::decide::{Decision, Verdict};
 use crate::score::grade::CriterionGrade;
 use crate::score::Grade;
 use crate::store::db::SubmissionStatus;
+use crate::transcribe::Word;
 
 use super::error::WebError;
 
@@ -92,32 +92,10 @@ pub struct Paragraph {
     pub words: Vec<WordView>,
 }
 
-#[derive(Debug, Deserialize)]
-struct StoredTranscript {
-    #[serde(default)]
-    words: Vec<StoredWord>,
-    #[serde(default)]
-    segments: Vec<StoredSegment>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StoredWord {
-    text: String,
-    start: f64,
-    end: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct StoredSegment {
-    start: f64,
-    words: std::ops::Range<usize>,
-}
-
-/// Reads the grade out of the stored JSON (which also carries `transcript`
-/// and `audio`; serde skips what `Grade` does not name).
-pub fn parse_grade(stored: &serde_json::Value) -> Result<Grade, WebError> {
-    Grade::deserialize(stored)
-        .map_err(|e| WebError::Internal(format!("the stored grade cannot be read: {e}")))
+/// Reads the stored grade with the type the worker wrote it with (the grade
+/// plus the `transcript` and `audio` it was built from).
+pub fn parse_grade(stored: &serde_json::Value) -> Result<StoredGrade, WebError> {
+    StoredGrade::from_json(stored).map_err(|e| WebError::Internal(e.to_string()))
 }
 
 pub fn grade_view(g: &Grade) -> GradeView {
@@ -195,14 +173,11 @@ fn criterion_row(c: &CriterionGrade) -> CriterionRow {
 
 /// The transcript in paragraphs, each word tagged with the criteria whose
 /// evidence covers it. Missing or unreadable transcripts give no paragraphs.
-pub fn transcript_view(stored: &serde_json::Value, grade: &Grade) -> Vec<Paragraph> {
-    let Some(t) = stored
-        .get("transcript")
-        .and_then(|t| StoredTranscript::deserialize(t).ok())
-    else {
+pub fn transcript_view(stored: &StoredGrade) -> Vec<Paragraph> {
+    let (Some(t), grade) = (&stored.transcript, &stored.grade) else {
         return Vec::new();
     };
-    let tag = |w: &StoredWord| -> String {
+    let tag = |w: &Word| -> String {
         let mut ids: Vec<&str> = Vec::new();
         for c in &grade.criteria {
             // Evidence times are word-aligned; a small tolerance absorbs rounding.
@@ -216,7 +191,7 @@ pub fn transcript_view(stored: &serde_json::Value, grade: &Grade) -> Vec<Paragra
         }
         ids.join(" ")
     };
-    let word = |w: &StoredWord| WordView {
+    let word = |w: &Word| WordView {
         text: w.text.trim().to_string(),
         start: w.start,
         end: w.end,

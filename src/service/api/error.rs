@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::IngestError;
+use crate::intake::IntakeError;
 use crate::store::{DbError, ObjectError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,6 +156,37 @@ impl From<IngestError> for ApiError {
     }
 }
 
+/// One status and code per intake refusal, whichever way the recording came.
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> ApiError {
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match e {
+            IntakeError::Refused(e) => e.into(),
+            IntakeError::TooLarge { max_bytes } => ApiError::too_large(max_bytes),
+            IntakeError::Body(e) => e.into(),
+            e @ IntakeError::UnknownRubric { .. } => {
+                ApiError::new(unprocessable, "unknown_rubric", e.to_string())
+            }
+            e @ IntakeError::WrongScenario { .. } => {
+                ApiError::new(unprocessable, "wrong_scenario", e.to_string())
+            }
+            e @ IntakeError::RetakeNotAllowed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "retake_not_allowed", e.to_string())
+            }
+            e @ IntakeError::UploadMissing => {
+                ApiError::new(StatusCode::CONFLICT, "upload_missing", e.to_string())
+            }
+            e @ (IntakeError::NoRubricOrTrack
+            | IntakeError::NoProgram
+            | IntakeError::InvalidIdempotencyKey) => ApiError::invalid(e.to_string()),
+            IntakeError::Storing(e) | IntakeError::Objects(e) => e.into(),
+            IntakeError::Store(e) => e.into(),
+            IntakeError::Certify(e) => e.into(),
+            e @ (IntakeError::Scratch(_) | IntakeError::StoredKey(_)) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<MultipartError> for ApiError {
     fn from(e: MultipartError) -> ApiError {
         match e.status() {
@@ -195,5 +227,29 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> ApiError {
         ApiError::invalid(e.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::check_head;
+
+    fn refusal(head: &[u8]) -> ApiError {
+        check_head(head).map(|_| ()).unwrap_err().into()
+    }
+
+    #[test]
+    fn refuses_documents_and_text_with_the_reason() {
+        let pdf = refusal(b"%PDF-1.7\n%\xE2\xE3");
+        assert_eq!((pdf.status.as_u16(), pdf.code), (415, "not_audio"));
+        assert!(pdf.message.contains("PDF"), "{}", pdf.message);
+        let text = refusal(b"Hello, this is my pitch as text");
+        assert_eq!(
+            (text.status.as_u16(), text.code),
+            (415, "unsupported_format")
+        );
+        assert_eq!(refusal(b"").code, "empty_file");
+        assert_eq!(refusal(b"#!AMR\n").code, "unsupported_format");
     }
 }

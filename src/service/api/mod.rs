@@ -20,7 +20,6 @@ pub mod auth;
 pub mod certification;
 pub mod error;
 pub mod health;
-pub mod intake;
 pub mod openapi;
 pub mod submissions;
 pub mod tokens;
@@ -41,6 +40,7 @@ pub use args::ApiArgs;
 pub use error::ApiError;
 
 use super::config::ServiceParts;
+use crate::intake::{Intake, IntakeLimits};
 
 /// Room for the multipart framing and the small fields around the file.
 pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -83,6 +83,8 @@ impl Default for ApiConfig {
 pub struct ApiState {
     pub parts: ServiceParts,
     pub config: Arc<ApiConfig>,
+    /// Every way a recording comes in goes through this one.
+    pub intake: Intake,
     admin_token_hash: Option<Arc<str>>,
     events_token_hash: Option<Arc<str>>,
 }
@@ -95,7 +97,19 @@ impl ApiState {
                 .filter(|t| !t.is_empty())
                 .map(|t| Arc::from(auth::hash_token(t)))
         };
+        let intake = Intake::new(
+            Arc::clone(&parts.repo),
+            Arc::clone(&parts.objects),
+            Arc::clone(&parts.rubrics),
+            config.program.clone(),
+            IntakeLimits {
+                max_upload_bytes: config.max_upload_bytes,
+                scratch_dir: config.scratch_dir.clone(),
+                max_attempts: config.max_attempts,
+            },
+        );
         ApiState {
+            intake,
             admin_token_hash: hashed(&config.admin_token),
             events_token_hash: hashed(&config.events_token),
             parts,

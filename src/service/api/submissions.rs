@@ -1,26 +1,21 @@
 //! Submissions: create one by multipart upload, read one, list a rep's.
 //!
-//! The upload is streamed to a temporary file while it arrives — never held
-//! in memory — and counted against the size limit as it goes; its first bytes
-//! are sniffed as soon as they are in, so a PDF is refused before the rest of
-//! it is read. Only then is it copied to the object store and queued.
+//! The upload goes through intake (`crate::intake`) like every other way in:
+//! streamed to a temporary file while it arrives, counted against the size
+//! limit and sniffed as it goes, then copied to the object store and queued.
 
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::intake::{self, SNIFF_BYTES};
 use super::views::{SubmissionList, SubmissionResponse};
 use super::{ApiPath, ApiQuery, ApiState};
-use crate::store::db::NewSubmission;
-use crate::store::ObjectKey;
+use crate::intake;
 
 /// Multipart fields other than the file are short: ids, not documents.
 const MAX_TEXT_FIELD: usize = 256;
@@ -111,7 +106,7 @@ async fn receive(
         &[super::auth::Role::Rep, super::auth::Role::Admin],
         "creating a submission",
     )?;
-    let idempotency_key = intake::idempotency_key(headers)?;
+    let idempotency_key = idempotency_key(headers)?;
     let max = state.config.max_upload_bytes;
     // A declared length over the limit is refused before a byte is read.
     if let Some(len) = headers
@@ -127,18 +122,18 @@ async fn receive(
     let mut rubric = None;
     let mut track = None;
     let mut rep = None;
-    let mut upload: Option<Spooled> = None;
+    let mut upload = None;
     while let Some(mut field) = multipart
         .next_field()
         .await
-        .map_err(|e| body_error(e, max))?
+        .map_err(|e| ApiError::from(intake::body_error(e, max)))?
     {
         match field.name() {
             // Checked as soon as they arrive: sent before the file (as
             // `pitchgrade submit` does), a bad one costs no upload.
             Some("rubric") => {
                 let id = text_field(&mut field, "rubric").await?;
-                intake::check_rubric(state, &id)?;
+                state.intake.check_rubric(&id)?;
                 rubric = Some(id);
             }
             Some("track") => track = Some(text_field(&mut field, "track").await?),
@@ -150,7 +145,7 @@ async fn receive(
             Some("file") if upload.is_some() => {
                 return Err(ApiError::invalid("send one recording per submission"))
             }
-            Some("file") => upload = Some(spool(state, &mut field).await?),
+            Some("file") => upload = Some(state.intake.spool(&mut field).await?),
             Some(other) => {
                 return Err(ApiError::invalid(format!(
                     "unknown form field {:?}: send `rubric` (or `track`), `rep` and `file`",
@@ -163,30 +158,22 @@ async fn receive(
     let upload =
         upload.ok_or_else(|| ApiError::invalid("missing form field `file` (the recording)"))?;
     let rep_id = caller.submitting_rep(rep.as_deref())?;
-    let rubric = intake::resolve_rubric(state, &rep_id, rubric, track).await?;
-
-    let key = ObjectKey::new_upload(Utc::now());
-    state
-        .parts
-        .objects
-        .put_file(&key, upload.file.path(), upload.content_type)
+    let rubric = state.intake.resolve_rubric(&rep_id, rubric, track).await?;
+    let created = state
+        .intake
+        .submit(&rep_id, &rubric, upload, idempotency_key)
         .await?;
-    drop(upload.file);
-    let created = intake::enqueue(
-        state,
-        NewSubmission {
-            rep_id,
-            rubric_id: rubric,
-            object_key: key.to_string(),
-            content_type: upload.content_type.to_string(),
-            byte_size: upload.size,
-            idempotency_key,
-        },
-        &key,
-        intake::OnFailure::Delete,
-    )
-    .await?;
     Ok(accepted(created))
+}
+
+/// An `Idempotency-Key` header, checked by intake's rule.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    // A header that is not text cannot be a valid key: intake refuses it as
+    // it refuses an empty one.
+    Ok(Some(intake::idempotency_key(value.to_str().unwrap_or(""))?))
 }
 
 /// 202 with a `Location` for a new submission; 200 for an idempotent replay.
@@ -211,62 +198,6 @@ pub(super) fn accepted(created: crate::store::db::Created) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
-}
-
-/// The body limit (which counts the multipart framing too) and our own count
-/// of the file's bytes both answer with the same message, naming the limit.
-fn body_error(e: axum::extract::multipart::MultipartError, max: u64) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(max)
-    } else {
-        e.into()
-    }
-}
-
-/// The recording, on local disk while the request lasts.
-struct Spooled {
-    file: tempfile::NamedTempFile,
-    size: u64,
-    content_type: &'static str,
-}
-
-async fn spool(
-    state: &ApiState,
-    field: &mut axum::extract::multipart::Field<'_>,
-) -> Result<Spooled, ApiError> {
-    let max = state.config.max_upload_bytes;
-    let temp = tempfile::Builder::new()
-        .prefix("pitchgrade-upload-")
-        .tempfile_in(&state.config.scratch_dir)
-        .map_err(ApiError::internal)?;
-    let mut out = tokio::fs::File::from_std(temp.reopen().map_err(ApiError::internal)?);
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    let mut sniffed = None;
-    let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| body_error(e, max))? {
-        size += chunk.len() as u64;
-        if size > max {
-            return Err(ApiError::too_large(max));
-        }
-        if sniffed.is_none() {
-            let room = SNIFF_BYTES - head.len();
-            head.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if head.len() == SNIFF_BYTES {
-                sniffed = Some(intake::check_head(&head)?);
-            }
-        }
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    let (_, content_type) = match sniffed {
-        Some(s) => s,
-        None => intake::check_head(&head)?,
-    };
-    out.flush().await.map_err(ApiError::internal)?;
-    Ok(Spooled {
-        file: temp,
-        size,
-        content_type,
-    })
 }
 
 async fn text_field(

@@ -21,12 +21,10 @@ use uuid::Uuid;
 
 use super::auth::{self, Caller, Role};
 use super::error::{ApiError, ErrorBody};
-use super::intake::{self, OnFailure, SNIFF_BYTES};
-use super::submissions::accepted;
+use super::submissions::{accepted, idempotency_key};
 use super::views::SubmissionResponse;
 use super::{ApiJson, ApiPath, ApiState};
-use crate::store::db::uploads::{NewUpload, Upload};
-use crate::store::db::{Created, NewSubmission};
+use crate::store::db::uploads::NewUpload;
 use crate::store::{ObjectError, ObjectKey};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -80,9 +78,9 @@ pub async fn presign(
     headers: HeaderMap,
     ApiJson(request): ApiJson<UploadRequest>,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = intake::idempotency_key(&headers)?;
+    let idempotency_key = idempotency_key(&headers)?;
     let rep_id = caller.submitting_rep(request.rep.as_deref())?;
-    intake::check_rubric(&state, &request.rubric)?;
+    state.intake.check_rubric(&request.rubric)?;
     let content_type = request
         .content_type
         .as_deref()
@@ -170,65 +168,7 @@ pub async fn complete(
         Some(u) if caller.can_read(&u.rep_id) => u,
         _ => return Err(ApiError::not_found(format!("upload {id} not found"))),
     };
-    Ok(accepted(complete_upload(&state, &upload).await?))
-}
-
-/// Turns a stored direct upload into a queued submission, once: the upload's
-/// id doubles as the idempotency key when the client gave none, so the client
-/// and an S3 event completing together still make one submission.
-async fn complete_upload(state: &ApiState, upload: &Upload) -> Result<Created, ApiError> {
-    let key = ObjectKey::parse(&upload.object_key).map_err(ApiError::internal)?;
-    let head = match state.parts.objects.head(&key, SNIFF_BYTES).await {
-        Ok(h) => h,
-        Err(ObjectError::NotFound(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "upload_missing",
-                "nothing has been uploaded for this upload yet: PUT the file to its URL first",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let max = state.config.max_upload_bytes;
-    let checked = if head.size > max {
-        Err(ApiError::too_large(max))
-    } else {
-        intake::check_head(&head.first_bytes)
-    };
-    let content_type = match checked {
-        Ok((_, content_type)) => content_type,
-        Err(refusal) => {
-            // Refused for what it is, so keeping it serves no one.
-            if let Err(e) = state.parts.objects.delete(&key).await {
-                tracing::warn!(error = %e, %key, "could not delete a refused upload");
-            }
-            return Err(refusal);
-        }
-    };
-    let idempotency_key = upload
-        .idempotency_key
-        .clone()
-        .unwrap_or_else(|| format!("upload:{}", upload.id));
-    let created = intake::enqueue(
-        state,
-        NewSubmission {
-            rep_id: upload.rep_id.clone(),
-            rubric_id: upload.rubric_id.clone(),
-            object_key: upload.object_key.clone(),
-            content_type: content_type.to_string(),
-            byte_size: head.size,
-            idempotency_key: Some(idempotency_key),
-        },
-        &key,
-        OnFailure::Keep,
-    )
-    .await?;
-    state
-        .parts
-        .repo
-        .set_upload_submission(upload.id, created.submission.id)
-        .await?;
-    Ok(created)
+    Ok(accepted(state.intake.complete_upload(&upload).await?))
 }
 
 /// An S3 event notification, as AWS (via SNS/EventBridge forwarding) and
@@ -336,7 +276,12 @@ async fn handle_record(state: &ApiState, record: S3Record) -> Result<S3RecordRes
         result.submission_id = Some(id);
         return Ok(result);
     }
-    match complete_upload(state, &upload).await {
+    match state
+        .intake
+        .complete_upload(&upload)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(created) => {
             result.outcome = if created.created {
                 "queued"

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::pipeline::stored::StoredGrade;
 use crate::store::db::{Submission, SubmissionView};
 
 /// Where a submission is. `needs_review` means graded as borderline and
@@ -64,7 +65,16 @@ pub struct SubmissionResponse {
 impl SubmissionResponse {
     pub fn from_view(view: SubmissionView) -> SubmissionResponse {
         let grade = view.grade.map(|g| {
-            let mut body = g.grade;
+            let read = StoredGrade::from_json(&g.grade).and_then(|stored| stored.to_json());
+            let mut body = match read {
+                Ok(body) => body,
+                // Not a grade the worker wrote: still the submission's grade,
+                // so it is shown as stored rather than withheld.
+                Err(e) => {
+                    tracing::warn!(error = %e, submission_id = %g.submission_id, "answering with the stored grade as it is");
+                    g.grade
+                }
+            };
             if let Some(obj) = body.as_object_mut() {
                 obj.insert("graded_at".into(), serde_json::json!(g.created_at));
                 obj.insert("attempt".into(), serde_json::json!(g.attempt));

@@ -235,6 +235,24 @@ macro_rules! impl_repo {
                 }))
             }
 
+            async fn find_submission_by_idempotency_key(
+                &self,
+                rep_id: &str,
+                idempotency_key: &str,
+            ) -> Result<Option<Submission>, DbError> {
+                let mut tx = self.begin_read().await?;
+                let row = sqlx::query_as::<_, SubmissionRow<Ts>>(
+                    "SELECT * FROM submissions WHERE rep_id = $1 AND idempotency_key = $2",
+                )
+                .bind(rep_id)
+                .bind(idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(DbError::db("reading a submission by idempotency key"))?;
+                tx.commit().await.map_err(DbError::db("ending a read"))?;
+                row.map(SubmissionRow::into_domain).transpose()
+            }
+
             async fn list_submissions(
                 &self,
                 rep_id: &str,

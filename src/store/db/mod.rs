@@ -249,6 +249,14 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
     /// The rep's submissions, newest first, at most `min(limit, MAX_PAGE)`.
     async fn list_submissions(&self, rep_id: &str, limit: u32) -> Result<Vec<Submission>, DbError>;
 
+    /// The rep's submission created with this idempotency key, if any (keys
+    /// are per rep, so another rep's use of the same key is not found).
+    async fn find_submission_by_idempotency_key(
+        &self,
+        rep_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Submission>, DbError>;
+
     async fn get_job(&self, id: Uuid) -> Result<Option<Job>, DbError>;
 
     async fn queue_depth(&self) -> Result<QueueDepth, DbError>;

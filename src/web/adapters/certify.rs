@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::certify::review::{self, CriterionInput, ReviewInput, ReviewOutcome};
 use crate::certify::{gating, reports, retake, Program as Certification};
+use crate::pipeline::stored::StoredGrade;
 use crate::score::decide::Decision;
-use crate::score::grade::RubricRef;
 use crate::store::db::certification::{
     all_certifications, CertFilter, CertStatus, Outcome, Review,
 };
@@ -425,15 +425,12 @@ impl Program for CertifyProgram {
             let Some(grade) = repo.get_submission(id).await?.and_then(|v| v.grade) else {
                 continue;
             };
-            // A grade written before grades named their rubric has no
-            // version to show; skip it rather than fail the page.
-            let Some(used) = grade
-                .grade
-                .get("rubric")
-                .and_then(|r| serde_json::from_value::<RubricRef>(r.clone()).ok())
-            else {
+            // A grade that does not read names no rubric version to show;
+            // skip it rather than fail the page.
+            let Ok(stored) = StoredGrade::from_json(&grade.grade) else {
                 continue;
             };
+            let used = stored.grade.rubric;
             let entry = by_version
                 .entry((used.version, used.sha256.clone()))
                 .or_insert_with(|| RubricVersionView {

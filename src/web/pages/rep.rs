@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header::ACCEPT;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use uuid::Uuid;
@@ -14,7 +14,6 @@ use crate::store::db::{Submission, SubmissionStatus};
 
 use super::super::auth::{Principal, Role, Viewer};
 use super::super::error::WebError;
-use super::super::intake;
 use super::super::program::OutcomeView;
 use super::super::view::{self, GradeView, Paragraph};
 use super::super::WebState;
@@ -208,24 +207,42 @@ async fn receive(
                 let id = small_text(field.text().await.map_err(bad)?)?;
                 // Checked as it arrives (the form sends it first), so an
                 // unknown rubric costs no upload.
-                crate::service::api::intake::check_rubric(&state.api, &id)?;
+                state.api.intake.check_rubric(&id)?;
                 rubric = Some(id);
             }
             "idempotency_key" => {
-                key = intake::idempotency_key(&small_text(field.text().await.map_err(bad)?)?)?
+                key = idempotency_key(&small_text(field.text().await.map_err(bad)?)?)?
             }
             "recording" if upload.is_some() => {
                 return Err(WebError::BadRequest(
                     "send one recording per submission".into(),
                 ))
             }
-            "recording" => upload = Some(intake::spool(&state.api, &mut field).await?),
+            "recording" => upload = Some(state.api.intake.spool(&mut field).await?),
             _ => {}
         }
     }
     let rubric = rubric.ok_or_else(|| WebError::BadRequest("choose a rubric".into()))?;
     let upload = upload.ok_or_else(|| WebError::BadRequest("attach a recording".into()))?;
-    intake::submit(&state.api, &viewer.id, &rubric, upload, key).await
+    let created = state
+        .api
+        .intake
+        .submit(&viewer.id, &rubric, upload, key)
+        .await?;
+    Ok(created.submission)
+}
+
+/// An idempotency key from the form, checked by the API's rule: blank is none,
+/// and what could not travel as the API's header is refused as the page's own
+/// mistake before intake sees it.
+fn idempotency_key(value: &str) -> Result<Option<String>, WebError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    HeaderValue::from_str(value).map_err(|_| {
+        WebError::BadRequest("the idempotency key must be visible ASCII characters".into())
+    })?;
+    Ok(Some(crate::intake::idempotency_key(value)?))
 }
 
 fn small_text(s: String) -> Result<String, WebError> {
@@ -295,8 +312,8 @@ pub async fn result(
         Some(g) => {
             let parsed = view::parse_grade(&g.grade)?;
             (
-                Some(view::grade_view(&parsed)),
-                view::transcript_view(&g.grade, &parsed),
+                Some(view::grade_view(&parsed.grade)),
+                view::transcript_view(&parsed),
             )
         }
         None => (None, Vec::new()),

@@ -155,8 +155,8 @@ async fn review_page(
             .created_at
             .format("%Y-%m-%d %H:%M UTC")
             .to_string(),
-        grade: view::grade_view(&parsed),
-        paragraphs: view::transcript_view(&stored.grade, &parsed),
+        grade: view::grade_view(&parsed.grade),
+        paragraphs: view::transcript_view(&parsed),
         may_decide: viewer.is(DECIDERS) && decided.is_none() && state.program.configured(),
         decided,
         next,

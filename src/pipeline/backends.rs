@@ -1,6 +1,8 @@
-//! Command-line choice of transcription backend and judge, shared by
-//! `transcribe`, `grade` and `rubric test` so every command is configured the
-//! same way (flags, with environment variables for secrets).
+//! The choice of transcription backend and judge, as flags (with environment
+//! variables for secrets), shared by `transcribe`, `grade`, `rubric test` and
+//! the service's workers so every command builds the pipeline's stages the
+//! same way. It lives beside the pipeline, not in `commands`, because the
+//! service configures its workers with it too.
 
 use std::path::PathBuf;
 use std::time::Duration;
