@@ -7,6 +7,8 @@
 //! off-topic or keyword-stuffed passes. On the development sets, no pitch
 //! labelled pass fails outright.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use pitchgrade::rubric::{self, LoadedRubric};
@@ -68,13 +70,7 @@ fn every_set_follows_the_labelling_conventions() {
 
 #[tokio::test]
 async fn on_every_set_nothing_empty_or_injected_passes() {
-    let local = root().join("models/all-MiniLM-L6-v2");
-    let model = if local.join("model.safetensors").exists() {
-        local
-    } else {
-        root().join("../shared/models/all-MiniLM-L6-v2")
-    };
-    let judge = OfflineJudge::load(&model).expect("MiniLM model");
+    let judge = OfflineJudge::load(&common::app::judge_model_dir()).expect("MiniLM model");
     let mut problems = Vec::new();
     for (set, r) in sets() {
         let report = run_cases(&set, &r, &judge).await.expect("cases run");
