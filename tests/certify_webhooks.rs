@@ -37,6 +37,7 @@ stories! {
         events_are_signed_and_retried_until_delivered,
         an_event_dies_after_its_last_attempt,
         two_deliverers_never_post_the_same_event_at_once,
+        each_post_is_signed_when_it_is_sent,
     ]
 }
 
@@ -66,25 +67,62 @@ fn receiver_accepts(req: &Request, secret: &str, now: DateTime<Utc>) -> bool {
     else {
         return false;
     };
-    let mut t = None;
-    let mut v1 = None;
+    docs_verify(secret.as_bytes(), header, &req.body, now.timestamp())
+}
+
+/// The Rust receiver of docs/webhooks.md, as written there.
+fn docs_verify(secret: &[u8], header: &str, body: &[u8], now_unix: i64) -> bool {
+    let (mut t, mut sig) = (None, None);
     for part in header.split(',') {
         match part.split_once('=') {
-            Some(("t", x)) => t = x.parse::<i64>().ok(),
-            Some(("v1", x)) => v1 = hex::decode(x).ok(),
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => sig = hex::decode(v).ok(),
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else {
+    let (Some(t), Some(sig)) = (t, sig) else {
         return false;
     };
-    if (now.timestamp() - t).abs() > 300 {
-        return false;
+    // abs_diff, not (now_unix - t).abs(): `t` is untrusted, and the
+    // subtraction overflows on an extreme value such as i64::MIN.
+    if now_unix.abs_diff(t) > 300 {
+        return false; // too old (or from the future): a replay
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
     mac.update(format!("{t}.").as_bytes());
-    mac.update(&req.body);
-    mac.verify_slice(&v1).is_ok()
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok() // constant-time comparison
+}
+
+#[test]
+fn an_extreme_timestamp_is_stale_not_a_panic() {
+    let body = br#"{"id":"x"}"#;
+    let now = t0();
+    for t in [i64::MAX, i64::MIN, i64::MIN + 1, -1, 0] {
+        let header = webhook::signature_header(SECRET.as_bytes(), t, body);
+        assert_eq!(
+            webhook::verify(
+                SECRET.as_bytes(),
+                &header,
+                body,
+                now,
+                webhook::DEFAULT_TOLERANCE
+            ),
+            Err(SignatureError::Stale),
+            "t={t}"
+        );
+        assert!(
+            !docs_verify(SECRET.as_bytes(), &header, body, now.timestamp()),
+            "t={t}"
+        );
+    }
+    let fresh = webhook::signature_header(SECRET.as_bytes(), now.timestamp(), body);
+    assert!(docs_verify(
+        SECRET.as_bytes(),
+        &fresh,
+        body,
+        now.timestamp()
+    ));
 }
 
 async fn events_are_signed_and_retried_until_delivered(repo: Arc<dyn Repo>) {
@@ -410,4 +448,48 @@ async fn two_deliverers_never_post_the_same_event_at_once(repo: Arc<dyn Repo>) {
         (total, total),
         "each event posted once"
     );
+}
+
+/// A receiver that takes over a second per post: each event's `t` is when it
+/// was sent, not when the batch began, so the last of a long batch is still
+/// inside the receiver's tolerance.
+async fn each_post_is_signed_when_it_is_sent(repo: Arc<dyn Repo>) {
+    let repo = repo.as_ref();
+    certify_one(repo).await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204).set_delay(Duration::from_millis(1100)))
+        .mount(&server)
+        .await;
+    let deliverer = Deliverer::new(config(&server)).unwrap();
+    let due = t0() + TimeDelta::seconds(1);
+    let stats = deliverer.deliver_due(repo, due).await.unwrap();
+    assert_eq!(stats.delivered, 3);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    for (i, req) in requests.iter().enumerate() {
+        let header = req
+            .headers
+            .get("Pitchgrade-Signature")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let t: i64 = header
+            .split(',')
+            .find_map(|p| p.strip_prefix("t="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Post i leaves after i slow answers: at least i seconds after `due`.
+        let offset = t - due.timestamp();
+        assert!(
+            (i as i64..i as i64 + 5).contains(&offset),
+            "post {i} signed {offset} s after the batch began"
+        );
+        let sent = due + TimeDelta::seconds(offset);
+        assert!(receiver_accepts(req, SECRET, sent), "post {i}");
+    }
+    // The log still records the batch's time, which drives the backoff.
+    let log = repo.delivery_log(None).await.unwrap();
+    assert!(log.iter().all(|a| a.at == due));
 }

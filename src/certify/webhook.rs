@@ -126,8 +126,9 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    let skew = (now.timestamp() - t).unsigned_abs();
-    if skew > tolerance.as_secs() {
+    // `abs_diff` because `t` is the sender's to choose: a subtraction overflows
+    // on an extreme one (i64::MIN) and would panic instead of refusing it.
+    if now.timestamp().abs_diff(t) > tolerance.as_secs() {
         return Err(SignatureError::Stale);
     }
     for sig in signatures {
@@ -182,9 +183,17 @@ impl Deliverer {
         // Hidden from other deliverers for longer than one post can take.
         let claim = self.config.timeout * 2 + Duration::from_secs(30);
         let events = repo.claim_outbox(self.config.batch, claim, now).await?;
+        // `now` is when the batch fell due; each post is signed when it leaves,
+        // or behind a slow receiver the later events of a batch would carry a
+        // `t` older than the tolerance receivers are told to apply.
+        let started = std::time::Instant::now();
         let mut stats = DeliveryStats::default();
         for event in &events {
-            let attempt = self.post(event, now).await;
+            let sent_at = TimeDelta::from_std(started.elapsed())
+                .ok()
+                .and_then(|elapsed| now.checked_add_signed(elapsed))
+                .unwrap_or(now);
+            let attempt = self.post(event, now, sent_at).await;
             match attempt.outcome {
                 DeliveryOutcome::Delivered => stats.delivered += 1,
                 DeliveryOutcome::Retry => stats.retrying += 1,
@@ -195,13 +204,18 @@ impl Deliverer {
         Ok(stats)
     }
 
-    async fn post(&self, event: &OutboxEvent, now: DateTime<Utc>) -> DeliveryAttempt {
+    async fn post(
+        &self,
+        event: &OutboxEvent,
+        now: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+    ) -> DeliveryAttempt {
         let attempt = event.attempts + 1;
         let body = match serde_json::to_vec(&event.payload) {
             Ok(b) => b,
             Err(e) => return self.failed(event, attempt, now, None, format!("encoding: {e}")),
         };
-        let signature = signature_header(self.config.secret.as_bytes(), now.timestamp(), &body);
+        let signature = signature_header(self.config.secret.as_bytes(), sent_at.timestamp(), &body);
         let sent = self
             .client
             .post(&self.config.url)
