@@ -73,10 +73,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Tests and scripts read this line to find the port of `--listen …:0`.
     eprintln!("pitchgrade listening on http://{address}");
     eprintln!("web pages: open http://{address}/ and sign in with an access token");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("serving HTTP")?;
+    crate::service::http::serve(listener, app, args.api.server_limits(), shutdown.clone()).await;
     shutdown.cancel();
     if let Some(workers) = workers {
         // The jobs in hand finish; the rest stay queued for the next start.

@@ -1,7 +1,8 @@
 //! The service: the pipeline behind a durable queue, an HTTP API and a worker pool.
 //!
 //! `certification` loads the program and runs the sweep and webhooks;
-//! `config` turns flags and environment into connected parts; `worker` claims
+//! `config` turns flags and environment into connected parts; `http` serves
+//! the router with timeouts and a connection cap; `worker` claims
 //! jobs and runs the pipeline on them; `metrics` is what an operator scrapes.
 //! The same parts run in one process (`pitchgrade serve`, the embedded default)
 //! or split across machines (`pitchgrade worker` processes sharing PostgreSQL + S3).
@@ -9,6 +10,7 @@
 pub mod api;
 pub mod certification;
 pub mod config;
+pub mod http;
 pub mod metrics;
 pub mod worker;
 

@@ -9,6 +9,7 @@ mod common;
 mod auth;
 mod certification;
 mod cli;
+mod hardening;
 mod ops;
 mod submissions;
 mod uploads;

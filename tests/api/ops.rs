@@ -138,6 +138,11 @@ async fn request_spans_carry_the_submission_id() {
         .finish();
     // This runtime has one thread, which also runs the server's tasks.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // With a single live dispatcher, tracing decides a callsite's interest
+    // from the default of whichever thread meets it first: another test's
+    // thread, without this subscriber, would disable it for good. A second
+    // one makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
 
     let app = spawn_app().await;
     let alice = app.token("rep", Some("alice")).await;

@@ -15,10 +15,12 @@ use pitchgrade::pipeline::Pipeline;
 use pitchgrade::rubric::RubricCatalog;
 use pitchgrade::score::judge::offline::OfflineJudge;
 use pitchgrade::service::api::{router, ApiConfig, ApiState};
+use pitchgrade::service::http::{serve, ServerLimits};
 use pitchgrade::service::{JobOutcome, Metrics, ServiceParts, Worker, WorkerSettings};
 use pitchgrade::store::{connect_objects, ObjectStore};
 use pitchgrade::transcribe::{build_transcriber, ApiKey, BackendKind, TranscriberConfig};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -55,6 +57,8 @@ pub struct AppOptions {
     pub max_upload_bytes: u64,
     /// The certification program (`config/program.toml`) for the API and worker.
     pub program: Option<Arc<pitchgrade::certify::Program>>,
+    /// The server's timeouts and connection cap (`pitchgrade serve`'s defaults).
+    pub server_limits: ServerLimits,
 }
 
 impl Default for AppOptions {
@@ -64,6 +68,7 @@ impl Default for AppOptions {
             objects: Objects::Local,
             max_upload_bytes: Limits::default().max_bytes,
             program: None,
+            server_limits: ServerLimits::default(),
         }
     }
 }
@@ -161,8 +166,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .expect("bind a port");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let app = router(ApiState::new(parts.clone(), config));
+    let limits = options.server_limits;
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
+        serve(listener, app, limits, CancellationToken::new()).await;
     });
     TestApp {
         address,

@@ -1,10 +1,12 @@
 //! Flags and environment for the HTTP API of `pitchgrade serve`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::ApiConfig;
+use crate::service::http::ServerLimits;
 
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
@@ -28,6 +30,27 @@ pub struct ApiArgs {
     /// Attempts a grading job gets (transient failures retry with backoff).
     #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "PITCHGRADE_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may go without sending a byte before the
+    /// request is dropped.
+    #[arg(
+        long,
+        env = "PITCHGRADE_BODY_IDLE_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub body_idle_timeout_seconds: u64,
+    /// Seconds a whole request may take, upload included (408 after it).
+    #[arg(
+        long,
+        env = "PITCHGRADE_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 900
+    )]
+    pub request_timeout_seconds: u64,
+    /// Connections served at once; further ones wait to be accepted.
+    #[arg(long, env = "PITCHGRADE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 impl ApiArgs {
@@ -41,6 +64,18 @@ impl ApiArgs {
             ),
             max_attempts: self.max_attempts.max(1),
             ..ApiConfig::default()
+        }
+    }
+
+    /// The server's timeouts and connection cap; zero would disable a
+    /// timeout by accident, so each is at least a second.
+    pub fn server_limits(&self) -> ServerLimits {
+        let seconds = |s: u64| Duration::from_secs(s.max(1));
+        ServerLimits {
+            header_read: seconds(self.header_timeout_seconds),
+            body_idle: seconds(self.body_idle_timeout_seconds),
+            request: seconds(self.request_timeout_seconds),
+            max_connections: self.max_connections.max(1),
         }
     }
 }

@@ -1,0 +1,187 @@
+//! What a hostile or merely slow client meets: timeouts on headers, on a
+//! stalled body and on a whole request, a cap on connections, and the headers
+//! every response carries. The slow clients are raw TCP sockets writing
+//! partial requests to a server with short limits.
+
+use std::time::{Duration, Instant};
+
+use pitchgrade::service::http::ServerLimits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::app::{spawn_app_with, AppOptions, TestApp, ADMIN_TOKEN, RUBRIC};
+
+fn limits(header_read: u64, body_idle: u64, request: u64, connections: usize) -> ServerLimits {
+    ServerLimits {
+        header_read: Duration::from_secs(header_read),
+        body_idle: Duration::from_secs(body_idle),
+        request: Duration::from_secs(request),
+        max_connections: connections,
+    }
+}
+
+async fn app_with(server_limits: ServerLimits) -> TestApp {
+    spawn_app_with(AppOptions {
+        server_limits,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    let address = app.address.trim_start_matches("http://");
+    TcpStream::connect(address).await.expect("connect")
+}
+
+/// Everything the server sends until it closes, or `None` if it is still
+/// holding the connection open after `patience`.
+async fn read_until_closed(stream: &mut TcpStream, patience: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(patience, stream.read_to_end(&mut received)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    let app = app_with(limits(1, 30, 60, 1024)).await;
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for i in 0..40 {
+        let mut stream = connect(&app).await;
+        // Half of them send half a request head, the others nothing at all.
+        if i % 2 == 0 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: pitchgrade\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        clients.push(stream);
+    }
+    let closed = futures_util::future::join_all(
+        clients
+            .iter_mut()
+            .map(|s| read_until_closed(s, Duration::from_secs(8))),
+    )
+    .await;
+    let held = closed.iter().filter(|c| c.is_none()).count();
+    assert_eq!(held, 0, "{held} of 40 slow connections still open");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    // The server still answers a client that does send its headers.
+    let (status, _) = app.get_json("", "/healthz").await;
+    assert_eq!(status, 200);
+}
+
+/// The head of a multipart upload with a large declared length, and the
+/// first kilobyte of its file part.
+fn stalled_upload_start() -> Vec<u8> {
+    let boundary = "pitchgrade-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"rubric\"\r\n\r\n{RUBRIC}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"rep\"\r\n\r\nalice\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"pitch.wav\"\r\n\
+         Content-Type: audio/wav\r\n\r\n"
+    )
+    .into_bytes();
+    // A real WAV header (16 kHz mono PCM) announcing far more audio than
+    // comes, so the intake keeps reading instead of refusing the format.
+    body.extend_from_slice(b"RIFF");
+    body.extend_from_slice(&4_000_036u32.to_le_bytes());
+    body.extend_from_slice(b"WAVEfmt ");
+    body.extend_from_slice(&16u32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    body.extend_from_slice(&1u16.to_le_bytes()); // mono
+    body.extend_from_slice(&16_000u32.to_le_bytes());
+    body.extend_from_slice(&32_000u32.to_le_bytes());
+    body.extend_from_slice(&2u16.to_le_bytes());
+    body.extend_from_slice(&16u16.to_le_bytes());
+    body.extend_from_slice(b"data");
+    body.extend_from_slice(&4_000_000u32.to_le_bytes());
+    body.extend(std::iter::repeat_n(0u8, 1024));
+    let mut request = format!(
+        "POST /v1/submissions HTTP/1.1\r\nHost: pitchgrade\r\n\
+         Authorization: Bearer {ADMIN_TOKEN}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: 5000000\r\n\r\n"
+    )
+    .into_bytes();
+    request.extend(body);
+    request
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_ended() {
+    let app = app_with(limits(5, 1, 60, 1024)).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(&stalled_upload_start()).await.unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(6)).await;
+    // Ended by the idle timeout (1 s), not refused on sight.
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let answer = answer.expect("a stalled upload is still open after 6 s");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("sent nothing for 1 s"), "{answer}");
+    // Nothing was queued from the half upload.
+    let (status, body) = app
+        .get_json(ADMIN_TOKEN, "/v1/reps/alice/submissions")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["submissions"].as_array().map(Vec::len),
+        Some(0),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_that_trickles_is_ended_after_the_request_timeout() {
+    let app = app_with(limits(5, 2, 3, 1024)).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(&stalled_upload_start()).await.unwrap();
+    // Never idle for long, but never done either.
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(8) {
+        if stream.write_all(&[0u8; 16]).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(400), stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+        if !answer.is_empty() {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "after {:?}: {answer:?}",
+        started.elapsed()
+    );
+    assert!(answer.contains("request_timeout"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let app = app_with(limits(30, 30, 60, 2)).await;
+    let idle_one = connect(&app).await;
+    let idle_two = connect(&app).await;
+    let mut third = connect(&app).await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: pitchgrade\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let waiting = read_until_closed(&mut third, Duration::from_millis(800)).await;
+    assert_eq!(waiting, None, "served past the cap of two connections");
+    drop(idle_one);
+    let answer = read_until_closed(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once a slot is free");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(idle_two);
+}
