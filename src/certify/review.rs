@@ -45,15 +45,17 @@ pub async fn claim(
 }
 
 /// A reviewer's call on one criterion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CriterionInput {
     pub id: String,
+    /// `met`, `partial` or `missed`.
+    #[schema(value_type = String)]
     pub verdict: Verdict,
 }
 
 /// What a reviewer submits: an overall decision, per-criterion verdicts, or
 /// both (then the overall decision is final), and a reason, always.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewInput {
     #[serde(default)]
     pub decision: Option<ReviewOutcome>,
@@ -63,7 +65,7 @@ pub struct ReviewInput {
 }
 
 /// `pass` or `fail` as a reviewer sends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewOutcome {
     Pass,

@@ -1,6 +1,42 @@
 //! What operators use: the OpenAPI document, health, readiness, metrics.
 
+use std::collections::BTreeSet;
+
+use pitchgrade::service::api::openapi::ApiDoc;
+use pitchgrade::service::api::ROUTES;
+use utoipa::OpenApi;
+
 use crate::common::app::{spawn_app, spoken_wav, RUBRIC};
+
+/// The router is built from `ROUTES`; the document must name exactly those
+/// routes, so adding one without its annotation (or documenting one that does
+/// not exist) fails here.
+#[test]
+fn the_openapi_document_has_exactly_the_routers_routes() {
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.path.to_string(), r.verb.as_str().to_string()))
+        .collect();
+    assert_eq!(routes.len(), ROUTES.len(), "a route is listed twice");
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            ["get", "put", "post", "delete", "patch", "head", "options"]
+                .into_iter()
+                .filter(|m| item.get(*m).is_some())
+                .map(move |m| (path.clone(), m.to_string()))
+        })
+        .collect();
+    let undocumented: Vec<_> = routes.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        undocumented.is_empty() && unrouted.is_empty(),
+        "routes without documentation: {undocumented:?}; documented but not routed: {unrouted:?}"
+    );
+}
 
 #[tokio::test]
 async fn the_openapi_document_parses_and_lists_every_route() {

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::{check_rep_id, Caller, Role};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{ApiJson, ApiPath, ApiQuery, ApiState};
 use crate::certify::reports::{self, ReportOptions};
 use crate::certify::review::{self, ReviewInput};
@@ -82,6 +82,19 @@ fn may_read_rep(caller: &Caller, rep: &str) -> Result<(), ApiError> {
 }
 
 /// The rep's rights right now, with the certifications behind them.
+#[utoipa::path(
+    get,
+    path = "/v1/reps/{rep}/rights",
+    tag = "certification",
+    params(("rep" = String, Path, description = "Rep id")),
+    responses(
+        (status = 200, description = "The rep's rights and the certifications behind them", content_type = "application/json"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "A rep token asking about another rep", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rights(
     State(state): State<ApiState>,
     caller: Caller,
@@ -99,6 +112,24 @@ pub struct RetakeQuery {
 }
 
 /// Whether the rep may submit for a track now, and if not, from when.
+#[utoipa::path(
+    get,
+    path = "/v1/reps/{rep}/retake",
+    tag = "certification",
+    params(
+        ("rep" = String, Path, description = "Rep id"),
+        ("track" = String, Query, description = "The track to check"),
+    ),
+    responses(
+        (status = 200, description = "Whether the rep may submit now, and if not from when", content_type = "application/json"),
+        (status = 400, description = "No track given", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "A rep token asking about another rep", body = ErrorBody),
+        (status = 404, description = "Unknown track", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn retake_check(
     State(state): State<ApiState>,
     caller: Caller,
@@ -118,7 +149,7 @@ pub async fn retake_check(
     Ok(Json(check).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RepBody {
     pub firm: String,
     pub role: String,
@@ -130,6 +161,22 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/reps/{rep}",
+    tag = "certification",
+    params(("rep" = String, Path, description = "Rep id")),
+    request_body = RepBody,
+    responses(
+        (status = 200, description = "The rep as stored", content_type = "application/json"),
+        (status = 400, description = "A malformed rep id or body", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+        (status = 422, description = "Unknown role or firm", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// Creates or updates a rep (enablement keeps the roster in sync with the partner portal).
 pub async fn put_rep(
     State(state): State<ApiState>,
@@ -172,13 +219,28 @@ pub async fn put_rep(
     Ok(Json(saved).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FirmBody {
     pub name: String,
     #[serde(default)]
     pub segment: Option<String>,
 }
 
+/// Creates or updates a partner firm.
+#[utoipa::path(
+    put,
+    path = "/v1/firms/{firm}",
+    tag = "certification",
+    params(("firm" = String, Path, description = "Firm id")),
+    request_body = FirmBody,
+    responses(
+        (status = 200, description = "The firm as stored", content_type = "application/json"),
+        (status = 400, description = "A malformed firm id or body", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn put_firm(
     State(state): State<ApiState>,
     caller: Caller,
@@ -203,6 +265,20 @@ pub async fn put_firm(
 }
 
 /// A firm's tier and certified coverage per role, against the tier rules.
+#[utoipa::path(
+    get,
+    path = "/v1/firms/{firm}/standing",
+    tag = "certification",
+    params(("firm" = String, Path, description = "Firm id")),
+    responses(
+        (status = 200, description = "The firm's tier and certified coverage per role", content_type = "application/json"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+        (status = 404, description = "No such firm", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn firm_standing(
     State(state): State<ApiState>,
     caller: Caller,
@@ -219,6 +295,17 @@ pub async fn firm_standing(
 }
 
 /// Borderline grades waiting for a reviewer, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/reviews",
+    tag = "reviews",
+    responses(
+        (status = 200, description = "Reviews waiting, oldest first", content_type = "application/json"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, enablement or admin token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn review_queue(
     State(state): State<ApiState>,
     caller: Caller,
@@ -228,7 +315,7 @@ pub async fn review_queue(
     Ok(Json(queue).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ClaimBody {
     /// A particular review; the oldest free one when absent.
     #[serde(default)]
@@ -245,6 +332,20 @@ pub fn reviewer_name(caller: &Caller) -> String {
 }
 
 /// Claims a review so two reviewers never decide the same grade.
+#[utoipa::path(
+    post,
+    path = "/v1/reviews/claim",
+    tag = "reviews",
+    request_body(content = ClaimBody, description = "Optional: a particular review; an empty body claims the oldest free one"),
+    responses(
+        (status = 200, description = "The claimed review", content_type = "application/json"),
+        (status = 204, description = "Nothing free to claim"),
+        (status = 400, description = "A malformed body", body = ErrorBody),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not a reviewer or admin token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn claim(
     State(state): State<ApiState>,
     caller: Caller,
@@ -273,6 +374,23 @@ pub async fn claim(
 }
 
 /// The reviewer's decision (overall and/or per criterion) with a required reason.
+#[utoipa::path(
+    post,
+    path = "/v1/reviews/{id}/decision",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id")),
+    request_body = ReviewInput,
+    responses(
+        (status = 200, description = "The decision as applied (certification, rights)", content_type = "application/json"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not a reviewer or admin token", body = ErrorBody),
+        (status = 404, description = "No such review", body = ErrorBody),
+        (status = 409, description = "Already decided, or not claimed by this reviewer", body = ErrorBody),
+        (status = 422, description = "No reason, or an unknown criterion", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn decide(
     State(state): State<ApiState>,
     caller: Caller,
@@ -300,6 +418,19 @@ pub struct ReportQuery {
 }
 
 /// Program health: pass rates, coverage, reviewer agreement, tier forecast.
+#[utoipa::path(
+    get,
+    path = "/v1/reports",
+    tag = "certification",
+    params(("format" = Option<String>, Query, description = "`csv` for a spreadsheet; JSON otherwise")),
+    responses(
+        (status = 200, description = "Pass rates, coverage, reviewer agreement, tier forecast (as `text/csv` with `?format=csv`)", content_type = "application/json"),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+        (status = 503, description = "No certification program is configured", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn report(
     State(state): State<ApiState>,
     caller: Caller,

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::Request;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -118,43 +118,109 @@ impl ApiState {
     }
 }
 
+/// An HTTP method of the API's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Verb {
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+
+    /// Lower case, as OpenAPI names the operations of a path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::Post => "post",
+            Verb::Put => "put",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+/// What a route's handler is built with beside its method.
+pub struct RouteContext {
+    /// The largest request body a multipart upload may send.
+    pub upload_limit: usize,
+}
+
+/// One route of the API: the router is built from [`ROUTES`] alone, so the
+/// table is the router's own definition and a test can hold `/openapi.json`
+/// to it.
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    handler: fn(MethodFilter, &RouteContext) -> MethodRouter<ApiState>,
+}
+
+macro_rules! route {
+    ($verb:ident $path:literal => $handler:path) => {
+        Route {
+            verb: Verb::$verb,
+            path: $path,
+            handler: |method, _| on(method, $handler),
+        }
+    };
+}
+
+/// Every route of the API. A new one goes here, and the OpenAPI test then
+/// asks for its documentation.
+pub const ROUTES: &[Route] = &[
+    Route {
+        verb: Verb::Post,
+        path: "/v1/submissions",
+        handler: |method, context| {
+            on(method, submissions::create).layer(DefaultBodyLimit::max(context.upload_limit))
+        },
+    },
+    route!(Get "/v1/submissions/{id}" => submissions::get_one),
+    route!(Get "/v1/reps/{rep}/submissions" => submissions::list_for_rep),
+    route!(Post "/v1/uploads" => uploads::presign),
+    route!(Post "/v1/uploads/{id}/complete" => uploads::complete),
+    route!(Post "/v1/events/s3" => uploads::s3_event),
+    route!(Post "/v1/tokens" => tokens::create),
+    route!(Delete "/v1/tokens/{id}" => tokens::revoke),
+    route!(Put "/v1/reps/{rep}" => certification::put_rep),
+    route!(Get "/v1/reps/{rep}/rights" => certification::rights),
+    route!(Get "/v1/reps/{rep}/retake" => certification::retake_check),
+    route!(Put "/v1/firms/{firm}" => certification::put_firm),
+    route!(Get "/v1/firms/{firm}/standing" => certification::firm_standing),
+    route!(Get "/v1/reviews" => certification::review_queue),
+    route!(Post "/v1/reviews/claim" => certification::claim),
+    route!(Post "/v1/reviews/{id}/decision" => certification::decide),
+    route!(Get "/v1/reports" => certification::report),
+    route!(Get "/healthz" => health::healthz),
+    route!(Get "/readyz" => health::readyz),
+    route!(Get "/metrics" => health::metrics),
+    route!(Get "/openapi.json" => openapi::document),
+];
+
 /// The API's routes with tracing, ready to serve.
 pub fn router(state: ApiState) -> Router {
-    let upload_limit = usize::try_from(
-        state
-            .config
-            .max_upload_bytes
-            .saturating_add(MULTIPART_OVERHEAD),
-    )
-    .unwrap_or(usize::MAX);
-    Router::new()
-        .route(
-            "/v1/submissions",
-            post(submissions::create).layer(DefaultBodyLimit::max(upload_limit)),
+    let context = RouteContext {
+        upload_limit: usize::try_from(
+            state
+                .config
+                .max_upload_bytes
+                .saturating_add(MULTIPART_OVERHEAD),
         )
-        .route("/v1/submissions/{id}", get(submissions::get_one))
-        .route("/v1/reps/{rep}/submissions", get(submissions::list_for_rep))
-        .route("/v1/uploads", post(uploads::presign))
-        .route("/v1/uploads/{id}/complete", post(uploads::complete))
-        .route("/v1/events/s3", post(uploads::s3_event))
-        .route("/v1/tokens", post(tokens::create))
-        .route("/v1/tokens/{id}", delete(tokens::revoke))
-        .route("/v1/reps/{rep}", put(certification::put_rep))
-        .route("/v1/reps/{rep}/rights", get(certification::rights))
-        .route("/v1/reps/{rep}/retake", get(certification::retake_check))
-        .route("/v1/firms/{firm}", put(certification::put_firm))
-        .route(
-            "/v1/firms/{firm}/standing",
-            get(certification::firm_standing),
-        )
-        .route("/v1/reviews", get(certification::review_queue))
-        .route("/v1/reviews/claim", post(certification::claim))
-        .route("/v1/reviews/{id}/decision", post(certification::decide))
-        .route("/v1/reports", get(certification::report))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::document))
+        .unwrap_or(usize::MAX),
+    };
+    let mut routes = Router::new();
+    for route in ROUTES {
+        routes = routes.route(route.path, (route.handler)(route.verb.filter(), &context));
+    }
+    routes
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

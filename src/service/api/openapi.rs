@@ -1,11 +1,12 @@
 //! The OpenAPI 3.1 document at `/openapi.json`, derived from the handlers'
-//! annotations so it cannot drift from the routes.
+//! annotations. Every route of [`super::ROUTES`] must appear here: the API
+//! tests compare the two, so a route added without its annotation fails them.
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, health, submissions, tokens, uploads, views};
+use super::{certification, error, health, submissions, tokens, uploads, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +25,15 @@ use super::{error, health, submissions, tokens, uploads, views};
         uploads::s3_event,
         tokens::create,
         tokens::revoke,
+        certification::put_rep,
+        certification::rights,
+        certification::retake_check,
+        certification::put_firm,
+        certification::firm_standing,
+        certification::review_queue,
+        certification::claim,
+        certification::decide,
+        certification::report,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -42,12 +52,20 @@ use super::{error, health, submissions, tokens, uploads, views};
         tokens::TokenRequest,
         tokens::IssuedToken,
         health::Health,
+        certification::RepBody,
+        certification::FirmBody,
+        certification::ClaimBody,
+        crate::certify::review::ReviewInput,
+        crate::certify::review::CriterionInput,
+        crate::certify::review::ReviewOutcome,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "submissions", description = "Upload recordings and read their grades"),
         (name = "uploads", description = "Direct (presigned) uploads to S3"),
         (name = "tokens", description = "API tokens (admin)"),
+        (name = "certification", description = "Reps, firms, rights, retakes and program reports"),
+        (name = "reviews", description = "Human review of borderline grades"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
