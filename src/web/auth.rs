@@ -261,10 +261,14 @@ pub async fn same_origin_writes(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// A `next` target after sign-in, only when it is a path on this site.
+/// A `next` target after sign-in, only when it is a plain path on this site:
+/// visible ASCII and nothing else. Browsers drop tabs and newlines from a
+/// `Location` (`/\t/host` is `//host`, another site), read `\` as `/`, and
+/// a CR LF cannot go in a header at all.
 fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?.trim();
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let local = plain && next.starts_with('/') && !next.starts_with("//");
     (local && next != "/sign-in").then(|| next.to_string())
 }
 
@@ -292,6 +296,14 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), None);
         assert_eq!(safe_next(Some("/\\evil.example")), None);
         assert_eq!(safe_next(None), None);
+        assert_eq!(safe_next(Some("/\t/evil.example")), None);
+        assert_eq!(safe_next(Some("/\r\nSet-Cookie: x=1")), None);
+        assert_eq!(safe_next(Some("/rep\u{0}")), None);
+        assert_eq!(safe_next(Some("/r\u{e9}p")), None);
+        assert_eq!(
+            safe_next(Some("/submissions/1?tab=audio")),
+            Some("/submissions/1?tab=audio".into())
+        );
     }
 
     #[test]

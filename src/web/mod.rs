@@ -89,7 +89,12 @@ pub fn app(api: ApiState, options: WebOptions) -> Router {
     let auth: Arc<dyn Authenticator> = Arc::new(ApiTokens::new(api.clone()));
     let pages = router(WebState::new(api.clone(), auth, program, options));
     // The pages have no fallback, so the API's (a JSON 404) answers unknown paths.
-    crate::service::api::router(api).merge(pages)
+    crate::service::api::router(api)
+        .merge(pages)
+        // Outermost, so error pages and extractor rejections get them too.
+        .layer(axum::middleware::map_response(
+            crate::service::http::security_headers,
+        ))
 }
 
 /// The pages, merged beside the API (`/v1/...`) by `pitchgrade serve`.

@@ -185,3 +185,156 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(idle_two);
 }
+
+/// `pitchgrade serve`'s router (the API and the pages) over the test app's
+/// parts, on a port of its own.
+async fn serve_pages(app: &TestApp) -> String {
+    use pitchgrade::service::api::{ApiConfig, ApiState};
+    let config = ApiConfig {
+        admin_token: Some(ADMIN_TOKEN.into()),
+        scratch_dir: app.dir.path().to_path_buf(),
+        ..ApiConfig::default()
+    };
+    let router = pitchgrade::web::app(
+        ApiState::new(app.parts.clone(), config),
+        pitchgrade::web::WebOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(pitchgrade::service::http::serve(
+        listener,
+        router,
+        ServerLimits::default(),
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    base
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_carries_a_csp() {
+    let app = crate::common::app::spawn_app().await;
+    let base = serve_pages(&app).await;
+    let client = no_redirects();
+    let session = format!("pitchgrade_session={ADMIN_TOKEN}");
+    let missing = uuid::Uuid::now_v7();
+    for (path, cookie, status) in [
+        ("/healthz", None, 200),
+        ("/v2/nothing", None, 404),
+        ("/v1/submissions/not-a-uuid", Some(ADMIN_TOKEN), 404),
+        ("/sign-in", None, 200),
+        ("/rep", None, 303),
+        ("/static/no-such-file.js", None, 404),
+        (
+            &format!("/submissions/{missing}") as &str,
+            Some(&session as &str),
+            404,
+        ),
+    ] {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(cookie) = cookie {
+            request = if cookie.starts_with("pitchgrade_session=") {
+                request.header("Cookie", cookie)
+            } else {
+                request.bearer_auth(cookie)
+            };
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "GET {path}");
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "GET {path}"
+        );
+        let csp = headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(csp.contains("script-src 'self'"), "GET {path}: {csp:?}");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_only_follows_a_plain_path_on_this_site() {
+    let app = crate::common::app::spawn_app().await;
+    let base = serve_pages(&app).await;
+    let client = no_redirects();
+    for (next, expected) in [
+        ("/rubrics", "/rubrics"),
+        // Browsers drop the tab: `//evil.example/`, another site.
+        ("/\t/evil.example/", "/program"),
+        ("/\n/evil.example/", "/program"),
+        // Once a 500: CR LF cannot go in a Location header.
+        ("/\r\nSet-Cookie: stolen=1", "/program"),
+        ("/\\evil.example", "/program"),
+        ("/\u{0430}dmin", "/program"),
+    ] {
+        let response = client
+            .post(format!("{base}/sign-in"))
+            .form(&[("token", ADMIN_TOKEN), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303, "next={next:?}");
+        assert_eq!(
+            response.headers().get("location").map(|v| v.as_bytes()),
+            Some(expected.as_bytes()),
+            "next={next:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ids_are_plain_ascii_and_names_have_a_length() {
+    let app = crate::common::app::spawn_app().await;
+    let put_firm = |id: &str, name: String| {
+        app.client
+            .put(app.url(&format!("/v1/firms/{id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+    };
+    // Cyrillic "а", full-width "ａ", an accented letter: look-alikes of ASCII ids.
+    for id in ["\u{0430}cme", "\u{ff41}cme", "acm\u{e9}"] {
+        let response = put_firm(id, "Acme".into()).await.unwrap();
+        assert_eq!(response.status(), 400, "firm {id:?}");
+        let response = app
+            .client
+            .post(app.url("/v1/tokens"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&serde_json::json!({ "role": "rep", "rep": id }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "rep {id:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("ASCII"),
+            "{body}"
+        );
+    }
+    let response = put_firm("acme", "A".repeat(1_900_000)).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 200 characters"),
+        "{body}"
+    );
+    let response = put_firm("acme", "A".repeat(201)).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let response = put_firm("acme", "Acme Resellers".into()).await.unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -79,18 +79,16 @@ impl Caller {
 }
 
 /// Rep ids come from clients and land in URLs and logs: keep them plain.
+/// The roster's rule (`certify::roster::is_valid_id`), so the API and the
+/// roster accept the same ids.
 pub fn check_rep_id(rep: &str) -> Result<(), ApiError> {
-    let ok = !rep.is_empty()
-        && rep.len() <= 128
-        && rep
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
-    if ok {
+    if crate::certify::roster::is_valid_id(rep) {
         Ok(())
     } else {
-        Err(ApiError::invalid(
-            "a rep id is 1 to 128 letters, digits or . _ - @ +",
-        ))
+        Err(ApiError::invalid(format!(
+            "a rep id is {}",
+            crate::certify::roster::ID_RULE
+        )))
     }
 }
 

@@ -32,7 +32,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{ApiJson, ApiPath, ApiQuery, ApiState};
 use crate::certify::reports::{self, ReportOptions};
 use crate::certify::review::{self, ReviewInput};
-use crate::certify::{gating, retake, CertifyError, Program};
+use crate::certify::{gating, retake, roster, CertifyError, Program};
 use crate::store::db::certification::{NewFirm, NewRep};
 
 const READERS: &[Role] = &[Role::Reviewer, Role::Enablement, Role::Admin];
@@ -248,7 +248,19 @@ pub async fn put_firm(
     ApiJson(body): ApiJson<FirmBody>,
 ) -> Result<Response, ApiError> {
     caller.require(PROGRAM_ADMINS, "changing the roster")?;
-    check_rep_id(&firm)?;
+    if !roster::is_valid_id(&firm) {
+        return Err(ApiError::invalid(format!(
+            "a firm id is {}",
+            roster::ID_RULE
+        )));
+    }
+    // A clear 400 rather than storing whatever fits in the body limit.
+    roster::check_name("a firm's name", &body.name)
+        .and_then(|()| match &body.segment {
+            Some(segment) => roster::check_name("a firm's segment", segment),
+            None => Ok(()),
+        })
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let saved = state
         .parts
         .repo

@@ -222,6 +222,9 @@ pub fn router(state: ApiState) -> Router {
     }
     routes
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(axum::middleware::map_response(
+            crate::service::http::security_headers,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 // `submission_id` is filled in by the handler once known, so

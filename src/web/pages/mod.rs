@@ -90,11 +90,7 @@ pub fn render<T: Template>(page: &T) -> Result<Response, WebError> {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             media-src 'self' blob:; connect-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(crate::service::http::CONTENT_SECURITY_POLICY_VALUE),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
