@@ -31,6 +31,9 @@ pub struct CreateArgs {
     /// A note for operators ("alice's laptop").
     #[arg(long)]
     pub label: Option<String>,
+    /// How long the token works: `90d`, `12h`, or `never`.
+    #[arg(long, default_value = "90d")]
+    pub expires_in: String,
     /// Print id, role, rep and token as JSON instead of the bare token.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +72,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
             role,
             rep: args.rep,
             label: args.label,
+            expires_in: Some(args.expires_in),
         },
     )
     .await
@@ -88,6 +92,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
             "created {} token {}; the secret is shown only once",
             issued.role, issued.id
         ),
+    }
+    match issued.expires_at {
+        Some(at) => eprintln!("it expires at {}", at.to_rfc3339()),
+        None => eprintln!("it never expires"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -220,6 +220,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
                     role: Role::Rep,
                     rep_id: Some("alice".into()),
                     label: "alice's laptop".into(),
+                    expires_at: None,
                 },
                 now,
             )
@@ -238,6 +239,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             role: Role::Admin,
             rep_id: None,
             label: String::new(),
+            expires_at: None,
         };
         assert!(repo.create_token(&twice, now).await.is_err());
         let no_rep = NewToken {
@@ -245,6 +247,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             role: Role::Rep,
             rep_id: None,
             label: String::new(),
+            expires_at: None,
         };
         assert!(repo.create_token(&no_rep, now).await.is_err());
 

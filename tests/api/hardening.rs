@@ -338,3 +338,81 @@ async fn ids_are_plain_ascii_and_names_have_a_length() {
     let response = put_firm("acme", "Acme Resellers".into()).await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn tokens_expire_and_old_tokens_without_expiry_keep_working() {
+    use pitchgrade::service::api::auth::hash_token;
+    use pitchgrade::store::db::tokens::{NewToken, Role};
+
+    let app = crate::common::app::spawn_app().await;
+    let create = |body: serde_json::Value| {
+        app.client
+            .post(app.url("/v1/tokens"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    // New tokens expire in 90 days unless told otherwise.
+    let before = chrono::Utc::now();
+    let response = create(serde_json::json!({"role": "reviewer"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let issued: serde_json::Value = response.json().await.unwrap();
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(issued["expires_at"].clone()).unwrap();
+    let lifetime = expires - before;
+    assert!(
+        (chrono::TimeDelta::days(90) - lifetime).abs() < chrono::TimeDelta::minutes(1),
+        "{lifetime}"
+    );
+    let (status, _) = app
+        .get_json(
+            issued["token"].as_str().unwrap(),
+            "/v1/reps/alice/submissions",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let response = create(serde_json::json!({"role": "reviewer", "expires_in": "never"}))
+        .await
+        .unwrap();
+    let issued: serde_json::Value = response.json().await.unwrap();
+    assert!(issued["expires_at"].is_null(), "{issued}");
+    for bad in ["90", "0d", "-1d", "3651d", "ninety days"] {
+        let response = create(serde_json::json!({"role": "reviewer", "expires_in": bad}))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+
+    // Stored straight in the token table: one from before expiry existed, one expired.
+    let repo = app.parts.repo.as_ref();
+    let now = chrono::Utc::now();
+    for (secret, expires_at) in [
+        ("pgt_from_before_expiry", None),
+        ("pgt_expired", Some(now - chrono::TimeDelta::hours(1))),
+    ] {
+        repo.create_token(
+            &NewToken {
+                token_hash: hash_token(secret),
+                role: Role::Reviewer,
+                rep_id: None,
+                label: String::new(),
+                expires_at,
+            },
+            now - chrono::TimeDelta::days(400),
+        )
+        .await
+        .unwrap();
+    }
+    let (status, _) = app
+        .get_json("pgt_from_before_expiry", "/v1/reps/alice/submissions")
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .get_json("pgt_expired", "/v1/reps/alice/submissions")
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("expired"), "{message}");
+}

@@ -112,6 +112,7 @@ impl TestServer {
                 role,
                 rep: rep.map(str::to_string),
                 label: Some("browser test".into()),
+                expires_in: None,
             },
         )
         .await

@@ -17,6 +17,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use chrono::{SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -128,6 +129,13 @@ pub async fn caller_of(state: &ApiState, token: &str) -> Result<Caller, ApiError
         });
     }
     match state.parts.repo.find_token(&hash).await? {
+        Some(t) if t.expires_at.is_some_and(|at| at <= Utc::now()) => {
+            let at = t.expires_at.unwrap_or_default();
+            Err(ApiError::unauthorized(format!(
+                "this token expired at {}; ask an admin for a new one",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )))
+        }
         Some(t) => Ok(Caller {
             role: t.role,
             rep_id: t.rep_id,

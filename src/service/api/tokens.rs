@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -22,6 +22,41 @@ pub struct TokenRequest {
     pub rep: Option<String>,
     /// A note for operators ("alice's laptop").
     pub label: Option<String>,
+    /// How long the token works: `90d`, `12h`, or `never`. New tokens expire
+    /// after [`DEFAULT_TOKEN_LIFETIME_DAYS`] days unless told otherwise.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+}
+
+/// A leaked token stops working on its own, at the latest after this.
+pub const DEFAULT_TOKEN_LIFETIME_DAYS: i64 = 90;
+/// Ten years: past this "never" says it better.
+const MAX_TOKEN_LIFETIME_DAYS: i64 = 3650;
+
+/// Reads a token lifetime: `<n>d` (days), `<n>h` (hours) or `never` (`None`).
+pub fn parse_lifetime(text: &str) -> Result<Option<TimeDelta>, ApiError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    let refuse = || {
+        ApiError::invalid(format!(
+            "a token lifetime is like 90d or 12h (at most {MAX_TOKEN_LIFETIME_DAYS} days), or never; \
+             not {text:?}"
+        ))
+    };
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| refuse())?;
+    let lifetime = match unit {
+        "d" => TimeDelta::try_days(n),
+        "h" => TimeDelta::try_hours(n),
+        _ => None,
+    }
+    .ok_or_else(refuse)?;
+    if lifetime <= TimeDelta::zero() || lifetime > TimeDelta::days(MAX_TOKEN_LIFETIME_DAYS) {
+        return Err(refuse());
+    }
+    Ok(Some(lifetime))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -33,6 +68,8 @@ pub struct IssuedToken {
     pub rep_id: Option<String>,
     pub label: String,
     pub created_at: DateTime<Utc>,
+    /// When the token stops working; absent for a token that never expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Creates a token and stores only its hash; used by this route and by
@@ -50,6 +87,11 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
     if label.chars().count() > 200 {
         return Err(ApiError::invalid("a label is at most 200 characters"));
     }
+    let lifetime = match request.expires_in.as_deref() {
+        Some(text) => parse_lifetime(text)?,
+        None => Some(TimeDelta::days(DEFAULT_TOKEN_LIFETIME_DAYS)),
+    };
+    let now = Utc::now();
     let token = auth::new_token().map_err(ApiError::internal)?;
     let stored = repo
         .create_token(
@@ -58,8 +100,9 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
                 role: request.role,
                 rep_id: rep_id.map(str::to_string),
                 label,
+                expires_at: lifetime.and_then(|l| now.checked_add_signed(l)),
             },
-            Utc::now(),
+            now,
         )
         .await?;
     Ok(IssuedToken {
@@ -69,6 +112,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
         rep_id: stored.rep_id,
         label: stored.label,
         created_at: stored.created_at,
+        expires_at: stored.expires_at,
     })
 }
 
@@ -80,7 +124,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
     request_body = TokenRequest,
     responses(
         (status = 201, description = "The new token; its secret is not shown again", body = IssuedToken),
-        (status = 400, description = "A rep token without a rep, or another role with one", body = ErrorBody),
+        (status = 400, description = "A rep token without a rep, another role with one, or a malformed lifetime", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
     ),

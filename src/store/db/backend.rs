@@ -498,9 +498,9 @@ macro_rules! impl_repo {
             ) -> Result<ApiToken, DbError> {
                 validate_token(new)?;
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     RETURNING id, role, rep_id, label, created_at, revoked_at",
+                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     RETURNING id, role, rep_id, label, created_at, revoked_at, expires_at",
                 )
                 .bind(Uuid::now_v7())
                 .bind(&new.token_hash)
@@ -508,6 +508,7 @@ macro_rules! impl_repo {
                 .bind(&new.rep_id)
                 .bind(&new.label)
                 .bind(to_db(now))
+                .bind(new.expires_at.map(to_db))
                 .fetch_one(&self.$writer)
                 .await
                 .map_err(DbError::db("storing a token"))?
@@ -516,7 +517,7 @@ macro_rules! impl_repo {
 
             async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError> {
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "SELECT id, role, rep_id, label, created_at, revoked_at FROM api_tokens
+                    "SELECT id, role, rep_id, label, created_at, revoked_at, expires_at FROM api_tokens
                      WHERE token_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(token_hash)

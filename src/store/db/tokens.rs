@@ -66,6 +66,8 @@ pub struct NewToken {
     pub rep_id: Option<String>,
     /// Free text for operators ("alice's laptop", "MinIO webhook").
     pub label: String,
+    /// When the token stops working; `None` never.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,6 +78,7 @@ pub struct ApiToken {
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -84,7 +87,8 @@ pub trait TokenRepo: Send + Sync {
     /// is `Invalid`.
     async fn create_token(&self, new: &NewToken, now: DateTime<Utc>) -> Result<ApiToken, DbError>;
 
-    /// The live (not revoked) token with this hash.
+    /// The token with this hash unless revoked. An expired one is returned
+    /// (with its `expires_at`) so the caller can say it expired.
     async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError>;
 
     /// Revokes a token; false when there was no live token with that id.
@@ -112,6 +116,7 @@ pub(crate) struct TokenRow<T> {
     label: String,
     created_at: T,
     revoked_at: Option<T>,
+    expires_at: Option<T>,
 }
 
 impl<T: DbTime> TokenRow<T> {
@@ -126,6 +131,7 @@ impl<T: DbTime> TokenRow<T> {
             label: self.label,
             created_at: self.created_at.to_utc()?,
             revoked_at: self.revoked_at.map(DbTime::to_utc).transpose()?,
+            expires_at: self.expires_at.map(DbTime::to_utc).transpose()?,
         })
     }
 }
