@@ -2,7 +2,8 @@
 //! peak memory of a 10- vs a 60-minute recording. Run with
 //! `cargo bench --bench ingest`; results go in BENCHMARKS.md ("## Ingest").
 //!
-//! Bars (DESIGN.md): at most 1.5x ffmpeg's decode time; the 60-minute file
+//! The product's bars (docs/architecture.md, BENCHMARKS.md): at most 1.5x
+//! ffmpeg's decode time; the 60-minute file
 //! needs no more than 2x the peak RSS of the 10-minute one.
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,8 @@
 //! Overhead = everything a job's wall time holds beyond decode, transcription
 //! and judging: claim (queue), fetch (storage), the grade write and the rest
 //! of the database work, aggregation (scoring minus judging) and the glue.
-//! The bar (DESIGN.md): overhead ≤ 5% of decode + transcription.
+//! The bar (the product's bars: docs/architecture.md, BENCHMARKS.md): overhead
+//! ≤ 5% of decode + transcription.
 //!
 //! Run: `cargo bench --bench pipeline_overhead` (PostgreSQL on 127.0.0.1:5432
 //! as for the tests; `PITCHGRADE_BENCH_JOBS` jobs per run, default 12; with

@@ -1,10 +1,14 @@
 //! pitchgrade: grades recorded sales pitches against an enablement rubric.
 //!
-//! The module tree follows the pipeline in `DESIGN.md`:
+//! The module tree follows the pipeline described in `docs/architecture.md`:
 //! `ingest` (decode + delivery features) → `transcribe` (words with times) →
 //! `rubric` + `score` (measured and judged criteria, decision) → `pipeline`
 //! (sequences the stages for the CLI and the worker) → `service` (queue,
 //! workers, HTTP API).
+
+// Safe Rust only: every file a rep uploads is hostile input, and the
+// decoders we depend on are safe Rust; unsafe here would undo that.
+#![forbid(unsafe_code)]
 
 pub mod certify;
 pub mod commands;

@@ -8,6 +8,8 @@
 //! judge's own. For `int8`, `PITCHGRADE_INT8_KERNEL=avx512vnni|avx2|scalar`
 //! forces a kernel (default: the fastest this CPU has).
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

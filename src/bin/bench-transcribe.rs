@@ -5,6 +5,8 @@
 //! Inputs are `AUDIO=REFERENCE` pairs: 16 kHz mono s16le raw audio and the
 //! script that was spoken.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -88,7 +88,7 @@ pub struct Flags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_confidence: Option<f64>,
     /// Words of the rubric's vocabulary the recogniser heard as something
-    /// near them ("Lagerly" for "Ledgerly"); the judge read them as the term.
+    /// near them ("Talerly" for "Tillerly"); the judge read them as the term.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heard_as: Vec<super::hearing::Repair>,
 }

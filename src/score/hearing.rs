@@ -1,8 +1,8 @@
 //! What the recogniser misheard of the rubric's own words.
 //!
 //! A small speech model hears a product name it has never seen as something
-//! close to it ("Lagerly" for "Ledgerly") or splits it into common words
-//! ("Ledger Lee"). Left alone, every sentence that names the product drifts
+//! close to it ("Talerly" for "Tillerly") or splits it into common words
+//! ("Tiller Lee"). Left alone, every sentence that names the product drifts
 //! away from the rubric's anchors and a good rep's points read as missed. The
 //! rubric's `vocabulary` says which words the rep is expected to use, so a
 //! near spelling of one of them is taken as that word for judging, and the
@@ -50,7 +50,7 @@ pub fn repair(transcript: &Transcript, vocabulary: &[String]) -> (Transcript, Ve
             .get(i + 1)
             .map(|next| format!("{one}{}", letters(&next.text)));
         // A recogniser spells a name it does not know as a name, capitalised
-        // ("Lagerly"); a lower-case near spelling ("ledgers") is an ordinary
+        // ("Talerly"); a lower-case near spelling ("tillers") is an ordinary
         // word the rep said.
         let capitalised = words[i]
             .text
@@ -64,7 +64,7 @@ pub fn repair(transcript: &Transcript, vocabulary: &[String]) -> (Transcript, Ve
         let pair = two
             .as_deref()
             .and_then(|joined| terms.iter().find(|(_, key)| close(joined, key)));
-        // A name split in two ("Ledger Lee") is the better reading than its
+        // A name split in two ("Tiller Lee") is the better reading than its
         // first half alone being a near spelling of it.
         let pair = pair.filter(|(term, _)| one != letters(term));
         match (single, pair) {
@@ -258,24 +258,24 @@ mod tests {
     }
 
     fn vocab() -> Vec<String> {
-        vec!["Ledgerly".into(), "NetSuite".into(), "SOX".into()]
+        vec!["Tillerly".into(), "CoreSuite".into(), "VAT".into()]
     }
 
     #[test]
     fn near_spellings_and_split_names_become_the_term() {
         let (t, repairs) = repair(
-            &heard("Lagerly connects to Net Suite. Ledger Lee helps."),
+            &heard("Talerly connects to Core Suite. Tiller Lee helps."),
             &vocab(),
         );
         let texts: Vec<&str> = t.words.iter().map(|w| w.text.trim()).collect();
         assert_eq!(
             texts,
             [
-                "Ledgerly",
+                "Tillerly",
                 "connects",
                 "to",
-                "NetSuite.",
-                "Ledgerly",
+                "CoreSuite.",
+                "Tillerly",
                 "helps."
             ]
         );
@@ -285,12 +285,12 @@ mod tests {
         assert_eq!(repairs.len(), 3, "{repairs:?}");
         assert!(repairs
             .iter()
-            .any(|r| r.heard == "Lagerly" && r.term == "Ledgerly"));
+            .any(|r| r.heard == "Talerly" && r.term == "Tillerly"));
     }
 
     #[test]
     fn exact_terms_ordinary_words_and_short_terms_are_left_alone() {
-        let said = "Ledgerly keeps your socks and ledgers in order, like NetSuite.";
+        let said = "Tillerly keeps your vats and tillers in order, like CoreSuite.";
         let (t, repairs) = repair(&heard(said), &vocab());
         assert!(repairs.is_empty(), "{repairs:?}");
         assert_eq!(t, heard(said));
@@ -298,8 +298,8 @@ mod tests {
 
     #[test]
     fn heard_between_quotes_what_was_heard() {
-        let t = heard("Lagerly connects to Net Suite.");
-        assert_eq!(heard_between(&t, 0.0, 0.8).as_deref(), Some("Lagerly"));
-        assert_eq!(heard_between(&t, 3.0, 4.8).as_deref(), Some("Net Suite."));
+        let t = heard("Talerly connects to Core Suite.");
+        assert_eq!(heard_between(&t, 0.0, 0.8).as_deref(), Some("Talerly"));
+        assert_eq!(heard_between(&t, 3.0, 4.8).as_deref(), Some("Core Suite."));
     }
 }

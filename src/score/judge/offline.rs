@@ -52,7 +52,7 @@ pub const TONE: f32 = 0.40;
 /// and doubt goes to a reviewer, never to a fail.
 pub const NEAR: f32 = 0.05;
 /// Fewest words a window needs to make a talking point in full. A short
-/// sentence that names the product ("Ledgerly is a finance tool") lands close
+/// sentence that names the product ("Tillerly is a finance tool") lands close
 /// to every anchor that names it too, yet claims nothing: it earns partial
 /// credit at most.
 const MIN_MET_WORDS: usize = 8;
@@ -143,7 +143,7 @@ impl OfflineJudge {
 
 /// The rubric's other talking points: what a window could be evidence of
 /// instead. Not objections: an answer to the migration worry ("we connect to
-/// NetSuite") may well make the integration point too.
+/// CoreSuite") may well make the integration point too.
 fn rivals(rubric: &Rubric, question: &Question) -> Vec<Question> {
     rubric
         .criteria()
@@ -410,7 +410,7 @@ impl Inner {
         }
         // A loosely matching answer with no other part in a sentence of its
         // own is a sentence on a nearby topic, not an objection handled
-        // ("Ledgerly is a finance tool" is loosely about price and migration).
+        // ("Tillerly is a finance tool" is loosely about price and migration).
         let apart = |b: &Option<Best>| {
             b.is_some_and(|b| {
                 let s = &e.windows.windows[b.window].sentences;

@@ -355,7 +355,7 @@ mod tests {
             assert!(states_figure(said), "{said}");
         }
         for said in [
-            "Ledgerly makes the close a lot easier and more pleasant for your team.",
+            "Tillerly makes the close a lot easier and more pleasant for your team.",
             "Let me know if you are interested at some point.",
             "Our month-end process is simple.",
         ] {
@@ -400,7 +400,7 @@ mod tests {
             "From what you told me, it is about nine days on spreadsheets."
         ));
         assert!(reports_buyer(
-            "You said Ledgerly costs more than the add-on."
+            "You said Tillerly costs more than the add-on."
         ));
         assert!(!reports_buyer("Your team closes the books in four days."));
     }
