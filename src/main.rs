@@ -1,10 +1,12 @@
 //! The `pitchgrade` command line: subcommands only, no logic.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pitchgrade::commands::{
-    analyze, grade, migrate, report, rubric, serve, submit, token, transcribe, worker,
+    analyze, grade, migrate, report, rubric, serve, submit, sweep, token, transcribe, worker,
 };
 
 #[derive(Parser)]
@@ -37,10 +39,15 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Certification program report: pass rates, coverage, reviewer agreement, tier forecast.
     Report(report::ReportArgs),
+    /// What the certification sweep would fire at an instant (dry run), or one real pass.
+    Sweep(sweep::SweepArgs),
     /// Run the HTTP API with an in-process pool of grading workers.
     Serve(serve::ServeArgs),
     /// Upload a recording to a pitchgrade server and wait for its grade.
     Submit(submit::SubmitArgs),
+    /// Print a submission's status and grade (after `submit --no-wait`, or
+    /// when its wait ran out).
+    Result(submit::ResultArgs),
     /// Create or revoke API tokens.
     Token {
         #[command(subcommand)]
@@ -66,8 +73,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Sweep(args) => sweep::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Submit(args) => submit::run(args).await,
+        Command::Result(args) => submit::run_result(args).await,
         Command::Token { command } => token::run(command).await,
     }
 }

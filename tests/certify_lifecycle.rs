@@ -1001,7 +1001,7 @@ async fn retakes_wait_out_cooldowns_and_attempt_limits(repo: Arc<dyn Repo>) {
         .unwrap()
         .unwrap();
     assert_eq!(job.submission_id, broken);
-    repo.fail_permanent(job.job_id, job.attempt, "not audio", t0())
+    repo.fail_permanent(job.job_id, job.attempt, "not audio", "sniffed: text", t0())
         .await
         .unwrap();
     let dee = retake::check(repo, &p, "dee", "technical", t0())

@@ -234,3 +234,78 @@ fn a_broken_program_stops_the_report_with_every_problem() {
     assert!(err.contains("tracks.technical.term_months"), "{err}");
     assert!(err.contains("tracks.sales.reminder_days"), "{err}");
 }
+
+fn sweep(db: &TestDb, program: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .arg("sweep")
+        .args(["--database-url", &db.url])
+        .arg("--program")
+        .arg(program)
+        .args(extra)
+        .output()
+        .expect("run pitchgrade sweep")
+}
+
+/// `pitchgrade sweep --at DATE` shows what would fire then, and writes
+/// nothing: the same dry run twice gives the same events, and the ledger a
+/// real pass would change is untouched.
+#[tokio::test]
+async fn a_dry_run_sweep_shows_reminders_and_lapses_and_changes_nothing() {
+    let db = TestDb::sqlite().await;
+    seed_history(db.repo.as_ref()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(&program, PROGRAM).unwrap();
+    // a1 passed at t0 and a2 ten days later; the sales term is 12 months and
+    // reminders go out 60, 30 and 7 days before.
+    let expiry_a1 = t0().checked_add_months(Months::new(12)).unwrap();
+
+    let early = (expiry_a1 - days(59)).to_rfc3339();
+    let out = sweep(&db, &program, &["--at", &early, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = json["events"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["rep_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("certification.expiring", "a1")], "{json:#}");
+
+    let late = (expiry_a1 + days(1)).format("%Y-%m-%d").to_string();
+    let out = sweep(&db, &program, &["--at", &late]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("dry run"), "{text}");
+    let a1: Vec<&str> = text.lines().filter(|l| l.contains(" a1 ")).collect();
+    assert!(
+        a1.iter().any(|l| l.contains("certification.expired")),
+        "{text}"
+    );
+    assert!(a1.iter().any(|l| l.contains("rights.paused")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" a2 ") && l.contains("certification.expiring")),
+        "{text}"
+    );
+    // Nothing was written: a1 is still valid, and the dry run repeats.
+    let ledger = db.repo.rep_ledger("a1").await.unwrap();
+    assert!(ledger
+        .certifications
+        .iter()
+        .all(|c| c.status == pitchgrade::store::db::certification::CertStatus::Valid));
+    let again = sweep(&db, &program, &["--at", &late]);
+    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+
+    // A real pass at a future instant is refused.
+    let out = sweep(&db, &program, &["--at", &late, "--apply"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dry run"));
+}

@@ -36,7 +36,7 @@ fn text(out: &Output) -> String {
 async fn digest(store: &dyn ObjectStore, key: &str, dir: &Path) -> String {
     let path = dir.join(format!("check-{}", uuid::Uuid::now_v7()));
     store
-        .get_to_file(&ObjectKey::parse(key).unwrap(), &path)
+        .get_to_file(&ObjectKey::parse(key).unwrap(), &path, u64::MAX)
         .await
         .unwrap_or_else(|e| panic!("{key}: {e}"));
     hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
@@ -78,7 +78,17 @@ async fn embedded_install_moves_to_postgres_and_s3() {
         }
         v
     };
-    assert_eq!(before[0].submission.status, SubmissionStatus::Graded);
+    // Graded either way (the offline judge sends this short pitch to review):
+    // what matters here is that a grade row exists to carry over.
+    assert!(
+        matches!(
+            before[0].submission.status,
+            SubmissionStatus::Graded | SubmissionStatus::NeedsReview
+        ),
+        "{:?}",
+        before[0].submission
+    );
+    assert!(before[0].grade.is_some());
     assert_eq!(before[1].submission.status, SubmissionStatus::Failed);
 
     let target = Rig::new(Db::Postgres, Objects::Garage).await;

@@ -56,6 +56,8 @@ stories! {
         large_file_round_trips_intact,
         presigned_put_accepts_a_plain_http_upload,
         head_reads_the_size_and_only_the_first_bytes,
+        a_fetch_over_its_cap_is_refused_and_leaves_nothing,
+        copy_makes_an_independent_object,
     ]
 }
 
@@ -79,7 +81,7 @@ fn pattern(len: usize) -> Vec<u8> {
 
 async fn read(store: &dyn ObjectStore, key: &ObjectKey, dir: &Path) -> Vec<u8> {
     let dest = dir.join(format!("got-{}", uuid::Uuid::now_v7()));
-    let n = store.get_to_file(key, &dest).await.unwrap();
+    let n = store.get_to_file(key, &dest, u64::MAX).await.unwrap();
     let bytes = std::fs::read(&dest).unwrap();
     assert_eq!(n, bytes.len() as u64);
     bytes
@@ -102,7 +104,7 @@ async fn put_get_exists_delete(t: Target) {
     store.delete(&k).await.unwrap();
 
     let dest = tmp.path().join("missing");
-    let err = store.get_to_file(&k, &dest).await.unwrap_err();
+    let err = store.get_to_file(&k, &dest, u64::MAX).await.unwrap_err();
     assert!(matches!(err, ObjectError::NotFound(_)), "{err}");
     assert!(!dest.exists(), "a failed download left a file behind");
     assert_eq!(
@@ -267,4 +269,68 @@ async fn unknown_storage_urls_are_refused() {
             "{url} was accepted"
         );
     }
+}
+
+/// An object may grow behind our back (a bucket is writable by others): a
+/// fetch is capped, and over the cap it fails without a partial file.
+async fn a_fetch_over_its_cap_is_refused_and_leaves_nothing(t: Target) {
+    let store = t.store.as_ref();
+    let tmp = tempfile::tempdir().unwrap();
+    let k = key();
+    let body = pattern(200_000);
+    store
+        .put(&k, Bytes::from(body.clone()), "audio/wav")
+        .await
+        .unwrap();
+    let dest = tmp.path().join("capped");
+    let err = store.get_to_file(&k, &dest, 199_999).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ObjectError::TooLarge {
+                max_bytes: 199_999,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+    // At the cap exactly it is fine.
+    let n = store.get_to_file(&k, &dest, 200_000).await.unwrap();
+    assert_eq!(n, 200_000);
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+}
+
+/// What a checked direct upload relies on: the copy keeps the bytes it was
+/// made from, whatever later happens to the source.
+async fn copy_makes_an_independent_object(t: Target) {
+    let store = t.store.as_ref();
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, to) = (key(), ObjectKey::new_recording(chrono::Utc::now()));
+    let missing = store.copy(&from, &to).await.unwrap_err();
+    assert!(matches!(missing, ObjectError::NotFound(_)), "{missing}");
+    assert!(!store.exists(&to).await.unwrap());
+
+    let original = pattern(70_000);
+    store
+        .put(&from, Bytes::from(original.clone()), "audio/wav")
+        .await
+        .unwrap();
+    store.copy(&from, &to).await.unwrap();
+    store
+        .put(
+            &from,
+            Bytes::from_static(b"%PDF replaced"),
+            "application/pdf",
+        )
+        .await
+        .unwrap();
+    assert_eq!(read(store, &to, tmp.path()).await, original);
+    store.delete(&from).await.unwrap();
+    assert_eq!(read(store, &to, tmp.path()).await, original);
 }

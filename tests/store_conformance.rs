@@ -387,7 +387,7 @@ async fn expired_lease_is_rescued_and_the_stale_attempt_is_fenced(repo: Arc<dyn 
             .map(drop)
     ));
     assert!(fenced(
-        repo.fail_permanent(c.job_id, 1, "late", t0() + secs(33))
+        repo.fail_permanent(c.job_id, 1, "late", "late detail", t0() + secs(33))
             .await
     ));
     let view = repo.get_submission(c.submission.id).await.unwrap().unwrap();
@@ -512,16 +512,19 @@ async fn permanent_failure_fails_the_submission_at_once(repo: Arc<dyn Repo>) {
     let job = repo.claim("w", LEASE, t0()).await.unwrap().unwrap();
     assert_eq!(job.job_id, c.job_id, "oldest job first");
     let reason = "The file is not a recording we can play (no audio track).";
-    repo.fail_permanent(job.job_id, 1, reason, t0())
+    repo.fail_permanent(job.job_id, 1, reason, "decoder: detail", t0())
         .await
         .unwrap();
     // Repeating the same call is harmless.
-    repo.fail_permanent(job.job_id, 1, reason, t0())
+    repo.fail_permanent(job.job_id, 1, reason, "decoder: detail", t0())
         .await
         .unwrap();
     let view = repo.get_submission(c.submission.id).await.unwrap().unwrap();
     assert_eq!(view.submission.status, SubmissionStatus::Failed);
     assert_eq!(view.submission.failure_reason.as_deref(), Some(reason));
+    // The operator's detail stays on the job, out of the rep's reason.
+    let dead = repo.get_job(c.job_id).await.unwrap().unwrap();
+    assert_eq!(dead.last_error.as_deref(), Some("decoder: detail"));
     assert_eq!(
         repo.queue_depth().await.unwrap(),
         QueueDepth {

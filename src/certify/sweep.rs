@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::lifecycle::{apply_decision, expire_lapsed, remind};
+use super::lifecycle::{apply_decision, expire_lapsed, remind, Plan};
 use super::program::Program;
 use super::CertifyError;
 use crate::store::db::certification::{CertFilter, CertPages, CertStatus};
@@ -186,4 +186,101 @@ async fn renew(
     let held = repo.try_lease(LEASE_NAME, owner, LEASE_TTL, now).await?;
     report.lease_lost |= !held;
     Ok(held)
+}
+
+/// What a pass at `now` would do, written nowhere: for operators who want to
+/// see the lifecycle (`pitchgrade sweep --at DATE`) without waiting a year.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SweepPreview {
+    pub at: DateTime<Utc>,
+    /// Grades a crashed worker left without their certification effect; a
+    /// real pass would apply them first.
+    pub unapplied_grades: usize,
+    /// The events the pass would emit (expiries, paused rights, reminders),
+    /// in the order it would emit them, as webhooks would carry them.
+    pub events: Vec<PreviewEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewEvent {
+    pub kind: String,
+    pub rep_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// The same plans as [`run`] makes, from the same ledgers, without applying
+/// them (so no lease is needed and nothing changes).
+pub async fn preview(
+    repo: &dyn Repo,
+    program: &Program,
+    now: DateTime<Utc>,
+) -> Result<SweepPreview, CertifyError> {
+    let actor = "sweep (dry run)";
+    let mut preview = SweepPreview {
+        at: now,
+        unapplied_grades: repo.unapplied_grades(BATCH).await?.len(),
+        events: Vec::new(),
+    };
+    let mut push = |rep: &str, events: Vec<crate::store::db::certification::NewEvent>| {
+        preview
+            .events
+            .extend(events.into_iter().map(|e| PreviewEvent {
+                kind: e.kind,
+                rep_id: rep.to_string(),
+                occurred_at: e.occurred_at,
+                payload: e.payload,
+            }));
+    };
+    let horizon = program
+        .tracks
+        .values()
+        .map(|t| t.window_days())
+        .max()
+        .unwrap_or(0);
+    let mut pages = CertPages::new(
+        CertFilter {
+            status: Some(CertStatus::Valid),
+            expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
+            ..CertFilter::default()
+        },
+        BATCH,
+    );
+    let mut lapsing: BTreeMap<String, ()> = BTreeMap::new();
+    let mut reminding = Vec::new();
+    for _ in 0..MAX_BATCHES {
+        let Some(page) = pages.next(repo).await? else {
+            break;
+        };
+        for cert in page {
+            if cert.expires_at <= now {
+                lapsing.insert(cert.rep_id.clone(), ());
+            } else {
+                reminding.push((cert.rep_id.clone(), cert.id));
+            }
+        }
+        if pages.exhausted() {
+            break;
+        }
+    }
+    for rep in lapsing.keys() {
+        let ledger = repo.rep_ledger(rep).await?;
+        let mut plan = Plan::new(program, &ledger, now, actor);
+        if plan.lapse_due() > 0 {
+            push(rep, plan.finish().events);
+        }
+    }
+    for (rep, cert) in reminding {
+        let ledger = repo.rep_ledger(&rep).await?;
+        let mut plan = Plan::new(program, &ledger, now, actor);
+        if plan.remind_due(cert).is_some() && !plan.is_empty() {
+            push(&rep, plan.finish().events);
+        }
+    }
+    preview.events.sort_by(|a, b| {
+        a.occurred_at
+            .cmp(&b.occurred_at)
+            .then(a.rep_id.cmp(&b.rep_id))
+    });
+    Ok(preview)
 }

@@ -8,6 +8,7 @@ pub mod report;
 pub mod rubric;
 pub mod serve;
 pub mod submit;
+pub mod sweep;
 pub mod token;
 pub mod transcribe;
 pub mod worker;

@@ -13,8 +13,14 @@ use crate::certify::{Program, RubricCatalog};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Database URL (sqlite://path or postgres://…).
-    #[arg(long, env = "PITCHGRADE_DATABASE_URL")]
+    /// Database URL (sqlite://path or postgres://…); the embedded default
+    /// is the one `pitchgrade serve` makes.
+    #[arg(
+        long = "database-url",
+        alias = "database",
+        env = "PITCHGRADE_DATABASE_URL",
+        default_value = "sqlite://pitchgrade-data/pitchgrade.db"
+    )]
     pub database: String,
     /// The certification program file.
     #[arg(long, default_value = "config/program.toml")]

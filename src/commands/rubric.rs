@@ -20,6 +20,10 @@ pub enum RubricCommand {
     Lint {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also refuse a file whose bytes changed under a version this
+        /// database already graded with (bump `version` instead).
+        #[arg(long, env = "PITCHGRADE_DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Print the JSON Schema of the rubric format.
     Schema,
@@ -95,7 +99,14 @@ impl BarArgs {
 
 pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
     Ok(match command {
-        RubricCommand::Lint { files } => lint(&files),
+        RubricCommand::Lint {
+            files,
+            database_url,
+        } => match (lint(&files), database_url) {
+            (true, Some(url)) => lint_history(&files, &url).await?,
+            (true, None) => ExitCode::SUCCESS,
+            (false, _) => ExitCode::FAILURE,
+        },
         RubricCommand::Schema => {
             println!("{}", rubric::schema::rubric_schema_json());
             ExitCode::SUCCESS
@@ -254,15 +265,41 @@ impl CaseGrader for AudioGrader<'_> {
 }
 
 /// Prints every problem; exit 1 when there are any.
-fn lint(files: &[PathBuf]) -> ExitCode {
+/// The lint's second half: each file against the versions graded with.
+async fn lint_history(files: &[PathBuf], database_url: &str) -> anyhow::Result<ExitCode> {
+    let repo = crate::store::connect(database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
+    let loaded = files
+        .iter()
+        .map(|f| rubric::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    match rubric::history::check_files(repo.as_ref(), &loaded).await {
+        Ok(()) => {
+            println!(
+                "{} rubric file(s) agree with the versions graded with",
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rubric::history::HistoryError::Changed(conflicts)) => {
+            for c in conflicts {
+                println!("{c}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints every problem; true when there were none.
+fn lint(files: &[PathBuf]) -> bool {
     let problems = rubric::lint_files(files);
     for p in &problems {
         println!("{p}");
     }
     if problems.is_empty() {
         println!("{} rubric file(s) ok", files.len());
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
+    problems.is_empty()
 }

@@ -1,8 +1,9 @@
 //! `pitchgrade submit FILE --rubric ID --rep REP`: the service's command-line
 //! client. Streams the recording to a server (`POST /v1/submissions`) with a
 //! progress bar, then polls until the grade is in and prints it as `grade`
-//! does. Exit 2 when the file was refused or the submission failed (the rep
-//! must act), 1 for anything else that went wrong.
+//! does. Exit 2 when the file or the attempt was refused or the submission
+//! failed (the rep must act), 1 for anything else that went wrong.
+//! `pitchgrade result ID` fetches a submission's grade later.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,8 +54,92 @@ pub struct SubmitArgs {
     pub json: bool,
 }
 
-/// Error codes that mean "this file": the rep re-records or re-exports.
-const FILE_REFUSED: &[&str] = &["not_audio", "unsupported_format", "empty_file", "too_large"];
+/// Error codes that mean the rep must act: re-record or re-export the file,
+/// or wait as the retake policy says, or pitch the scenario they were given.
+const FILE_REFUSED: &[&str] = &[
+    "not_audio",
+    "unsupported_format",
+    "empty_file",
+    "too_large",
+    "too_short",
+    "too_long",
+    "silent",
+    "unreadable_recording",
+    "retake_not_allowed",
+    "wrong_scenario",
+];
+
+/// `pitchgrade result ID`: one submission's status and grade, as `submit`
+/// prints them, for when `submit --no-wait` or `--wait-seconds` ran out.
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    /// The submission id `submit` printed.
+    pub id: uuid::Uuid,
+    /// The pitchgrade server.
+    #[arg(
+        long,
+        env = "PITCHGRADE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: url::Url,
+    /// API token (the submission's rep, or staff).
+    #[arg(long, env = "PITCHGRADE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Wait up to this many seconds for a grade still being made (0: answer now).
+    #[arg(long, default_value_t = 0)]
+    pub wait_seconds: u64,
+    /// Print the submission (with its grade) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run_result(args: ResultArgs) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("starting the HTTP client")?;
+    let url = endpoint(&args.server, &format!("v1/submissions/{}", args.id))?;
+    let response = client
+        .get(url)
+        .bearer_auth(&args.token)
+        .send()
+        .await
+        .with_context(|| format!("asking {} for the submission", args.server))?;
+    let status = response.status();
+    if !status.is_success() {
+        let (code, message) = error_of(response).await;
+        bail!("the server answered {status} ({code}): {message}");
+    }
+    let mut current: SubmissionResponse =
+        response.json().await.context("reading the submission")?;
+    if args.wait_seconds > 0 && !current.status.is_final() {
+        current = wait(
+            &client,
+            &args.server,
+            &args.token,
+            args.wait_seconds,
+            current,
+        )
+        .await?;
+    }
+    if !args.json && !current.status.is_final() {
+        println!(
+            "submission {} is {}; ask again later",
+            current.id,
+            status_words(current.status)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    report_result(args.json, &format!("submission {}", args.id), &current)
+}
+
+/// "queued", "processing", "needs review": the API's spelling, for people.
+fn status_words(status: Status) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_else(|| format!("{status:?}"))
+}
 
 pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder()
@@ -65,12 +150,20 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    let what = args.file.display().to_string();
     if args.no_wait {
-        report_result(&args, &submitted)?;
+        report_result(args.json, &what, &submitted)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let done = wait(&client, &args, submitted).await?;
-    report_result(&args, &done)
+    let done = wait(
+        &client,
+        &args.server,
+        &args.token,
+        args.wait_seconds,
+        submitted,
+    )
+    .await?;
+    report_result(args.json, &what, &done)
 }
 
 /// Streams the file as multipart, counting bytes into the progress bar.
@@ -153,13 +246,15 @@ async fn upload(
 /// Polls until the submission is graded, needs review or failed.
 async fn wait(
     client: &reqwest::Client,
-    args: &SubmitArgs,
+    server: &url::Url,
+    token: &str,
+    wait_seconds: u64,
     submitted: SubmissionResponse,
 ) -> anyhow::Result<SubmissionResponse> {
-    let url = endpoint(&args.server, &format!("v1/submissions/{}", submitted.id))?;
+    let url = endpoint(server, &format!("v1/submissions/{}", submitted.id))?;
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let deadline = Instant::now() + Duration::from_secs(args.wait_seconds);
+    let deadline = Instant::now() + Duration::from_secs(wait_seconds);
     let mut pause = Duration::from_millis(500);
     let mut current = submitted;
     while !current.status.is_final() {
@@ -167,17 +262,17 @@ async fn wait(
         if Instant::now() >= deadline {
             spinner.finish_and_clear();
             bail!(
-                "no grade after {} s; the submission {} is still {:?} — check later with the API",
-                args.wait_seconds,
-                current.id,
-                current.status
+                "no grade after {wait_seconds} s; the submission {id} is still {status} — \
+                 check later with `pitchgrade result {id}`",
+                id = current.id,
+                status = status_words(current.status)
             );
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
         let response = client
             .get(url.clone())
-            .bearer_auth(&args.token)
+            .bearer_auth(token)
             .send()
             .await
             .context("asking for the grade")?;
@@ -197,22 +292,23 @@ async fn wait(
     Ok(current)
 }
 
-fn report_result(args: &SubmitArgs, s: &SubmissionResponse) -> anyhow::Result<ExitCode> {
-    if args.json {
+/// Prints a final submission; `what` names it in a failure line (the file,
+/// or the submission id).
+fn report_result(json: bool, what: &str, s: &SubmissionResponse) -> anyhow::Result<ExitCode> {
+    if json {
         println!("{}", serde_json::to_string_pretty(s)?);
     }
     match s.status {
         Status::Failed => {
             eprintln!(
-                "{}: {}",
-                args.file.display(),
+                "{what}: {}",
                 s.failure_reason
                     .as_deref()
                     .unwrap_or("the submission failed")
             );
             Ok(ExitCode::from(BAD_FILE))
         }
-        Status::Graded | Status::NeedsReview if !args.json => {
+        Status::Graded | Status::NeedsReview if !json => {
             let grade = s
                 .grade
                 .clone()
@@ -226,8 +322,8 @@ fn report_result(args: &SubmitArgs, s: &SubmissionResponse) -> anyhow::Result<Ex
             Ok(ExitCode::SUCCESS)
         }
         _ => {
-            if !args.json {
-                println!("submission {} is {:?}", s.id, s.status);
+            if !json {
+                println!("submission {} is {}", s.id, status_words(s.status));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -76,6 +76,13 @@ const OPUS_RATE: u32 = crate::ingest::SAMPLE_RATE;
 const OPUS_MAX_FRAMES: usize = OPUS_RATE as usize * 120 / 1000;
 
 impl Decoder {
+    /// The duration the container's header promises, where it can be
+    /// trusted (the same frames `declared_frames` checks the decode against).
+    pub fn declared_seconds(&self) -> Option<f64> {
+        let frames = self.declared_frames?;
+        (self.info.sample_rate > 0).then(|| frames as f64 / f64::from(self.info.sample_rate))
+    }
+
     pub fn open(file: File, path: &Path, sniffed: Sniffed) -> Result<Self, IngestError> {
         let (file, past_end) = WatchedFile::new(file).map_err(|source| IngestError::Io {
             path: path.to_path_buf(),
@@ -135,9 +142,7 @@ impl Decoder {
                     SymphoniaError::Unsupported(_) => IngestError::UnsupportedCodec {
                         codec: codec_name(&params),
                     },
-                    other => IngestError::BadHeader {
-                        what: other.to_string(),
-                    },
+                    other => undecodable(sniffed, other),
                 })?;
             (Codec::Symphonia(decoder), codec_name(&params))
         };
@@ -388,12 +393,45 @@ fn probe_error(e: SymphoniaError, sniffed: Sniffed) -> IngestError {
         (Sniffed::WebM, _) => IngestError::Incomplete { format: "WebM" },
         (Sniffed::Matroska, _) => IngestError::Incomplete { format: "Matroska" },
         (Sniffed::Unknown, _) => IngestError::UnknownFormat,
-        (_, SymphoniaError::Unsupported(what)) => IngestError::BadHeader {
-            what: what.to_string(),
-        },
         (_, SymphoniaError::IoError(_)) => IngestError::Truncated { at_seconds: 0.0 },
-        (_, other) => IngestError::BadHeader {
-            what: other.to_string(),
-        },
+        (sniffed, other) => undecodable(sniffed, other),
+    }
+}
+
+/// The decoder's refusal, worded for the rep; its own words kept as detail.
+fn undecodable(sniffed: Sniffed, e: SymphoniaError) -> IngestError {
+    let format = match sniffed.format_name() {
+        "unknown" => "audio".to_string(),
+        known => known.to_uppercase(),
+    };
+    IngestError::Undecodable {
+        format,
+        detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rep reads the sentence; the decoder's words are only in the detail.
+    #[test]
+    fn decoder_words_stay_out_of_the_reps_sentence() {
+        let e = probe_error(
+            SymphoniaError::Unsupported("core (probe): no suitable format reader found"),
+            Sniffed::Wav,
+        );
+        let said = e.to_string();
+        assert_eq!(
+            said,
+            "this WAV file could not be decoded: export it again as M4A or MP3"
+        );
+        assert!(!said.contains("probe"), "{said}");
+        assert!(
+            e.detail().contains("no suitable format reader"),
+            "{}",
+            e.detail()
+        );
+        assert!(e.is_permanent());
     }
 }

@@ -26,8 +26,14 @@ pub enum IngestError {
     NoAudioTrack,
     #[error("unsupported codec {codec}: export as M4A or MP3")]
     UnsupportedCodec { codec: String },
+    /// `what` is ours ("sample rate 3 Hz"); the rep reads it.
     #[error("this file's header is invalid ({what}): export it again as M4A or MP3")]
     BadHeader { what: String },
+    /// The demuxer or decoder refused the file. Its own words (`detail`) are
+    /// for the operator: "core (probe): no suitable format reader found"
+    /// tells a rep nothing.
+    #[error("this {format} file could not be decoded: export it again as M4A or MP3")]
+    Undecodable { format: String, detail: String },
     #[error("the recording stops at {} — it looks cut off; upload it again", clock(*.at_seconds))]
     Truncated { at_seconds: f64 },
     #[error("the audio is damaged at {} and cannot be decoded: export it again as M4A or MP3", clock(*.at_seconds))]
@@ -48,6 +54,16 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// Everything known about the failure, for logs and the job's
+    /// `last_error`: the rep's sentence plus what the libraries said.
+    pub fn detail(&self) -> String {
+        match self {
+            IngestError::Undecodable { detail, .. } => format!("{self} [{detail}]"),
+            IngestError::Io { source, .. } => format!("{self} [{source:?}]"),
+            other => other.to_string(),
+        }
+    }
+
     /// True when the file itself is the problem: retrying the same bytes will
     /// fail the same way, so the submission should be rejected, not retried.
     pub fn is_permanent(&self) -> bool {

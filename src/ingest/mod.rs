@@ -71,6 +71,41 @@ pub fn analyze_file(path: &Path, limits: &Limits, keep_pcm: bool) -> Result<Anal
         .unwrap_or(Err(IngestError::Corrupt { at_seconds: 0.0 }))
 }
 
+/// Files up to this size are decoded whole by [`quick_check`]: a phone's or
+/// a browser's recording of several minutes is well under it, and decoding
+/// it takes a fraction of a second. Larger files get the container's word.
+pub const QUICK_DECODE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What intake can learn about a recording in well under a second, so a rep
+/// hears at once — not after minutes in the queue — that a file is cut off,
+/// damaged or silent: a small file is decoded whole; a large one has its
+/// container read (an MP4 whose boxes claim more bytes than the file has was
+/// cut off in transfer) and its header opened. Returns the duration when it
+/// can be known this cheaply.
+pub fn quick_check(path: &Path, limits: &Limits) -> Result<Option<f64>, IngestError> {
+    let size = std::fs::metadata(path)
+        .map_err(|source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if size <= QUICK_DECODE_BYTES {
+        let analysis = analyze_file(path, limits, false)?;
+        return Ok(Some(analysis.report.duration_seconds));
+    }
+    let (file, sniffed) = source::open(path, limits)?;
+    if sniffed == source::Sniffed::Mp4 && source::mp4_cut_short(path) {
+        return Err(IngestError::Incomplete { format: "MP4" });
+    }
+    let opened = catch_panic(|| Decoder::open(file, path, sniffed)).unwrap_or_else(|| {
+        Err(IngestError::BadHeader {
+            what: "the decoder could not make sense of it".into(),
+        })
+    });
+    let decoder = opened.map_err(|e| refine_missing_track(e, path, sniffed))?;
+    Ok(decoder.declared_seconds())
+}
+
 fn catch_panic<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }

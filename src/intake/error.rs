@@ -17,6 +17,18 @@ pub enum IntakeError {
     /// its own audience.
     #[error("the upload was cut off or malformed: {}", .0.body_text())]
     Body(axum::extract::multipart::MultipartError),
+    /// Far shorter than the rubric's timing asks for: refused before it
+    /// counts as an attempt.
+    #[error(
+        "this recording is {} long, and a pitch for this rubric must run at least {}; \
+         it did not count as an attempt: record the whole pitch and upload it again",
+        crate::ingest::error::clock(*.seconds), crate::ingest::error::clock(*.min_seconds)
+    )]
+    TooShort { seconds: f64, min_seconds: f64 },
+    #[error("form field `{name}` is longer than {max_bytes} bytes")]
+    FieldTooLong { name: String, max_bytes: usize },
+    #[error("form field `{name}` is not UTF-8 text")]
+    FieldNotText { name: String },
     #[error("there is no rubric {rubric_id:?} on this server; installed: {}", installed.join(", "))]
     UnknownRubric {
         rubric_id: String,
@@ -40,7 +52,9 @@ pub enum IntakeError {
         expected: String,
         given: String,
     },
-    #[error("{message}{}", next_allowed(next_allowed_at))]
+    /// `message` already says when the rep may try again; the date is kept
+    /// apart for clients that show it their own way.
+    #[error("{message}")]
     RetakeNotAllowed {
         message: String,
         next_allowed_at: Option<DateTime<Utc>>,
@@ -64,10 +78,4 @@ pub enum IntakeError {
     Objects(#[from] ObjectError),
     #[error(transparent)]
     Certify(#[from] CertifyError),
-}
-
-/// The date a refused rep may try again, as the sentence's tail.
-fn next_allowed(at: &Option<DateTime<Utc>>) -> String {
-    at.map(|t| format!(" (next allowed at {})", t.to_rfc3339()))
-        .unwrap_or_default()
 }

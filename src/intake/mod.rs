@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use error::IntakeError;
-pub use spool::{body_error, Spooled};
+pub use spool::{body_error, text_field, Spooled, MAX_TEXT_FIELD};
 
 use crate::certify::Program;
 use crate::ingest::source::{sniff, Sniffed};
@@ -46,7 +46,16 @@ pub struct IntakeLimits {
     pub scratch_dir: PathBuf,
     /// Attempts a grading job gets before it is dead.
     pub max_attempts: u32,
+    /// A recording shorter than this share of the rubric's lower timing
+    /// limit (`timing.limit_seconds[0]`, where timing already earns nothing)
+    /// is refused at intake, before it costs the rep an attempt and a
+    /// cooldown. 0 turns the rule off.
+    pub min_recording_share: f64,
 }
+
+/// Quick checks decoding at once, across every request: each is a fraction
+/// of a second of one core, and the API must not starve under a burst.
+static QUICK_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// What intake needs to turn a recording into a queued submission.
 #[derive(Clone)]
@@ -57,16 +66,6 @@ pub struct Intake {
     /// `None` grades without certifying: no retake policy, no adaptive paths.
     program: Option<Arc<Program>>,
     limits: IntakeLimits,
-}
-
-/// What to do with the stored object when the submission cannot be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnFailure {
-    /// The client still holds the file and will send it again (multipart).
-    Delete,
-    /// The object is the only copy the server has and the client retries the
-    /// completion, not the upload (direct upload).
-    Keep,
 }
 
 /// Refuses what is certainly not a recording we can grade; otherwise the
@@ -131,6 +130,15 @@ impl Intake {
         &self.limits
     }
 
+    /// Reads a small text field of an upload form (capped while it streams).
+    pub async fn text_field(
+        &self,
+        field: &mut axum::extract::multipart::Field<'_>,
+        name: &str,
+    ) -> Result<String, IntakeError> {
+        text_field(field, name, self.limits.max_upload_bytes).await
+    }
+
     /// Refuses an unknown rubric before anything is stored, naming the ones
     /// that exist so the client can correct itself.
     pub fn check_rubric(&self, rubric_id: &str) -> Result<(), IntakeError> {
@@ -180,6 +188,23 @@ impl Intake {
         idempotency_key: Option<String>,
     ) -> Result<Created, IntakeError> {
         self.check_rubric(rubric_id)?;
+        // The retake policy first: "not yet" is the answer that matters to a
+        // rep in a cooldown, whatever the file. Advisory here (no lock): the
+        // binding check runs again under the rep's lock before the insert.
+        let probe = NewSubmission {
+            rep_id: rep_id.to_string(),
+            rubric_id: rubric_id.to_string(),
+            object_key: String::new(),
+            content_type: String::new(),
+            byte_size: upload.size,
+            idempotency_key: idempotency_key.clone(),
+        };
+        if let Err(refused) = self.check_retake(&probe, Utc::now()).await {
+            if self.replayed(&probe).await?.is_none() {
+                return Err(refused);
+            }
+        }
+        self.check_recording(rubric_id, &upload).await?;
         let key = ObjectKey::new_upload(Utc::now());
         self.objects
             .put_file(&key, upload.path(), upload.content_type)
@@ -203,22 +228,93 @@ impl Intake {
                 idempotency_key,
             },
             &key,
-            OnFailure::Delete,
         )
         .await
+    }
+
+    /// Runs the ingest stage's quick check on a spooled recording, so a file
+    /// that is cut off, damaged, silent or far too short for the rubric is
+    /// refused in seconds with the reason the worker would give minutes
+    /// later — and costs no attempt. Trouble on our side (a thread, the
+    /// disk) is logged and left for the worker to meet again.
+    async fn check_recording(&self, rubric_id: &str, upload: &Spooled) -> Result<(), IntakeError> {
+        let Ok(_permit) = QUICK_CHECKS.acquire().await else {
+            return Ok(());
+        };
+        let path = upload.path().to_path_buf();
+        let limits = crate::ingest::Limits {
+            max_bytes: self.limits.max_upload_bytes,
+            ..crate::ingest::Limits::default()
+        };
+        let checked =
+            tokio::task::spawn_blocking(move || crate::ingest::quick_check(&path, &limits)).await;
+        let seconds = match checked {
+            Ok(Ok(seconds)) => seconds,
+            Ok(Err(e)) if e.is_permanent() => return Err(e.into()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e.detail(), "intake's quick check failed; the worker will decode");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "intake's quick check did not finish; the worker will decode");
+                None
+            }
+        };
+        let least = self
+            .rubrics
+            .get(rubric_id)
+            .and_then(|r| r.rubric.timing.as_ref())
+            .map(|t| t.limit_seconds[0] * self.limits.min_recording_share)
+            .unwrap_or(0.0);
+        match seconds {
+            Some(seconds) if least > 0.0 && seconds < least => Err(IntakeError::TooShort {
+                seconds,
+                min_seconds: least,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Turns a stored direct upload into a queued submission, once: the
     /// upload's id doubles as the idempotency key when the client gave none,
     /// so the client and an S3 event completing together still make one
-    /// submission. The object's size and first bytes are checked first; a
-    /// presigned PUT cannot cap what it accepts.
+    /// submission.
+    ///
+    /// The presigned PUT stays valid after this (S3 cannot revoke a
+    /// signature), so the object at its key is the rep's to replace at will.
+    /// The recording is therefore first copied, server-side, to a key only we
+    /// write; that copy is the one checked (size, first bytes), graded and
+    /// played to the reviewer, and the rep's key is deleted. A presigned PUT
+    /// cannot cap what it accepts, hence the size check here.
     pub async fn complete_upload(&self, upload: &Upload) -> Result<Created, IntakeError> {
-        let key = ObjectKey::parse(&upload.object_key).map_err(IntakeError::StoredKey)?;
+        let idempotency_key = upload
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| format!("upload:{}", upload.id));
+        // Completed before (a retry, or the client and an S3 event): the same
+        // answer, without touching what the first completion already moved.
+        if let Some(earlier) = self.earlier(&upload.rep_id, &idempotency_key).await? {
+            return Ok(earlier);
+        }
+        let sent = ObjectKey::parse(&upload.object_key).map_err(IntakeError::StoredKey)?;
+        let key = ObjectKey::new_recording(Utc::now());
+        match self.objects.copy(&sent, &key).await {
+            Ok(()) => {}
+            Err(ObjectError::NotFound(_)) => {
+                // A completion running beside this one may have just moved it.
+                return match self.earlier(&upload.rep_id, &idempotency_key).await? {
+                    Some(earlier) => Ok(earlier),
+                    None => Err(IntakeError::UploadMissing),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
         let head = match self.objects.head(&key, SNIFF_BYTES).await {
             Ok(h) => h,
-            Err(ObjectError::NotFound(_)) => return Err(IntakeError::UploadMissing),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                self.discard(&key).await;
+                return Err(e.into());
+            }
         };
         let max = self.limits.max_upload_bytes;
         let checked = if head.size > max {
@@ -229,55 +325,106 @@ impl Intake {
         let content_type = match checked {
             Ok((_, content_type)) => content_type,
             Err(refusal) => {
-                // Refused for what it is, so keeping it serves no one.
-                if let Err(e) = self.objects.delete(&key).await {
-                    tracing::warn!(error = %e, %key, "could not delete a refused upload");
-                }
+                // Refused for what it is, so keeping either copy serves no one.
+                self.discard(&key).await;
+                self.discard(&sent).await;
                 return Err(refusal);
             }
         };
-        let idempotency_key = upload
-            .idempotency_key
-            .clone()
-            .unwrap_or_else(|| format!("upload:{}", upload.id));
+        // On failure `enqueue` deletes our copy; the rep's object stays, so a
+        // retried completion still finds it.
         let created = self
             .enqueue(
                 NewSubmission {
                     rep_id: upload.rep_id.clone(),
                     rubric_id: upload.rubric_id.clone(),
-                    object_key: upload.object_key.clone(),
+                    object_key: key.to_string(),
                     content_type: content_type.to_string(),
                     byte_size: head.size,
                     idempotency_key: Some(idempotency_key),
                 },
                 &key,
-                OnFailure::Keep,
             )
             .await?;
         self.repo
             .set_upload_submission(upload.id, created.submission.id)
             .await?;
+        self.discard(&sent).await;
         Ok(created)
     }
 
+    /// The rep's submission made earlier with this idempotency key, as the
+    /// store's own replay answer (which writes nothing and names the job).
+    async fn earlier(&self, rep_id: &str, key: &str) -> Result<Option<Created>, IntakeError> {
+        let Some(earlier) = self
+            .repo
+            .find_submission_by_idempotency_key(rep_id, key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let job = NewJob {
+            kind: JobKind::Grade,
+            max_attempts: self.limits.max_attempts,
+            run_at: Utc::now(),
+        };
+        let replay = NewSubmission {
+            rep_id: earlier.rep_id.clone(),
+            rubric_id: earlier.rubric_id.clone(),
+            object_key: earlier.object_key.clone(),
+            content_type: earlier.content_type.clone(),
+            byte_size: earlier.byte_size,
+            idempotency_key: Some(key.to_string()),
+        };
+        let created = self
+            .repo
+            .create_submission_with_job(&replay, &job, Utc::now())
+            .await?;
+        Ok(Some(created))
+    }
+
+    /// Deletes an object nobody will reference; a failure is only logged, as
+    /// the request's outcome does not depend on it.
+    async fn discard(&self, key: &ObjectKey) {
+        if let Err(e) = self.objects.delete(key).await {
+            tracing::warn!(error = %e, %key, "could not delete an unused object");
+        }
+    }
+
     /// Creates the submission and its grading job for an object already stored
-    /// under `key`. When the idempotency key names an earlier submission, that
-    /// one is returned and the object just stored is deleted, so a replayed
-    /// upload leaves no orphan behind.
-    async fn enqueue(
+    /// under `key`, a key of ours. When the idempotency key names an earlier
+    /// submission, that one is returned; the object just stored is deleted
+    /// whenever no submission ends up naming it, so neither a replay nor a
+    /// refusal leaves an orphan behind.
+    async fn enqueue(&self, new: NewSubmission, key: &ObjectKey) -> Result<Created, IntakeError> {
+        // The retake check and the insert are one step per rep: concurrent
+        // uploads of one rep must not all pass a check none has inserted for.
+        let lock = match &self.program {
+            Some(_) => Some(self.repo.lock_rep_intake(&new.rep_id).await?),
+            None => None,
+        };
+        let result = self.check_and_insert(new, key).await;
+        if let Some(lock) = lock {
+            if let Err(e) = lock.release().await {
+                // The insert is settled either way; the transaction holding the
+                // lock ends when its connection goes back to the pool.
+                tracing::warn!(error = %e, "could not release a rep's intake lock");
+            }
+        }
+        result
+    }
+
+    async fn check_and_insert(
         &self,
         new: NewSubmission,
         key: &ObjectKey,
-        on_failure: OnFailure,
     ) -> Result<Created, IntakeError> {
         let now = Utc::now();
         if let Err(refused) = self.check_retake(&new, now).await {
             // A retried request for a submission we already accepted is not a
             // new attempt: let the store answer it as the replay it is.
             if self.replayed(&new).await?.is_none() {
-                if on_failure == OnFailure::Delete {
-                    let _ = self.objects.delete(key).await;
-                }
+                self.discard(key).await;
                 return Err(refused);
             }
         }
@@ -289,14 +436,10 @@ impl Intake {
         let result = self.repo.create_submission_with_job(&new, &job, now).await;
         let orphan = match &result {
             Ok(created) => !created.created && created.submission.object_key != key.as_str(),
-            Err(_) => on_failure == OnFailure::Delete,
+            Err(_) => true,
         };
         if orphan {
-            if let Err(e) = self.objects.delete(key).await {
-                // Not fatal for the request; the object is unreferenced and an
-                // operator can sweep `uploads/` for keys no submission names.
-                tracing::warn!(error = %e, %key, "could not delete an unused upload");
-            }
+            self.discard(key).await;
         }
         let created = result?;
         tracing::Span::current().record(

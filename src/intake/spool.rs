@@ -1,7 +1,9 @@
 //! Receiving an upload: streamed to a temporary file while it arrives — never
 //! held in memory — and counted against the size limit as it goes; its first
 //! bytes are sniffed as soon as they are in, so a PDF is refused before the
-//! rest of it is read.
+//! rest of it is read. Text fields are read the same way, chunk by chunk
+//! against a small cap, so a 150 MB "rubric" field costs 256 bytes of memory
+//! before it is refused, not 150 MB.
 
 use std::path::Path;
 
@@ -66,6 +68,33 @@ impl Intake {
             content_type,
         })
     }
+}
+
+/// Longest text field (rubric, track, rep, idempotency key) accepted in an
+/// upload form; every legitimate value is far shorter.
+pub const MAX_TEXT_FIELD: usize = 256;
+
+/// Reads a small text field of an upload form, refusing it as soon as it
+/// grows past [`MAX_TEXT_FIELD`], trimmed.
+pub async fn text_field(
+    field: &mut Field<'_>,
+    name: &str,
+    max_upload: u64,
+) -> Result<String, IntakeError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| body_error(e, max_upload))? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(IntakeError::FieldTooLong {
+                name: name.chars().take(40).collect(),
+                max_bytes: MAX_TEXT_FIELD,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| IntakeError::FieldNotText {
+        name: name.chars().take(40).collect(),
+    })?;
+    Ok(text.trim().to_string())
 }
 
 /// The body limit counts the multipart framing too; both it and our own count

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod criteria;
+pub mod history;
 pub mod lint;
 pub mod model;
 pub mod parse;

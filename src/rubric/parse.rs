@@ -22,6 +22,9 @@ pub struct LoadedRubric {
     /// sha256 of the file's exact bytes, hex: a grade names the text it used,
     /// so an edit without a version bump is still visible.
     pub sha256: String,
+    /// The file's text, kept so the exact bytes a grade used stay readable
+    /// (`GET /v1/rubrics/{id}/versions/{version}`) after the file moves on.
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +83,7 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<LoadedRubric, RubricError> {
         rubric,
         source: source.to_string(),
         sha256: hex::encode(Sha256::digest(bytes)),
+        text: text.to_string(),
     })
 }
 

@@ -124,8 +124,19 @@ impl ServiceParts {
     pub async fn connect(storage: &StorageArgs, rubrics: &Path) -> anyhow::Result<ServiceParts> {
         let catalog = RubricCatalog::load_dir(rubrics)
             .with_context(|| format!("loading rubrics from {}", rubrics.display()))?;
+        let repo = storage.repo().await?;
+        // An edited rubric that kept a version already graded with stops the
+        // start, where enablement sees it, not a rep's grade later.
+        crate::rubric::history::check(repo.as_ref(), &catalog)
+            .await
+            .with_context(|| {
+                format!(
+                    "checking rubrics in {} against their history",
+                    rubrics.display()
+                )
+            })?;
         Ok(ServiceParts {
-            repo: storage.repo().await?,
+            repo,
             objects: storage.objects().await?,
             rubrics: Arc::new(catalog),
             metrics: Arc::new(super::Metrics::new()),

@@ -142,8 +142,9 @@ impl JobOutcome {
 
 /// Why one attempt did not produce a grade.
 enum AttemptError {
-    /// Retrying cannot help; the text is for the rep.
-    Permanent(String),
+    /// Retrying cannot help. `reason` is the rep's sentence; `detail` is
+    /// for the operator's log and the job's `last_error`.
+    Permanent { reason: String, detail: String },
     /// Might clear on its own. `backend` labels the metric; the message is
     /// for the operator's logs (and, once attempts run out, the rep's reason).
     Transient {
@@ -168,7 +169,10 @@ impl AttemptError {
         if transient {
             AttemptError::transient(backend, e)
         } else {
-            AttemptError::Permanent(e.to_string())
+            AttemptError::Permanent {
+                reason: crate::store::queue::ours_not_yours("this recording could not be graded"),
+                detail: format!("{backend}: {e}"),
+            }
         }
     }
 }
@@ -404,16 +408,16 @@ impl Worker {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Some(Err(AttemptError::Permanent(reason))) => {
+            Some(Err(AttemptError::Permanent { reason, detail })) => {
                 metrics.backend_error("recording", "permanent");
                 let written = settle(&lost, "failing the submission", || {
-                    repo.fail_permanent(job.job_id, job.attempt, &reason, Utc::now())
+                    repo.fail_permanent(job.job_id, job.attempt, &reason, &detail, Utc::now())
                 })
                 .instrument(info_span!("store"))
                 .await;
                 match written {
                     Ok(()) => {
-                        info!(%reason, "submission failed");
+                        info!(%reason, %detail, "submission failed");
                         JobOutcome::Failed {
                             submission_id,
                             reason,
@@ -464,20 +468,39 @@ impl Worker {
             .repo
             .get_submission(job.submission_id)
             .await?
-            .ok_or_else(|| AttemptError::Permanent("the submission no longer exists".into()))?
+            .ok_or_else(|| AttemptError::Permanent {
+                reason: "the submission no longer exists".into(),
+                detail: format!("submission {} not found", job.submission_id),
+            })?
             .submission;
         let rubric = self
             .parts
             .rubrics
             .get(&submission.rubric_id)
             .ok_or_else(|| {
-                AttemptError::Permanent(format!(
-                "the rubric {:?} is not installed on the grading server; ask your enablement team",
-                submission.rubric_id
-            ))
+                let reason = format!(
+                    "the rubric {:?} is not installed on the grading server; ask your enablement team",
+                    submission.rubric_id
+                );
+                AttemptError::Permanent {
+                    detail: reason.clone(),
+                    reason,
+                }
             })?;
-        let key = ObjectKey::parse(&submission.object_key)
-            .map_err(|e| AttemptError::Permanent(format!("the upload cannot be found: {e}")))?;
+        // The grade will name this version; the version must name these bytes.
+        match crate::rubric::history::record(self.parts.repo.as_ref(), rubric, Utc::now()).await {
+            Ok(()) => {}
+            Err(crate::rubric::history::HistoryError::Db(e)) => return Err(e.into()),
+            // Another copy of the file graded under this version before:
+            // this worker's copy is stale or edited. Another worker may hold
+            // the right one; the operator must redeploy either way.
+            Err(e) => return Err(AttemptError::transient("rubric", e)),
+        }
+        let key =
+            ObjectKey::parse(&submission.object_key).map_err(|e| AttemptError::Permanent {
+                reason: "the uploaded recording cannot be found; please upload it again".into(),
+                detail: format!("stored object key is invalid: {e}"),
+            })?;
 
         let fetch_started = Instant::now();
         let scratch = tempfile::Builder::new()
@@ -490,15 +513,24 @@ impl Worker {
         let fetched = self
             .parts
             .objects
-            .get_to_file(&key, &path)
+            .get_to_file(&key, &path, self.pipeline.limits.max_bytes)
             .instrument(info_span!("fetch", key = %key))
             .await;
         match fetched {
             Ok(bytes) => info!(bytes, "recording fetched"),
             Err(ObjectError::NotFound(_)) => {
-                return Err(AttemptError::Permanent(
-                    "the uploaded recording is missing; please upload it again".into(),
-                ))
+                return Err(AttemptError::Permanent {
+                    reason: "the uploaded recording is missing; please upload it again".into(),
+                    detail: format!("object {key} not found"),
+                })
+            }
+            Err(e @ ObjectError::TooLarge { .. }) => {
+                return Err(AttemptError::Permanent {
+                    reason: "the stored recording is larger than the upload limit; \
+                             upload a shorter recording"
+                        .into(),
+                    detail: e.to_string(),
+                })
             }
             Err(e) => return Err(e.into()),
         }
@@ -511,7 +543,10 @@ impl Worker {
             // malformed answer) is the operator's to fix, so the job retries
             // with backoff instead of failing the rep's submission at once.
             Err(PipelineError::Audio(e)) if e.is_permanent() => {
-                return Err(AttemptError::Permanent(e.to_string()))
+                return Err(AttemptError::Permanent {
+                    reason: e.to_string(),
+                    detail: e.detail(),
+                })
             }
             Err(e @ PipelineError::Transcription(_)) => {
                 let backend = self.pipeline.transcriber.name().to_string();

@@ -86,17 +86,19 @@ pub enum AfterFailure {
     Dead { reason: String },
 }
 
-/// Decides retry or death after attempt `attempt` of `max_attempts` failed with `error`.
+/// Decides retry or death after attempt `attempt` of `max_attempts` failed.
+/// The error itself is not an input: it is the operator's (a backend's body
+/// can hold hostnames and key fragments) and stays in the job's `last_error`
+/// and the log, never in the reason the rep reads.
 pub fn after_transient_failure(
     policy: &RetryPolicy,
     attempt: u32,
     max_attempts: u32,
-    error: &str,
     now: DateTime<Utc>,
 ) -> Result<AfterFailure, DbError> {
     if attempt >= max_attempts {
         return Ok(AfterFailure::Dead {
-            reason: format!("gave up after {attempt} attempts; last error: {error}"),
+            reason: ours_not_yours(&format!("grading gave up after {attempt} attempts")),
         });
     }
     Ok(AfterFailure::Retry {
@@ -109,11 +111,24 @@ pub fn after_transient_failure(
 pub fn after_lease_expired(attempt: u32, max_attempts: u32, now: DateTime<Utc>) -> AfterFailure {
     if attempt >= max_attempts {
         AfterFailure::Dead {
-            reason: format!("gave up after {attempt} attempts; the worker stopped responding"),
+            reason: ours_not_yours(&format!(
+                "grading gave up after {attempt} attempts: the worker stopped responding"
+            )),
         }
     } else {
         AfterFailure::Retry { run_at: now }
     }
+}
+
+/// What a rep reads when grading failed for a reason on our side: what
+/// happened, that it is not their recording, that it did not count, and what
+/// to do. The technical detail is for operators only.
+pub fn ours_not_yours(what: &str) -> String {
+    format!(
+        "{what} because of a problem on our side, not with your recording. \
+         It did not count as an attempt: submit the recording again later, \
+         and tell your program's administrator if this keeps happening."
+    )
 }
 
 /// Longest error or failure reason stored. Backends sometimes answer with a whole
@@ -183,15 +198,19 @@ mod tests {
     }
 
     #[test]
-    fn last_attempt_dies_with_the_error_in_the_reason() {
+    fn last_attempt_dies_with_a_reason_the_rep_can_act_on() {
         let now = Utc::now();
         let p = RetryPolicy::default();
-        match after_transient_failure(&p, 3, 3, "judge returned 503", now).unwrap() {
-            AfterFailure::Dead { reason } => assert!(reason.contains("judge returned 503")),
+        match after_transient_failure(&p, 3, 3, now).unwrap() {
+            AfterFailure::Dead { reason } => {
+                assert!(reason.contains("gave up after 3 attempts"), "{reason}");
+                assert!(reason.contains("not with your recording"), "{reason}");
+                assert!(reason.contains("did not count"), "{reason}");
+            }
             other => panic!("expected dead, got {other:?}"),
         }
         assert_eq!(
-            after_transient_failure(&p, 1, 3, "x", now).unwrap(),
+            after_transient_failure(&p, 1, 3, now).unwrap(),
             AfterFailure::Retry {
                 run_at: now + TimeDelta::seconds(5)
             }

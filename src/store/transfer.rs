@@ -515,7 +515,8 @@ async fn copy_object(
         .unwrap_or_else(|| "application/octet-stream".into());
     let path = scratch.join(format!("copy-{}", Uuid::now_v7()));
     let result = async {
-        from.get_to_file(&key, &path).await?;
+        // A copy between our own stores carries whatever is there, any size.
+        from.get_to_file(&key, &path, u64::MAX).await?;
         to.put_file(&key, &path, &content_type).await
     }
     .await;

@@ -1,9 +1,12 @@
 //! Who is looking: sign-in with an API token, the session cookie, role checks.
 //!
-//! The cookie holds the token itself (HttpOnly, SameSite=Strict), and every
-//! request checks it again through [`Authenticator`], so revoking a token in
-//! the API signs its browser sessions out at once: there is no second session
-//! store to forget.
+//! Sign-in starts a session on the server (`web_sessions`): the cookie
+//! (HttpOnly, SameSite=Strict) holds a random session id, never the API
+//! token, so a cookie that leaks (a shared machine, a proxy log) is a session
+//! that ends — after [`SESSION_SECONDS`], or at sign-out, on the server —
+//! not a long-lived token. The session keeps the token's hash, and every
+//! request resolves it again through [`Authenticator`], so revoking or
+//! expiring a token in the API signs its browser sessions out at once.
 
 use std::collections::HashMap;
 
@@ -79,6 +82,14 @@ impl Principal {
 #[async_trait]
 pub trait Authenticator: Send + Sync {
     async fn authenticate(&self, token: &str) -> Result<Option<Principal>, WebError>;
+
+    /// The same, for a token known by its SHA-256 (hex), as a session keeps it.
+    async fn authenticate_hash(&self, token_hash: &str) -> Result<Option<Principal>, WebError>;
+}
+
+/// The SHA-256 (hex) a token or a session id is stored under.
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A fixed set of tokens, e.g. the bootstrap admin token from configuration.
@@ -107,6 +118,16 @@ impl Authenticator for StaticTokens {
             .get(&<[u8; 32]>::from(Sha256::digest(token)))
             .cloned())
     }
+
+    async fn authenticate_hash(&self, token_hash: &str) -> Result<Option<Principal>, WebError> {
+        let Ok(bytes) = hex::decode(token_hash) else {
+            return Ok(None);
+        };
+        let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+            return Ok(None);
+        };
+        Ok(self.by_hash.get(&key).cloned())
+    }
 }
 
 /// The signed-in person, as an extractor. Pages that need one redirect to
@@ -117,15 +138,9 @@ impl FromRequestParts<WebState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
-        let token = session_token(&parts.headers);
-        let principal = match token {
-            Some(token) => state
-                .auth
-                .authenticate(&token)
-                .await
-                .map_err(IntoResponse::into_response)?,
-            None => None,
-        };
+        let principal = signed_in(state, &parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?;
         match principal {
             Some(p) => Ok(Viewer(p)),
             None => {
@@ -141,7 +156,38 @@ impl FromRequestParts<WebState> for Viewer {
     }
 }
 
-/// The session token from the request's cookies, if any.
+/// The person whose live session the request's cookie names, if any.
+pub async fn signed_in(
+    state: &WebState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Principal>, WebError> {
+    let Some(session) = session_token(headers) else {
+        return Ok(None);
+    };
+    let found = state
+        .parts
+        .repo
+        .find_session(&digest(&session), chrono::Utc::now())
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    match found {
+        Some(token_hash) => state.auth.authenticate_hash(&token_hash).await,
+        None => Ok(None),
+    }
+}
+
+/// A fresh session id: `pgs_` + 64 hex digits, 256 bits from the OS.
+fn new_session_id() -> Result<String, WebError> {
+    use std::io::Read;
+    let mut secret = [0u8; 32];
+    // The same source as API tokens (`service::api::auth::new_token`).
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut secret))
+        .map_err(|e| WebError::Internal(format!("no randomness for a session: {e}")))?;
+    Ok(format!("pgs_{}", hex::encode(secret)))
+}
+
+/// The session id from the request's cookies, if any.
 pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
@@ -214,8 +260,17 @@ pub async fn sign_in(
     let Some(principal) = state.auth.authenticate(token).await? else {
         return refuse("That token is unknown, expired or revoked.");
     };
+    let session = new_session_id()?;
+    let now = chrono::Utc::now();
+    let ends = now + chrono::TimeDelta::seconds(SESSION_SECONDS as i64);
+    state
+        .parts
+        .repo
+        .create_session(&digest(&session), &digest(token), now, ends)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     let mut cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
     );
     if state.options.secure_cookies {
         cookie.push_str("; Secure");
@@ -229,7 +284,14 @@ pub async fn sign_in(
     Ok(response)
 }
 
-pub async fn sign_out() -> Response {
+/// Ends the session on the server, then in the browser: a copy of the cookie
+/// kept elsewhere signs nobody in after this.
+pub async fn sign_out(State(state): State<WebState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(session) = session_token(&headers) {
+        if let Err(e) = state.parts.repo.end_session(&digest(&session)).await {
+            tracing::warn!(error = %e, "could not end a session on sign-out");
+        }
+    }
     let mut response = Redirect::to("/sign-in").into_response();
     response.headers_mut().insert(
         SET_COOKIE,

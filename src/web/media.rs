@@ -62,6 +62,7 @@ impl AudioCache {
         &self,
         objects: &dyn ObjectStore,
         key: &ObjectKey,
+        max_bytes: u64,
     ) -> Result<PathBuf, WebError> {
         let dir = self
             .dir
@@ -92,7 +93,10 @@ impl AudioCache {
         let path = dir.path().join(Uuid::now_v7().to_string());
         let got = cell
             .get_or_try_init(|| async {
-                objects.get_to_file(key, &path).await.map(|_| path.clone())
+                objects
+                    .get_to_file(key, &path, max_bytes)
+                    .await
+                    .map(|_| path.clone())
             })
             .await;
         match got {
@@ -119,7 +123,11 @@ pub async fn audio(
     let key = ObjectKey::parse(&view.submission.object_key)?;
     let path = state
         .audio
-        .file_for(state.parts.objects.as_ref(), &key)
+        .file_for(
+            state.parts.objects.as_ref(),
+            &key,
+            state.api.config.max_upload_bytes,
+        )
         .await?;
     let mut file = tokio::fs::File::open(&path)
         .await

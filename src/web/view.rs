@@ -61,6 +61,10 @@ pub struct GradeView {
     pub rubric: String,
     pub rubric_id: String,
     pub notes: Vec<String>,
+    /// "only 20 of 90 points could be scored…" when some criteria could not
+    /// be scored (a judge that was unreachable): the score is a share of
+    /// those points, and a bare "100" would read as a perfect pitch.
+    pub partial: Option<String>,
 }
 
 impl GradeView {
@@ -131,6 +135,13 @@ pub fn grade_view(g: &Grade) -> GradeView {
         rubric: format!("{} v{}", g.rubric.id, g.rubric.version),
         rubric_id: g.rubric.id.clone(),
         notes,
+        partial: g.points_scored().map(|(scored, total)| {
+            format!(
+                "only {} of {} points could be scored; the score is a share of those",
+                fmt_num(scored),
+                fmt_num(total)
+            )
+        }),
     }
 }
 

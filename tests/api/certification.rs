@@ -245,7 +245,8 @@ async fn the_program_picks_the_scenario_for_a_reps_firm() {
         .await;
         assert_eq!(s, 200, "{body}");
     }
-    let (wav, _) = spoken_wav(app.dir.path(), "Hello.");
+    // Long enough for intake's quick check (a real recording, not a blip).
+    let (wav, _) = spoken_wav(app.dir.path(), PITCH);
 
     let refused = app
         .upload(&carol, &[("rubric", RUBRIC)], Some(wav.clone()), None)

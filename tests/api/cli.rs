@@ -28,9 +28,22 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, transcription: &str) -> Server {
-    let mut child = Command::new(BIN)
+    serve_with(dir, transcription, None)
+}
+
+/// `serve`, certifying under `program` when one is given.
+fn serve_with(dir: &Path, transcription: &str, program: Option<&Path>) -> Server {
+    let mut command = Command::new(BIN);
+    if let Some(program) = program {
+        command.env("PITCHGRADE_PROGRAM", program);
+    } else {
+        command.env_remove("PITCHGRADE_PROGRAM");
+    }
+    let mut child = command
         .current_dir(dir)
         .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
+        // The test's pitch is seconds long, far shorter than the rubric asks.
+        .args(["--min-recording-share", "0"])
         .arg("--rubrics")
         .arg(repo_root().join("rubrics"))
         .arg("--judge-model-dir")
@@ -168,4 +181,113 @@ async fn submit_uploads_to_serve_waits_and_prints_the_grade() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unauthorized"), "{stderr}");
+}
+
+/// After `submit --no-wait`, `pitchgrade result ID` fetches the grade; a
+/// second attempt the retake policy refuses is the rep's to act on (exit 2),
+/// with the policy's sentence said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_fetches_the_grade_later_and_a_refused_retake_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, seconds) = spoken_wav(dir.path(), PITCH);
+    let recording = dir.path().join("pitch.wav");
+    std::fs::write(&recording, &wav).unwrap();
+    let transcription = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/audio/transcriptions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(verbose_json(PITCH, seconds)))
+        .mount(&transcription)
+        .await;
+    let program = repo_root().join("config/program.toml");
+    let server = serve_with(dir.path(), &transcription.uri(), Some(&program));
+    let client = reqwest::Client::new();
+    for (url, body) in [
+        ("/v1/firms/acme", serde_json::json!({"name": "Acme"})),
+        (
+            "/v1/reps/alice",
+            serde_json::json!({"firm": "acme", "role": "sales"}),
+        ),
+    ] {
+        let r = client
+            .put(format!("{}{url}", server.url.trim_end_matches('/')))
+            .bearer_auth("cli-admin")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["token", "create", "--role", "rep", "--rep", "alice"])
+        .env_remove("PITCHGRADE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let submit = || {
+        Command::new(BIN)
+            .arg("submit")
+            .arg(&recording)
+            .args(["--rubric", RUBRIC, "--no-wait", "--json"])
+            .args(["--server", &server.url, "--token", &token])
+            .output()
+            .unwrap()
+    };
+
+    let out = submit();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let queued: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = queued["id"].as_str().unwrap().to_string();
+
+    let out = Command::new(BIN)
+        .args(["result", &id, "--wait-seconds", "120"])
+        .args(["--server", &server.url, "--token", &token])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Decision:"), "{stdout}");
+    assert!(stdout.contains(&format!("Rubric:   {RUBRIC}")), "{stdout}");
+
+    // Graded (or in review): the next attempt is not allowed yet.
+    let out = submit();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("pitch.wav: ") || stderr.contains("pitch.wav: "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("next allowed at"),
+        "the date is said once: {stderr}"
+    );
+
+    // Someone else's submission: refused, exit 1 (not the rep's file).
+    let out = Command::new(BIN)
+        .args([
+            "result",
+            &id,
+            "--server",
+            &server.url,
+            "--token",
+            "pgt_wrong",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }

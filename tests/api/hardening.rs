@@ -191,6 +191,8 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
 async fn serve_pages(app: &TestApp) -> String {
     use pitchgrade::service::api::{ApiConfig, ApiState};
     let config = ApiConfig {
+        // The tests speak pitches of seconds, far shorter than a rubric asks.
+        min_recording_share: 0.0,
         admin_token: Some(ADMIN_TOKEN.into()),
         scratch_dir: app.dir.path().to_path_buf(),
         ..ApiConfig::default()
@@ -210,6 +212,24 @@ async fn serve_pages(app: &TestApp) -> String {
     base
 }
 
+/// Signs in through the page as a browser does; the `Cookie` header value.
+async fn sign_in(base: &str, token: &str) -> String {
+    let response = no_redirects()
+        .post(format!("{base}/sign-in"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303, "sign-in");
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -222,7 +242,7 @@ async fn every_response_says_nosniff_and_carries_a_csp() {
     let app = crate::common::app::spawn_app().await;
     let base = serve_pages(&app).await;
     let client = no_redirects();
-    let session = format!("pitchgrade_session={ADMIN_TOKEN}");
+    let session = sign_in(&base, ADMIN_TOKEN).await;
     let missing = uuid::Uuid::now_v7();
     for (path, cookie, status) in [
         ("/healthz", None, 200),
@@ -415,4 +435,161 @@ async fn tokens_expire_and_old_tokens_without_expiry_keep_working() {
     assert_eq!(status, 401, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("expired"), "{message}");
+}
+
+/// A form field that never ends, sent to `path` as `name`: the head of the
+/// request and the first 64 KB of the field, with a declared length of 150 MB.
+fn endless_field(path: &str, cookie_or_bearer: &str, name: &str) -> Vec<u8> {
+    let boundary = "pitchgrade-test-boundary";
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: pitchgrade\r\n{cookie_or_bearer}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: 150000000\r\n\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+    )
+    .into_bytes();
+    request.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    request
+}
+
+/// Before this was fixed the page read a whole text field before looking at
+/// it: a 150 MB `rubric` field sat in memory until it ended. Now the refusal
+/// comes while the field is still arriving, after a few hundred bytes.
+#[tokio::test]
+async fn an_endless_text_field_is_refused_while_it_streams() {
+    let app = crate::common::app::spawn_app().await;
+    let rep = app.token("rep", Some("alice")).await;
+    let base = serve_pages(&app).await;
+    let session = sign_in(&base, &rep).await;
+    let pages = base.trim_start_matches("http://").to_string();
+    let api = app.address.trim_start_matches("http://").to_string();
+    let cases = [
+        (
+            pages.clone(),
+            "/rep/submissions",
+            format!("Cookie: {session}"),
+            "rubric",
+        ),
+        (
+            pages.clone(),
+            "/rep/submissions",
+            format!("Cookie: {session}"),
+            "idempotency_key",
+        ),
+        (
+            api.clone(),
+            "/v1/submissions",
+            format!("Authorization: Bearer {rep}"),
+            "rubric",
+        ),
+        (
+            api,
+            "/v1/submissions",
+            format!("Authorization: Bearer {rep}"),
+            "track",
+        ),
+    ];
+    for (address, path, auth, field) in cases {
+        let mut stream = TcpStream::connect(&address).await.expect("connect");
+        stream
+            .write_all(&endless_field(path, &auth, field))
+            .await
+            .expect("send the start");
+        // The rest of the 150 MB never comes; the answer must not wait for it.
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{path} {field}: no answer while the field streams"))
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.starts_with("HTTP/1.1 400") || answer.starts_with("HTTP/1.1 422"),
+            "{path} {field}: {answer}"
+        );
+        assert!(
+            answer.contains("longer than 256 bytes"),
+            "{path} {field}: {answer}"
+        );
+    }
+}
+
+/// The cookie is a session the server keeps, not the API token: the token
+/// in a cookie signs nobody in, sign-out ends the session on the server (a
+/// copy of the cookie is then worthless), and revoking the token ends every
+/// session signed in with it.
+#[tokio::test]
+async fn browser_sessions_live_on_the_server_and_end_there() {
+    let app = crate::common::app::spawn_app().await;
+    let base = serve_pages(&app).await;
+    let client = no_redirects();
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/v1/tokens"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"role": "reviewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    let page = |cookie: String| {
+        client
+            .get(format!("{base}/review"))
+            .header("Cookie", cookie)
+            .send()
+    };
+
+    let cookie = sign_in(&base, &token).await;
+    assert!(cookie.starts_with("pitchgrade_session=pgs_"), "{cookie}");
+    assert!(
+        !cookie.contains(&token),
+        "the token never goes in the cookie"
+    );
+    assert_eq!(page(cookie.clone()).await.unwrap().status().as_u16(), 200);
+    // The raw token where a session id belongs is nobody.
+    let forged = format!("pitchgrade_session={token}");
+    assert_eq!(page(forged).await.unwrap().status().as_u16(), 303);
+
+    // Sign-out ends it on the server: the old cookie no longer works.
+    let out = client
+        .post(format!("{base}/sign-out"))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(page(cookie).await.unwrap().status().as_u16(), 303);
+
+    // Revoking the token ends the sessions it started.
+    let again = sign_in(&base, &token).await;
+    assert_eq!(page(again.clone()).await.unwrap().status().as_u16(), 200);
+    let id = created["id"].as_str().unwrap();
+    let revoked = app
+        .client
+        .delete(app.url(&format!("/v1/tokens/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    assert_eq!(page(again).await.unwrap().status().as_u16(), 303);
+
+    // A session past its end is over whatever the browser keeps: the store
+    // answers only for live sessions.
+    let repo = &app.parts.repo;
+    let now = chrono::Utc::now();
+    let hour = chrono::TimeDelta::hours(1);
+    repo.create_session("h-old", "t", now - hour * 13, now - hour)
+        .await
+        .unwrap();
+    assert_eq!(repo.find_session("h-old", now).await.unwrap(), None);
+    repo.create_session("h-new", "t", now, now + hour * 12)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.find_session("h-new", now).await.unwrap().as_deref(),
+        Some("t")
+    );
 }

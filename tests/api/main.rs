@@ -7,9 +7,11 @@
 mod common;
 
 mod auth;
+mod authz;
 mod certification;
 mod cli;
 mod hardening;
 mod ops;
+mod races;
 mod submissions;
 mod uploads;

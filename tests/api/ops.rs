@@ -208,3 +208,73 @@ async fn request_spans_carry_the_submission_id() {
     assert!(tagged("submission queued"), "{text}");
     assert!(tagged("path=/v1/submissions/"), "{text}");
 }
+
+/// A rubric version names one text: the first grade records it, the text
+/// stays readable through the API, and a file edited under the same version
+/// is refused by `rubric lint --database-url` and at start.
+#[tokio::test]
+async fn a_rubric_version_graded_with_cannot_change_its_text() {
+    use crate::common::app::{spoken_wav, PITCH, RUBRIC};
+    let app = crate::common::app::spawn_app().await;
+    let alice = app.token("rep", Some("alice")).await;
+    let reviewer = app.token("reviewer", None).await;
+    let path = format!("/v1/rubrics/{RUBRIC}/versions/1");
+    let (status, _) = app.get_json(&reviewer, &path).await;
+    assert_eq!(status, 404, "never graded with yet");
+
+    let (wav, seconds) = spoken_wav(app.dir.path(), PITCH);
+    app.mount_transcript(PITCH, seconds).await;
+    let r = app
+        .upload(&alice, &[("rubric", RUBRIC)], Some(wav), None)
+        .await;
+    assert_eq!(r.status(), 202);
+    app.run_worker_once().await.expect("a job");
+
+    let file = crate::common::app::repo_root().join(format!("rubrics/{RUBRIC}.toml"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (status, body) = app.get_json(&reviewer, &path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["text"], text.as_str());
+    assert_eq!(body["version"], 1);
+    let (status, _) = app.get_json(&alice, &path).await;
+    assert_eq!(status, 403, "a rep reads grades, not rubric history");
+
+    // The same version with one word changed: lint against this database
+    // refuses it and says what to do.
+    let edited = app.dir.path().join(format!("{RUBRIC}.toml"));
+    std::fs::write(&edited, text.replacen("Dana", "Dina", 1)).unwrap();
+    let db_url = app.db_url();
+    let lint = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+            .args(["rubric", "lint"])
+            .arg(file)
+            .args(["--database-url", &db_url])
+            .output()
+            .unwrap()
+    };
+    let out = lint(&edited);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("bump `version`"), "{stdout}\n{stderr}");
+    // The unchanged file passes.
+    let out = lint(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Bumped, the edit is a new version and fine.
+    std::fs::write(
+        &edited,
+        text.replacen("Dana", "Dina", 1)
+            .replacen("version = 1", "version = 2", 1),
+    )
+    .unwrap();
+    let out = lint(&edited);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

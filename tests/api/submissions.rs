@@ -316,31 +316,76 @@ async fn an_idempotency_key_replay_returns_the_first_submission_and_stores_one_o
     assert_eq!(app.stored_objects().len(), 2);
 }
 
+/// A WAV header with no samples sniffs as audio; once it was queued and
+/// failed minutes later in the worker. Intake's quick check now decodes a
+/// small file before queueing it, so the rep hears why at once, and nothing
+/// is stored or counted. (Failures only the worker can find — a large file
+/// damaged far in — are covered in tests/worker_jobs.rs.)
 #[tokio::test]
-async fn a_failed_recording_reads_back_with_its_reason() {
+async fn an_unusable_recording_is_refused_at_intake_with_its_reason() {
     let app = spawn_app().await;
     let alice = app.token("rep", Some("alice")).await;
-    // A WAV header with no samples: it sniffs as audio, so the API queues it,
-    // and the worker finds it unusable.
     let mut wav = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00".to_vec();
     wav.truncate(44);
     let response = app
         .upload(&alice, &[("rubric", RUBRIC)], Some(wav), None)
         .await;
-    assert_eq!(response.status(), 202);
-    let created: serde_json::Value = response.json().await.unwrap();
-    let outcome = app.run_worker_once().await.unwrap();
-    assert!(matches!(outcome, JobOutcome::Failed { .. }), "{outcome:?}");
-    let (_, body) = app
-        .get_json(
-            &alice,
-            &format!("/v1/submissions/{}", created["id"].as_str().unwrap()),
-        )
-        .await;
-    assert_eq!(body["status"], "failed");
-    let reason = body["failure_reason"]
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let message = body["error"]["message"]
         .as_str()
         .expect("a reason for the rep");
-    assert!(!reason.is_empty() && !reason.contains('\n'), "{reason}");
-    assert!(body["grade"].is_null());
+    assert!(!message.is_empty() && !message.contains('\n'), "{message}");
+    assert_eq!(app.parts.repo.queue_depth().await.unwrap().available, 0);
+    assert!(
+        app.stored_objects().is_empty(),
+        "{:?}",
+        app.stored_objects()
+    );
+
+    // A cut-off M4A (the moov index promised, the bytes never came).
+    let (m4a, _) = crate::common::app::spoken_m4a(app.dir.path(), PITCH);
+    let cut = m4a[..m4a.len() * 2 / 3].to_vec();
+    let response = app
+        .upload(&alice, &[("rubric", RUBRIC)], Some(cut), None)
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unreadable_recording", "{body}");
+    assert_eq!(app.parts.repo.queue_depth().await.unwrap().available, 0);
+}
+
+/// A recording far shorter than the rubric's timing (here 10 s against a
+/// lower limit of 2 minutes) would have earned nothing for timing and cost
+/// the rep an attempt and a week's cooldown; intake refuses it, saying it
+/// did not count.
+#[tokio::test]
+async fn a_recording_far_too_short_for_the_rubric_does_not_count() {
+    let app = spawn_app_with(AppOptions {
+        min_recording_share: 0.5,
+        ..AppOptions::default()
+    })
+    .await;
+    let alice = app.token("rep", Some("alice")).await;
+    let (wav, seconds) = spoken_wav(
+        app.dir.path(),
+        "Hi Dana, Ledgerly closes your books faster.",
+    );
+    assert!(seconds < 30.0, "{seconds}");
+    let response = app
+        .upload(&alice, &[("rubric", RUBRIC)], Some(wav), None)
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_short", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("did not count as an attempt"), "{message}");
+    assert!(message.contains("at least 1:00"), "{message}");
+    assert_eq!(app.parts.repo.queue_depth().await.unwrap().available, 0);
+    let (_, listed) = app.get_json(&alice, "/v1/reps/alice/submissions").await;
+    assert_eq!(
+        listed["submissions"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
 }

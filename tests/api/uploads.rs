@@ -110,6 +110,66 @@ async fn presigned_put_then_complete_queues_and_grades_the_submission() {
     );
 }
 
+/// The presigned URL stays valid after completion (S3 cannot revoke it): a
+/// rep who PUTs another file to it afterwards changes nothing that is graded
+/// or played to the reviewer. The checked bytes were copied out of reach.
+#[tokio::test]
+async fn a_presigned_upload_replaced_after_completion_changes_nothing() {
+    let app = s3_app().await;
+    let alice = app.token("rep", Some("alice")).await;
+    let (wav, seconds) = spoken_wav(app.dir.path(), PITCH);
+    app.mount_transcript(PITCH, seconds).await;
+    let ticket = presign(&app, &alice, None).await;
+    put(&app, &ticket, wav.clone()).await;
+    let done = complete(&app, &alice, &ticket).await;
+    assert_eq!(done.status(), 202);
+    let submission: serde_json::Value = done.json().await.unwrap();
+    let id: uuid::Uuid = submission["id"].as_str().unwrap().parse().unwrap();
+
+    // The swap: a large other file to the same URL, after the check.
+    let (other, _) = spoken_wav(
+        app.dir.path(),
+        "Something else entirely, said for a reviewer.",
+    );
+    let mut swapped = other.clone();
+    swapped.extend(std::iter::repeat_n(0u8, 3_000_000));
+    put(&app, &ticket, swapped).await;
+
+    let view = app.parts.repo.get_submission(id).await.unwrap().unwrap();
+    let key = ObjectKey::parse(&view.submission.object_key).unwrap();
+    assert!(key.as_str().starts_with("recordings/"), "{key}");
+    let upload_id = ticket["upload_id"].as_str().unwrap().parse().unwrap();
+    let upload = app.parts.repo.get_upload(upload_id).await.unwrap().unwrap();
+    assert_ne!(
+        upload.object_key,
+        key.as_str(),
+        "graded from a key the rep cannot write"
+    );
+    let dest = app.dir.path().join("graded.wav");
+    app.parts
+        .objects
+        .get_to_file(&key, &dest, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        wav,
+        "the checked bytes, unchanged"
+    );
+    assert_eq!(view.submission.byte_size, wav.len() as u64);
+
+    // Completing again answers with the same submission and moves nothing.
+    let again = complete(&app, &alice, &ticket).await;
+    assert_eq!(again.status(), 200);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["id"], submission["id"]);
+    let view = app.parts.repo.get_submission(id).await.unwrap().unwrap();
+    assert_eq!(view.submission.object_key, key.as_str());
+
+    let outcome = app.run_worker_once().await.unwrap();
+    assert!(matches!(outcome, JobOutcome::Graded { .. }), "{outcome:?}");
+}
+
 #[tokio::test]
 async fn an_s3_event_completes_an_upload_once() {
     let app = s3_app().await;

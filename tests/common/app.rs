@@ -59,6 +59,9 @@ pub struct AppOptions {
     pub program: Option<Arc<pitchgrade::certify::Program>>,
     /// The server's timeouts and connection cap (`pitchgrade serve`'s defaults).
     pub server_limits: ServerLimits,
+    /// Off unless a test asks: the tests speak pitches of seconds, far
+    /// shorter than a rubric's timing asks for.
+    pub min_recording_share: f64,
 }
 
 impl Default for AppOptions {
@@ -69,6 +72,7 @@ impl Default for AppOptions {
             max_upload_bytes: Limits::default().max_bytes,
             program: None,
             server_limits: ServerLimits::default(),
+            min_recording_share: 0.0,
         }
     }
 }
@@ -154,6 +158,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&scratch).expect("scratch dir");
     let config = ApiConfig {
+        min_recording_share: options.min_recording_share,
         max_upload_bytes: options.max_upload_bytes,
         admin_token: Some(ADMIN_TOKEN.into()),
         events_token: Some("test-events-token".into()),
@@ -186,6 +191,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// The test database's URL, for the CLI run against this app's state.
+    pub fn db_url(&self) -> String {
+        self._db.url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -378,4 +388,21 @@ pub fn spoken_wav(dir: &Path, text: &str) -> (Vec<u8>, f64) {
         std::fs::read(&wav).expect("read wav"),
         pcm.duration_seconds(),
     )
+}
+
+/// `text` spoken, as an AAC M4A (ffmpeg's default layout: the index at the end).
+pub fn spoken_m4a(dir: &Path, text: &str) -> (Vec<u8>, f64) {
+    let (wav, seconds) = spoken_wav(dir, text);
+    let wav_path = dir.join("pitch-for-m4a.wav");
+    std::fs::write(&wav_path, wav).expect("write wav");
+    let m4a = dir.join("pitch.m4a");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&wav_path)
+        .args(["-c:a", "aac", "-b:a", "64k"])
+        .arg(&m4a)
+        .status()
+        .expect("ffmpeg runs (scripts/setup.sh installs it)");
+    assert!(status.success(), "ffmpeg made the M4A");
+    (std::fs::read(&m4a).expect("read m4a"), seconds)
 }

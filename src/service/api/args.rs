@@ -51,6 +51,11 @@ pub struct ApiArgs {
     /// Connections served at once; further ones wait to be accepted.
     #[arg(long, env = "PITCHGRADE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Refuse at intake a recording shorter than this share of the rubric's
+    /// lower timing limit (where timing earns nothing), before it costs the
+    /// rep an attempt; 0 turns it off.
+    #[arg(long, env = "PITCHGRADE_MIN_RECORDING_SHARE", default_value_t = 0.5)]
+    pub min_recording_share: f64,
 }
 
 impl ApiArgs {
@@ -63,6 +68,7 @@ impl ApiArgs {
                 self.presign_seconds.clamp(60, 7 * 24 * 3600),
             ),
             max_attempts: self.max_attempts.max(1),
+            min_recording_share: self.min_recording_share.clamp(0.0, 1.0),
             ..ApiConfig::default()
         }
     }

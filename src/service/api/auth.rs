@@ -38,6 +38,15 @@ pub struct Caller {
     pub token_id: Option<Uuid>,
 }
 
+/// "a" or "an", by the sound the next word starts with (role names start
+/// with a vowel sound exactly when they start with a vowel letter).
+fn article(next: &str) -> &'static str {
+    match next.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
 impl Caller {
     /// Refuses (403) unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role], doing: &str) -> Result<(), ApiError> {
@@ -45,9 +54,11 @@ impl Caller {
             return Ok(());
         }
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let wanted = names.join(" or ");
         Err(ApiError::forbidden(format!(
-            "{doing} needs a {} token; this one is a {} token",
-            names.join(" or "),
+            "{doing} needs {} {wanted} token; this one is {} {} token",
+            article(&wanted),
+            article(self.role.as_str()),
             self.role
         )))
     }
@@ -118,7 +129,13 @@ impl FromRequestParts<ApiState> for Caller {
 /// Resolves a presented token to its caller (401 when it is not valid). Public
 /// so the web pages' sign-in checks tokens exactly as the API does.
 pub async fn caller_of(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
-    let hash = hash_token(token);
+    caller_of_hash(state, &hash_token(token)).await
+}
+
+/// [`caller_of`] for a token known by its hash only (a browser session keeps
+/// the hash, never the token).
+pub async fn caller_of_hash(state: &ApiState, hash: &str) -> Result<Caller, ApiError> {
+    let hash = hash.to_string();
     // Comparing digests, not secrets: timing can at most reveal a prefix of
     // a hash, which says nothing about the token.
     if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
@@ -185,6 +202,24 @@ mod tests {
             rep_id: None,
             token_id: None,
         }
+    }
+
+    #[test]
+    fn refusals_name_the_roles_with_the_right_article() {
+        let err = rep("alice")
+            .require(&[Role::Enablement, Role::Admin], "reading reports")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "reading reports needs an enablement or admin token; this one is a rep token"
+        );
+        let err = role(Role::Admin)
+            .require(&[Role::Reviewer], "claiming")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "claiming needs a reviewer token; this one is an admin token"
+        );
     }
 
     #[test]

@@ -150,7 +150,15 @@ impl From<IngestError> for ApiError {
             IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             IngestError::NotAudio { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_audio"),
             IngestError::Io { .. } | IngestError::Internal(_) => return ApiError::internal(e),
-            _ => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format"),
+            IngestError::UnknownFormat | IngestError::UnsupportedCodec { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format")
+            }
+            IngestError::TooShort { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_short"),
+            IngestError::TooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_long"),
+            IngestError::Silent => (StatusCode::UNPROCESSABLE_ENTITY, "silent"),
+            // Cut off, damaged, an unreadable header: the file is a recording,
+            // just not one that can be played to the end.
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_recording"),
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -173,12 +181,17 @@ impl From<IntakeError> for ApiError {
             e @ IntakeError::RetakeNotAllowed { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "retake_not_allowed", e.to_string())
             }
+            e @ IntakeError::TooShort { .. } => {
+                ApiError::new(unprocessable, "too_short", e.to_string())
+            }
             e @ IntakeError::UploadMissing => {
                 ApiError::new(StatusCode::CONFLICT, "upload_missing", e.to_string())
             }
             e @ (IntakeError::NoRubricOrTrack
             | IntakeError::NoProgram
-            | IntakeError::InvalidIdempotencyKey) => ApiError::invalid(e.to_string()),
+            | IntakeError::InvalidIdempotencyKey
+            | IntakeError::FieldTooLong { .. }
+            | IntakeError::FieldNotText { .. }) => ApiError::invalid(e.to_string()),
             IntakeError::Storing(e) | IntakeError::Objects(e) => e.into(),
             IntakeError::Store(e) => e.into(),
             IntakeError::Certify(e) => e.into(),
@@ -212,9 +225,36 @@ impl From<JsonRejection> for ApiError {
                 "invalid_request",
                 "send a JSON body with Content-Type: application/json",
             ),
-            _ => ApiError::invalid(e.body_text()),
+            _ => ApiError::invalid(json_sentence(&e.body_text())),
         }
     }
+}
+
+/// serde's words as a sentence a client developer reads once and fixes:
+/// "missing field `reason` at line 1 column 20" becomes "the JSON body needs
+/// the field `reason`".
+fn json_sentence(text: &str) -> String {
+    let detail = text.split_once(": ").map_or(text, |(_, rest)| rest).trim();
+    // The position is noise for bodies this small.
+    let detail = match detail.rfind(" at line ") {
+        Some(at) => &detail[..at],
+        None => detail,
+    };
+    if let Some(field) = detail.strip_prefix("missing field ") {
+        return format!("the JSON body needs the field {field}");
+    }
+    if let Some(rest) = detail.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        return format!("the JSON body has a field this route does not take: {field}");
+    }
+    if detail.starts_with("unknown variant ") || detail.starts_with("invalid ") {
+        return format!("a field of the JSON body has a value this route does not take ({detail})");
+    }
+    if detail.starts_with("EOF") || detail.starts_with("expected") || detail.starts_with("trailing")
+    {
+        return format!("the body is not valid JSON ({detail})");
+    }
+    format!("the JSON body could not be read: {detail}")
 }
 
 impl From<PathRejection> for ApiError {
@@ -234,6 +274,29 @@ impl From<QueryRejection> for ApiError {
 mod tests {
     use super::*;
     use crate::intake::check_head;
+
+    #[test]
+    fn json_refusals_read_as_sentences() {
+        assert_eq!(
+            json_sentence(
+                "Failed to deserialize the JSON body into the target type: \
+                 missing field `reason` at line 1 column 20"
+            ),
+            "the JSON body needs the field `reason`"
+        );
+        assert_eq!(
+            json_sentence(
+                "Failed to parse the request body as JSON: EOF while parsing an object at line 1 column 1"
+            ),
+            "the body is not valid JSON (EOF while parsing an object)"
+        );
+        let odd = json_sentence(
+            "Failed to deserialize the JSON body into the target type: decision: unknown variant `maybe`, \
+             expected `pass` or `fail` at line 1 column 22",
+        );
+        assert!(odd.contains("unknown variant `maybe`"), "{odd}");
+        assert!(!odd.contains("line 1"), "{odd}");
+    }
 
     fn refusal(head: &[u8]) -> ApiError {
         check_head(head).map(|_| ()).unwrap_err().into()

@@ -13,6 +13,7 @@
 //! | POST | `/v1/events/s3` (S3 event notifications) | events token, admin |
 //! | POST / DELETE | `/v1/tokens`, `/v1/tokens/{id}` | admin |
 //! | … | `/v1/reps/{rep}/rights`, `/v1/reviews`, `/v1/reports` … | see `certification` |
+//! | GET | `/v1/rubrics/{id}/versions/{version}` | reviewer, enablement, admin |
 //! | GET | `/healthz`, `/readyz`, `/metrics`, `/openapi.json` | anyone |
 
 pub mod args;
@@ -21,6 +22,7 @@ pub mod certification;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod rubrics;
 pub mod submissions;
 pub mod tokens;
 pub mod uploads;
@@ -62,6 +64,8 @@ pub struct ApiConfig {
     pub max_attempts: u32,
     /// The certification program; `None` grades without certifying.
     pub program: Option<Arc<crate::certify::Program>>,
+    /// See [`IntakeLimits::min_recording_share`].
+    pub min_recording_share: f64,
 }
 
 impl Default for ApiConfig {
@@ -74,6 +78,7 @@ impl Default for ApiConfig {
             scratch_dir: std::env::temp_dir(),
             max_attempts: 5,
             program: None,
+            min_recording_share: 0.5,
         }
     }
 }
@@ -106,6 +111,7 @@ impl ApiState {
                 max_upload_bytes: config.max_upload_bytes,
                 scratch_dir: config.scratch_dir.clone(),
                 max_attempts: config.max_attempts,
+                min_recording_share: config.min_recording_share,
             },
         );
         ApiState {
@@ -199,6 +205,7 @@ pub const ROUTES: &[Route] = &[
     route!(Post "/v1/reviews/claim" => certification::claim),
     route!(Post "/v1/reviews/{id}/decision" => certification::decide),
     route!(Get "/v1/reports" => certification::report),
+    route!(Get "/v1/rubrics/{id}/versions/{version}" => rubrics::version),
     route!(Get "/healthz" => health::healthz),
     route!(Get "/readyz" => health::readyz),
     route!(Get "/metrics" => health::metrics),

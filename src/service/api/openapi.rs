@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{certification, error, health, submissions, tokens, uploads, views};
+use super::{certification, error, health, rubrics, submissions, tokens, uploads, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,7 @@ use super::{certification, error, health, submissions, tokens, uploads, views};
         certification::claim,
         certification::decide,
         certification::report,
+        rubrics::version,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -52,6 +53,7 @@ use super::{certification, error, health, submissions, tokens, uploads, views};
         tokens::TokenRequest,
         tokens::IssuedToken,
         health::Health,
+        rubrics::RubricVersionBody,
         certification::RepBody,
         certification::FirmBody,
         certification::ClaimBody,
@@ -66,6 +68,7 @@ use super::{certification, error, health, submissions, tokens, uploads, views};
         (name = "tokens", description = "API tokens (admin)"),
         (name = "certification", description = "Reps, firms, rights, retakes and program reports"),
         (name = "reviews", description = "Human review of borderline grades"),
+        (name = "rubrics", description = "The exact rubric text each version was graded with"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -18,7 +18,6 @@ use super::{ApiPath, ApiQuery, ApiState};
 use crate::intake;
 
 /// Multipart fields other than the file are short: ids, not documents.
-const MAX_TEXT_FIELD: usize = 256;
 
 /// The multipart form of `POST /v1/submissions` (for the OpenAPI document).
 #[derive(utoipa::ToSchema)]
@@ -132,13 +131,13 @@ async fn receive(
             // Checked as soon as they arrive: sent before the file (as
             // `pitchgrade submit` does), a bad one costs no upload.
             Some("rubric") => {
-                let id = text_field(&mut field, "rubric").await?;
+                let id = state.intake.text_field(&mut field, "rubric").await?;
                 state.intake.check_rubric(&id)?;
                 rubric = Some(id);
             }
-            Some("track") => track = Some(text_field(&mut field, "track").await?),
+            Some("track") => track = Some(state.intake.text_field(&mut field, "track").await?),
             Some("rep") => {
-                let id = text_field(&mut field, "rep").await?;
+                let id = state.intake.text_field(&mut field, "rep").await?;
                 caller.submitting_rep(Some(&id))?;
                 rep = Some(id);
             }
@@ -198,24 +197,6 @@ pub(super) fn accepted(created: crate::store::db::Created) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
-}
-
-async fn text_field(
-    field: &mut axum::extract::multipart::Field<'_>,
-    name: &str,
-) -> Result<String, ApiError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await? {
-        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
-            return Err(ApiError::invalid(format!(
-                "form field `{name}` is longer than {MAX_TEXT_FIELD} bytes"
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid(format!("form field `{name}` is not UTF-8 text")))?;
-    Ok(text.trim().to_string())
 }
 
 /// A submission: status, and its grade with criteria and evidence once graded.

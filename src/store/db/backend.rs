@@ -99,6 +99,36 @@ macro_rules! impl_repo {
                 Ok(())
             }
 
+            /// One recorded rubric version, from `pool`.
+            async fn read_rubric_version(
+                pool: &sqlx::Pool<$db>,
+                rubric_id: &str,
+                version: u32,
+            ) -> Result<Option<RubricVersion>, DbError> {
+                use $crate::store::db::rows::DbTime;
+                let row = sqlx::query_as::<_, (String, i64, String, String, Ts)>(
+                    "SELECT rubric_id, version, sha256, body, first_used_at FROM rubric_versions
+                     WHERE rubric_id = $1 AND version = $2",
+                )
+                .bind(rubric_id)
+                .bind(i64::from(version))
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::db("reading a rubric version"))?;
+                row.map(|(rubric_id, version, sha256, body, at)| {
+                    Ok(RubricVersion {
+                        rubric_id,
+                        version: u32::try_from(version).map_err(|_| {
+                            DbError::Corrupt(format!("rubric version {version} out of range"))
+                        })?,
+                        sha256,
+                        body,
+                        first_used_at: at.to_utc()?,
+                    })
+                })
+                .transpose()
+            }
+
             /// Moves a running job to retryable or dead, updating its submission to match.
             async fn settle_failure(
                 tx: &mut Tx,
@@ -425,7 +455,7 @@ macro_rules! impl_repo {
                 let job = Self::lock_job(&mut tx, job_id).await?;
                 queue::check_fence(&job, attempt, None)?;
                 let after =
-                    queue::after_transient_failure(&self.retry, attempt, job.max_attempts, error, now)?;
+                    queue::after_transient_failure(&self.retry, attempt, job.max_attempts, now)?;
                 Self::settle_failure(&mut tx, &job, &after, error, now).await?;
                 tx.commit()
                     .await
@@ -438,9 +468,11 @@ macro_rules! impl_repo {
                 job_id: Uuid,
                 attempt: u32,
                 reason: &str,
+                detail: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), DbError> {
                 let reason = &*queue::bounded_reason(reason);
+                let detail = &*queue::bounded_reason(detail);
                 let mut tx = self.begin().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
                 if queue::check_fence(&job, attempt, Some(JobState::Dead))? == Fence::AlreadyDone {
@@ -449,7 +481,7 @@ macro_rules! impl_repo {
                 let after = AfterFailure::Dead {
                     reason: reason.to_string(),
                 };
-                Self::settle_failure(&mut tx, &job, &after, reason, now).await?;
+                Self::settle_failure(&mut tx, &job, &after, detail, now).await?;
                 tx.commit()
                     .await
                     .map_err(DbError::db("committing a failure"))
@@ -478,6 +510,47 @@ macro_rules! impl_repo {
                     .await
                     .map_err(DbError::db("committing a rescue"))?;
                 Ok(rescued)
+            }
+
+            async fn record_rubric_version(
+                &self,
+                rubric_id: &str,
+                version: u32,
+                sha256: &str,
+                body: &str,
+                now: DateTime<Utc>,
+            ) -> Result<RubricVersion, DbError> {
+                sqlx::query(
+                    "INSERT INTO rubric_versions (rubric_id, version, sha256, body, first_used_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (rubric_id, version) DO NOTHING",
+                )
+                .bind(rubric_id)
+                .bind(i64::from(version))
+                .bind(sha256)
+                .bind(body)
+                .bind(to_db(now))
+                .execute(&self.$writer)
+                .await
+                .map_err(DbError::db("recording a rubric version"))?;
+                // Read from the writer: the row may be the one just written.
+                Self::read_rubric_version(&self.$writer, rubric_id, version)
+                    .await?
+                    .ok_or_else(|| DbError::Corrupt(format!(
+                        "rubric {rubric_id} v{version} vanished after it was recorded"
+                    )))
+            }
+
+            async fn rubric_version(
+                &self,
+                rubric_id: &str,
+                version: u32,
+            ) -> Result<Option<RubricVersion>, DbError> {
+                Self::read_rubric_version(&self.$reader, rubric_id, version).await
+            }
+
+            async fn lock_rep_intake(&self, rep_id: &str) -> Result<RepLock, DbError> {
+                self.hold_rep(rep_id).await
             }
 
             async fn health_check(&self) -> Result<(), DbError> {
@@ -526,6 +599,59 @@ macro_rules! impl_repo {
                 .map_err(DbError::db("looking up a token"))?
                 .map(TokenRow::into_domain)
                 .transpose()
+            }
+
+            async fn create_session(
+                &self,
+                id_hash: &str,
+                token_hash: &str,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<(), DbError> {
+                let mut tx = self.begin().await?;
+                sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
+                    .bind(to_db(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::db("sweeping ended sessions"))?;
+                sqlx::query(
+                    "INSERT INTO web_sessions (id_hash, token_hash, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id_hash)
+                .bind(token_hash)
+                .bind(to_db(now))
+                .bind(to_db(expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::db("starting a session"))?;
+                tx.commit()
+                    .await
+                    .map_err(DbError::db("committing a session"))
+            }
+
+            async fn find_session(
+                &self,
+                id_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<Option<String>, DbError> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT token_hash FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(to_db(now))
+                .fetch_optional(&self.$reader)
+                .await
+                .map_err(DbError::db("looking up a session"))
+            }
+
+            async fn end_session(&self, id_hash: &str) -> Result<(), DbError> {
+                sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.$writer)
+                    .await
+                    .map_err(DbError::db("ending a session"))?;
+                Ok(())
             }
 
             async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError> {

@@ -9,6 +9,7 @@
 mod backend;
 mod error;
 mod postgres;
+mod rep_lock;
 mod rows;
 mod sqlite;
 pub mod tokens;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 use super::queue::RetryPolicy;
 pub use super::queue::{Job, JobState};
 pub use error::DbError;
+pub use rep_lock::RepLock;
 pub use tokens::TokenRepo;
 pub use uploads::UploadRepo;
 
@@ -230,6 +232,17 @@ impl QueueDepth {
     }
 }
 
+/// A rubric version as it was when first graded with: the exact text behind
+/// every grade that names this `(rubric_id, version)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RubricVersion {
+    pub rubric_id: String,
+    pub version: u32,
+    pub sha256: String,
+    pub body: String,
+    pub first_used_at: DateTime<Utc>,
+}
+
 /// The database, whichever it is (certification storage included).
 #[async_trait]
 pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
@@ -244,7 +257,32 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Created, DbError>;
 
+    /// Waits until no other intake of this rep sits between its retake check
+    /// and its insert — in this process, or on PostgreSQL in any process that
+    /// shares the database — and holds the others off until the guard is
+    /// released or dropped (see `rep_lock`).
+    async fn lock_rep_intake(&self, rep_id: &str) -> Result<RepLock, DbError>;
+
     async fn get_submission(&self, id: Uuid) -> Result<Option<SubmissionView>, DbError>;
+
+    /// Records that `version` of a rubric is graded with this text, unless
+    /// that version was recorded before; returns what is recorded, so a
+    /// caller holding other bytes under the same version sees the conflict.
+    async fn record_rubric_version(
+        &self,
+        rubric_id: &str,
+        version: u32,
+        sha256: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RubricVersion, DbError>;
+
+    /// The recorded text of one rubric version, if it was ever graded with.
+    async fn rubric_version(
+        &self,
+        rubric_id: &str,
+        version: u32,
+    ) -> Result<Option<RubricVersion>, DbError>;
 
     /// The rep's submissions, newest first, at most `min(limit, MAX_PAGE)`.
     async fn list_submissions(&self, rep_id: &str, limit: u32) -> Result<Vec<Submission>, DbError>;
@@ -302,12 +340,14 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
     ) -> Result<FailOutcome, DbError>;
 
     /// A failure no retry fixes (an undecodable file): the job dies now and the
-    /// submission fails with `reason`, which the rep will read.
+    /// submission fails with `reason`, which the rep will read; `detail` (say
+    /// the decoder's own words) is the job's `last_error`, for operators.
     async fn fail_permanent(
         &self,
         job_id: Uuid,
         attempt: u32,
         reason: &str,
+        detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DbError>;
 

@@ -93,6 +93,26 @@ pub trait TokenRepo: Send + Sync {
 
     /// Revokes a token; false when there was no live token with that id.
     async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError>;
+
+    /// Starts a browser session for the token with `token_hash`, until
+    /// `expires_at`; sessions already over are swept out on the way.
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), DbError>;
+
+    /// The hash of the token a live session was started with.
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, DbError>;
+
+    /// Ends a session (signing out); ending one that is gone is not an error.
+    async fn end_session(&self, id_hash: &str) -> Result<(), DbError>;
 }
 
 pub(crate) fn validate_token(new: &NewToken) -> Result<(), DbError> {

@@ -25,6 +25,8 @@ pub enum ObjectError {
     },
     #[error("{0} is not supported by this object store")]
     Unsupported(&'static str),
+    #[error("object {key} is larger than {max_bytes} bytes")]
+    TooLarge { key: String, max_bytes: u64 },
 }
 
 impl ObjectError {
@@ -45,7 +47,8 @@ impl ObjectError {
             | ObjectError::BadKey { .. }
             | ObjectError::NotFound(_)
             | ObjectError::Invalid(_)
-            | ObjectError::Unsupported(_) => false,
+            | ObjectError::Unsupported(_)
+            | ObjectError::TooLarge { .. } => false,
         }
     }
 }

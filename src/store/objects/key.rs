@@ -25,6 +25,18 @@ impl ObjectKey {
         ))
     }
 
+    /// A fresh key for a recording moved out of reach of the rep who sent it
+    /// (a checked direct upload): `recordings/{yyyy}/{mm}/{uuid v7}`. No
+    /// presigned URL is ever made for this prefix.
+    pub fn new_recording(now: DateTime<Utc>) -> ObjectKey {
+        ObjectKey(format!(
+            "recordings/{:04}/{:02}/{}",
+            now.year(),
+            now.month(),
+            Uuid::now_v7()
+        ))
+    }
+
     /// Accepts a stored key (say, from a submission row) after checking it:
     /// segments of `[A-Za-z0-9._-]`, no `.` or `..` segment, no empty segment,
     /// no leading slash. Anything else is refused, not repaired.

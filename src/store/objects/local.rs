@@ -73,9 +73,20 @@ impl ObjectStore for LocalStore {
             .map(drop)
     }
 
-    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
+    async fn get_to_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<u64, ObjectError> {
         let src = self.path_of(key);
         match tokio::fs::metadata(&src).await {
+            Ok(m) if m.is_file() && m.len() > max_bytes => {
+                return Err(ObjectError::TooLarge {
+                    key: key.to_string(),
+                    max_bytes,
+                })
+            }
             Ok(m) if m.is_file() => {}
             Ok(_) => return Err(ObjectError::NotFound(key.to_string())),
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -83,7 +94,26 @@ impl ObjectStore for LocalStore {
             }
             Err(e) => return Err(ObjectError::io(&src)(e)),
         }
+        // Only intake writes under the root, so the size just read holds.
         write_atomically(path, |tmp| tokio::fs::copy(src, tmp)).await
+    }
+
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError> {
+        let src = self.path_of(from);
+        if !tokio::fs::try_exists(&src)
+            .await
+            .map_err(ObjectError::io(&src))?
+        {
+            return Err(ObjectError::NotFound(from.to_string()));
+        }
+        let dest = self.path_of(to);
+        if let Some(dir) = dest.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(ObjectError::io(dir))?;
+        }
+        write_atomically(&dest, |tmp| tokio::fs::copy(src, tmp)).await?;
+        Ok(())
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {

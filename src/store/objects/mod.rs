@@ -40,8 +40,20 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<(), ObjectError>;
 
     /// Streams the object into a new file at `path`. A missing object is
-    /// `ObjectNotFound`; a partial download leaves no file behind.
-    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError>;
+    /// `ObjectNotFound`; one larger than `max_bytes` is `TooLarge`, refused
+    /// as soon as that is known (an object can be replaced behind our back
+    /// in a bucket; a worker's disk must not fill because of it); a partial
+    /// download leaves no file behind.
+    async fn get_to_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<u64, ObjectError>;
+
+    /// Copies the object at `from` to `to` inside the store (server-side on
+    /// S3), replacing any object at `to`. A missing `from` is `NotFound`.
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError>;
 
     /// Removes the object; removing a missing object is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError>;

@@ -280,8 +280,17 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn get_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
+    async fn get_to_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<u64, ObjectError> {
         let full = self.full_key(key);
+        let too_large = || ObjectError::TooLarge {
+            key: key.to_string(),
+            max_bytes,
+        };
         let out = match self
             .client
             .get_object()
@@ -296,18 +305,56 @@ impl ObjectStore for S3Store {
             }
             Err(e) => return Err(s3_err("get", &full)(e)),
         };
+        if out
+            .content_length
+            .is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > max_bytes)
+        {
+            return Err(too_large());
+        }
         let mut body = out.body;
-        write_atomically(path, |tmp| async move {
+        // The declared length is the server's word; the count is ours.
+        let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let over_in = over.clone();
+        let written = write_atomically(path, |tmp| async move {
             let mut file = tokio::fs::File::create(&tmp).await?;
             let mut written = 0u64;
             while let Some(chunk) = body.try_next().await.map_err(std::io::Error::other)? {
-                file.write_all(&chunk).await?;
                 written += chunk.len() as u64;
+                if written > max_bytes {
+                    over_in.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(std::io::Error::other("object over the size limit"));
+                }
+                file.write_all(&chunk).await?;
             }
             file.flush().await?;
             Ok(written)
         })
-        .await
+        .await;
+        match written {
+            Err(_) if over.load(std::sync::atomic::Ordering::Relaxed) => Err(too_large()),
+            other => other,
+        }
+    }
+
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError> {
+        let (src, dest) = (self.full_key(from), self.full_key(to));
+        // Keys are plain `[A-Za-z0-9._-/]` (ObjectKey), so the copy source
+        // needs no escaping.
+        match self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, src))
+            .key(&dest)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                Err(ObjectError::NotFound(from.to_string()))
+            }
+            Err(e) => Err(s3_err("copy", &src)(e)),
+        }
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {

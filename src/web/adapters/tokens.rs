@@ -8,8 +8,9 @@
 use async_trait::async_trait;
 use axum::http::StatusCode;
 
-use crate::service::api::auth::{caller_of, Caller};
+use crate::service::api::auth::{caller_of, caller_of_hash, Caller};
 use crate::service::api::certification::reviewer_name;
+use crate::service::api::ApiError;
 use crate::service::api::ApiState;
 
 use super::super::auth::{Authenticator, Principal, Role};
@@ -31,14 +32,22 @@ impl ApiTokens {
 #[async_trait]
 impl Authenticator for ApiTokens {
     async fn authenticate(&self, token: &str) -> Result<Option<Principal>, WebError> {
-        match caller_of(&self.api, token).await {
-            Ok(caller) => Ok(principal_of(&caller)),
-            // Unknown or revoked: not signed in (the page offers sign-in).
-            Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(None),
-            // The store failing is not the person's fault: an error page, not
-            // "your token is wrong".
-            Err(e) => Err(e.into()),
-        }
+        signed_in(caller_of(&self.api, token).await)
+    }
+
+    async fn authenticate_hash(&self, token_hash: &str) -> Result<Option<Principal>, WebError> {
+        signed_in(caller_of_hash(&self.api, token_hash).await)
+    }
+}
+
+fn signed_in(caller: Result<Caller, ApiError>) -> Result<Option<Principal>, WebError> {
+    match caller {
+        Ok(caller) => Ok(principal_of(&caller)),
+        // Unknown, expired or revoked: not signed in (the page offers sign-in).
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(None),
+        // The store failing is not the person's fault: an error page, not
+        // "your token is wrong".
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -11,7 +11,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY
 use axum::http::HeaderValue;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::{session_token, Principal, Role};
+use super::auth::{Principal, Role};
 use super::error::WebError;
 use super::WebState;
 
@@ -102,10 +102,7 @@ pub async fn home(
     axum::extract::State(state): axum::extract::State<WebState>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, WebError> {
-    let principal = match session_token(&headers) {
-        Some(token) => state.auth.authenticate(&token).await?,
-        None => None,
-    };
+    let principal = crate::web::auth::signed_in(&state, &headers).await?;
     Ok(match principal {
         Some(p) => Redirect::to(p.role.home()).into_response(),
         None => Redirect::to("/sign-in").into_response(),

@@ -101,6 +101,10 @@ pub struct RecordPage {
     /// e.g. "3:00 to 5:00", from the rubric's timing target.
     pub target: Option<String>,
     pub max_mb: u64,
+    /// Why the rep cannot submit for this scenario yet (cooldown, attempts
+    /// used, one still being graded), said before they record, not after
+    /// the upload; `None` when they may.
+    pub blocked: Option<String>,
 }
 
 pub async fn new_pitch(
@@ -143,7 +147,32 @@ pub async fn new_pitch(
             )
         }),
         max_mb: state.api.config.max_upload_bytes / (1024 * 1024),
+        blocked: retake_blocked(&state, &viewer.id, &r.id).await?,
     })
+}
+
+/// The retake policy's answer for this rep and this rubric's track, when it
+/// is "not now"; what intake would refuse the upload with.
+async fn retake_blocked(
+    state: &WebState,
+    rep_id: &str,
+    rubric_id: &str,
+) -> Result<Option<String>, WebError> {
+    let Some(program) = state.api.config.program.as_ref() else {
+        return Ok(None);
+    };
+    let Some(track) = program.track_for_rubric(rubric_id) else {
+        return Ok(None);
+    };
+    let check = crate::certify::retake::check(
+        state.parts.repo.as_ref(),
+        program,
+        rep_id,
+        &track.id,
+        chrono::Utc::now(),
+    )
+    .await?;
+    Ok((!check.allowed).then_some(check.message))
 }
 
 /// `POST /rep/submissions` (multipart: `rubric`, optional `idempotency_key`,
@@ -204,14 +233,20 @@ async fn receive(
     while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
         match field.name().unwrap_or("") {
             "rubric" => {
-                let id = small_text(field.text().await.map_err(bad)?)?;
+                let id = state.api.intake.text_field(&mut field, "rubric").await?;
                 // Checked as it arrives (the form sends it first), so an
                 // unknown rubric costs no upload.
                 state.api.intake.check_rubric(&id)?;
                 rubric = Some(id);
             }
             "idempotency_key" => {
-                key = idempotency_key(&small_text(field.text().await.map_err(bad)?)?)?
+                key = idempotency_key(
+                    &state
+                        .api
+                        .intake
+                        .text_field(&mut field, "idempotency_key")
+                        .await?,
+                )?
             }
             "recording" if upload.is_some() => {
                 return Err(WebError::BadRequest(
@@ -243,13 +278,6 @@ fn idempotency_key(value: &str) -> Result<Option<String>, WebError> {
         WebError::BadRequest("the idempotency key must be visible ASCII characters".into())
     })?;
     Ok(Some(crate::intake::idempotency_key(value)?))
-}
-
-fn small_text(s: String) -> Result<String, WebError> {
-    if s.len() > 200 {
-        return Err(WebError::BadRequest("a form field is too long".into()));
-    }
-    Ok(s.trim().to_string())
 }
 
 #[derive(Template)]

@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use async_trait::async_trait;
+
+use super::rep_lock::{RepLock, RepMutexes, SharedLock};
 use super::ConnectOptions;
 use crate::store::queue::RetryPolicy;
 use crate::store::DbError;
@@ -25,6 +28,32 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/db/postgres
 pub(crate) struct PgRepo {
     pool: PgPool,
     retry: RetryPolicy,
+    /// Intakes of one rep, one at a time, first in this process (`rep_lock`)…
+    reps: RepMutexes,
+    /// …then across processes: a few connections of their own that only hold
+    /// advisory locks, so a burst of reps locking never takes the connections
+    /// their retake checks read with.
+    locks: PgPool,
+}
+
+/// Advisory-lock class of rep intakes (the first key of the two-key form), so
+/// they cannot collide with any other advisory lock on the database.
+const REP_INTAKE_LOCK_CLASS: i32 = 0x7067_0001;
+
+/// Connections kept for holding rep-intake locks.
+const LOCK_CONNECTIONS: u32 = 4;
+
+/// The advisory lock's transaction: ending it, by commit or by drop, unlocks.
+struct HeldAdvisoryLock(Tx);
+
+#[async_trait]
+impl SharedLock for HeldAdvisoryLock {
+    async fn release(self: Box<Self>) -> Result<(), DbError> {
+        self.0
+            .commit()
+            .await
+            .map_err(DbError::db("releasing a rep's intake lock"))
+    }
 }
 
 impl PgRepo {
@@ -37,10 +66,35 @@ impl PgRepo {
             .map_err(DbError::db("connecting to PostgreSQL"))?;
         // The migrator takes an advisory lock, so workers starting together are safe.
         MIGRATOR.run(&pool).await?;
+        let locks = PgPoolOptions::new()
+            .max_connections(LOCK_CONNECTIONS)
+            // Waiting here is waiting for other intakes to finish, which is
+            // legitimate under a burst; the main pool's 10 s would refuse it.
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy(url)
+            .map_err(DbError::db("connecting to PostgreSQL"))?;
         Ok(PgRepo {
             pool,
             retry: options.retry,
+            reps: RepMutexes::default(),
+            locks,
         })
+    }
+
+    async fn hold_rep(&self, rep_id: &str) -> Result<RepLock, DbError> {
+        let local = self.reps.lock(rep_id).await;
+        let mut tx = self
+            .locks
+            .begin()
+            .await
+            .map_err(DbError::db("starting a rep's intake lock"))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(REP_INTAKE_LOCK_CLASS)
+            .bind(rep_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::db("taking a rep's intake lock"))?;
+        Ok(RepLock::new(local, Some(Box::new(HeldAdvisoryLock(tx)))))
     }
 
     async fn begin(&self) -> Result<Tx, DbError> {

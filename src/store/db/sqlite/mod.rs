@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+use super::rep_lock::{RepLock, RepMutexes};
 use super::ConnectOptions;
 use crate::store::queue::RetryPolicy;
 use crate::store::DbError;
@@ -29,6 +30,9 @@ pub(crate) struct SqliteRepo {
     writer: SqlitePool,
     readers: SqlitePool,
     retry: RetryPolicy,
+    /// Intakes of one rep, one at a time (`rep_lock`): this process is the
+    /// only writer of the file, so the in-process lock is the whole lock.
+    reps: RepMutexes,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -80,7 +84,12 @@ impl SqliteRepo {
             writer,
             readers,
             retry: options.retry,
+            reps: RepMutexes::default(),
         })
+    }
+
+    async fn hold_rep(&self, rep_id: &str) -> Result<RepLock, DbError> {
+        Ok(RepLock::new(self.reps.lock(rep_id).await, None))
     }
 
     async fn begin(&self) -> Result<Tx, DbError> {

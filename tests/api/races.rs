@@ -1,0 +1,176 @@
+//! Concurrency against the policies intake enforces: a rep firing many
+//! uploads at once gets exactly what the retake policy allows, on both
+//! databases.
+
+use std::sync::Arc;
+
+use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
+use pitchgrade::certify::Program;
+use serde_json::json;
+
+use crate::common::app::Db;
+use crate::common::app::{
+    repo_root, spawn_app_with, spoken_wav, AppOptions, TestApp, ADMIN_TOKEN, PITCH, RUBRIC,
+};
+
+fn program() -> Arc<Program> {
+    let root = repo_root();
+    let catalog = ProgramCatalog::load_dir(&root.join("rubrics")).expect("rubrics");
+    Arc::new(Program::load(&root.join("config/program.toml"), Some(&catalog)).expect("program"))
+}
+
+async fn enrol(app: &TestApp, rep: &str) {
+    for (path, body) in [
+        ("/v1/firms/acme", json!({"name": "Acme"})),
+        (
+            &*format!("/v1/reps/{rep}"),
+            json!({"firm": "acme", "role": "sales"}),
+        ),
+    ] {
+        let r = app
+            .client
+            .put(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+}
+
+/// 50 uploads at once from a rep with no history: the policy allows none while
+/// one is being graded, so exactly one is accepted and 49 are refused with the
+/// retake sentence — no 500s, no second submission.
+async fn fifty_at_once_make_exactly_one_attempt(db: Db) {
+    let app = spawn_app_with(AppOptions {
+        db,
+        program: Some(program()),
+        ..AppOptions::default()
+    })
+    .await;
+    enrol(&app, "carol").await;
+    let carol = app.token("rep", Some("carol")).await;
+    let (wav, _) = spoken_wav(app.dir.path(), PITCH);
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (app, carol, wav, barrier) = (app.clone(), carol.clone(), wav.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let r = app
+                .upload(&carol, &[("rubric", RUBRIC)], Some(wav), None)
+                .await;
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body)
+        }));
+    }
+    let mut accepted = 0;
+    let mut refused = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("upload task");
+        match status {
+            202 => accepted += 1,
+            409 => {
+                assert_eq!(body["error"]["code"], "retake_not_allowed", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((accepted, refused), (1, 49));
+    let stored = app
+        .parts
+        .repo
+        .list_submissions("carol", 500)
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 1, "one submission stored: {stored:?}");
+    // The refused uploads left no recordings behind (local store only).
+    if app.objects_dir.is_some() {
+        assert_eq!(app.stored_objects().len(), 1, "{:?}", app.stored_objects());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_fifty_at_once_make_exactly_one_attempt() {
+    fifty_at_once_make_exactly_one_attempt(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_fifty_at_once_make_exactly_one_attempt() {
+    fifty_at_once_make_exactly_one_attempt(Db::Postgres).await;
+}
+
+/// The record page asks the retake policy before the rep records: with an
+/// attempt still being graded it says so instead of offering the recorder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_page_says_not_yet_before_the_rep_records() {
+    use pitchgrade::service::api::{ApiConfig, ApiState};
+    let app = spawn_app_with(AppOptions {
+        program: Some(program()),
+        ..AppOptions::default()
+    })
+    .await;
+    enrol(&app, "dora").await;
+    let dora = app.token("rep", Some("dora")).await;
+    let config = ApiConfig {
+        admin_token: Some(ADMIN_TOKEN.into()),
+        scratch_dir: app.dir.path().to_path_buf(),
+        program: Some(program()),
+        min_recording_share: 0.0,
+        ..ApiConfig::default()
+    };
+    let router = pitchgrade::web::app(
+        ApiState::new(app.parts.clone(), config),
+        pitchgrade::web::WebOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed = client
+        .post(format!("{base}/sign-in"))
+        .form(&[("token", dora.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let record_page = || async {
+        client
+            .get(format!("{base}/rep/new/{RUBRIC}"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = record_page().await;
+    assert!(
+        before.contains("id=\"rec-start\""),
+        "the recorder is offered"
+    );
+    assert!(!before.contains("retake-blocked"));
+
+    let (wav, _) = spoken_wav(app.dir.path(), PITCH);
+    let r = app
+        .upload(&dora, &[("rubric", RUBRIC)], Some(wav), None)
+        .await;
+    assert_eq!(r.status(), 202);
+    let after = record_page().await;
+    assert!(after.contains("id=\"retake-blocked\""), "{after}");
+    assert!(after.contains("still being graded"), "{after}");
+    assert!(
+        !after.contains("id=\"rec-start\""),
+        "no recorder while blocked"
+    );
+}
