@@ -4,8 +4,10 @@
 //! `ingest` (decode + delivery features) → `transcribe` (words with times) →
 //! `rubric` + `score` (measured and judged criteria, decision) → `pipeline`
 //! (sequences the stages for the CLI and the worker) → `service` (queue,
-//! workers, HTTP API).
+//! workers, HTTP API). `backend_http` is the retry policy every hosted
+//! backend (speech API, LLM judge) sends its requests through.
 
+pub mod backend_http;
 pub mod certify;
 pub mod commands;
 pub mod ingest;
