@@ -1,7 +1,7 @@
 //! The OpenAI and Anthropic judges through their real client code, against a
 //! local HTTP double answering with the APIs' real response shapes.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -75,9 +75,9 @@ fn config(server: &MockServer, base: &str, samples: u32) -> LlmConfig {
     c.samples = samples;
     c.timeout = Duration::from_secs(5);
     c.retry = RetryPolicy {
-        attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
+        max_retries: 2,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
     };
     c
 }
@@ -334,6 +334,63 @@ async fn openai_429_then_success_is_retried() {
     let v = openai(&server, 1).await.expect("verdict after retry");
     assert_eq!(v.level, "met");
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
+async fn openai_429_with_an_http_date_retry_after_waits_for_it_then_succeeds() {
+    let server = MockServer::start().await;
+    // What a CDN in front of an API sends: the date form, two seconds ahead.
+    let until = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    Mock::given(method("POST"))
+        .respond_with(rate_limited().insert_header("retry-after", until.as_str()))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok(completion(vec![choice(
+            0,
+            Some(answer("met", &["closes the books in two days"])),
+            None,
+            "stop",
+        )])))
+        .mount(&server)
+        .await;
+    let mut c = config(&server, "/v1", 1);
+    // Room for the server's wait; the backoff alone would be 5-10 ms.
+    c.retry.max_backoff = Duration::from_secs(5);
+    let judge = OpenAiJudge::new(c).expect("judge");
+    let started = Instant::now();
+    let v = judge
+        .judge(&rubric(), &question(), &transcript())
+        .await
+        .expect("verdict after the server's wait");
+    let waited = started.elapsed();
+    assert_eq!(v.level, "met");
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    // The date has whole seconds, so the wait is between one and two seconds.
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(4),
+        "Retry-After {until}: waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn openai_retry_after_beyond_max_backoff_gives_up_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(rate_limited().insert_header("retry-after", "60"))
+        .mount(&server)
+        .await;
+    match openai(&server, 1).await {
+        Err(JudgeError::Transport { message, .. }) => {
+            assert!(
+                message.contains("429") && message.contains("retry after 60s"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Transport, got {other:?}"),
+    }
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
 }
 
 #[tokio::test]

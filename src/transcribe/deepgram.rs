@@ -8,12 +8,12 @@ use serde::Deserialize;
 use super::config::{DeepgramConfig, TranscriberConfig};
 use super::draft::{segments_from_words, Draft};
 use super::guards::GuardConfig;
-use super::retry::{send_with_retry, RetryPolicy};
 use super::wav::encode_wav;
 use super::{
     ensure_audio, http_client, prompt, Capabilities, TranscribeError, TranscribeOptions,
-    Transcriber, Transcript, Word,
+    Transcriber, Transcript, Word, MAX_RESPONSE_BYTES,
 };
+use crate::backend_http::{send_with_retry, RetryPolicy};
 use crate::ingest::Pcm;
 
 const NAME: &str = "deepgram";
@@ -90,7 +90,7 @@ impl Transcriber for DeepgramTranscriber {
         ensure_audio(NAME, audio)?;
         let wav = encode_wav(&audio.samples);
         let query = self.query(&options.vocabulary);
-        let body = send_with_retry(NAME, &self.retry, || {
+        let body = send_with_retry(NAME, &self.retry, MAX_RESPONSE_BYTES, || {
             self.client
                 .post(self.url.clone())
                 .query(&query)

@@ -2,6 +2,8 @@
 //!
 //! Backends: `local` (whisper.cpp via whisper-rs, the offline default),
 //! `openai` (any OpenAI-compatible `/v1/audio/transcriptions`), `deepgram`.
+//! The hosted two send through [`crate::backend_http`], the retry policy they
+//! share with the LLM judges.
 
 mod chunk;
 pub mod config;
@@ -13,7 +15,6 @@ pub mod guards;
 pub mod local;
 pub mod openai;
 pub mod prompt;
-mod retry;
 pub mod transcript;
 mod wav;
 pub mod wer;
@@ -22,6 +23,7 @@ pub use config::{ApiKey, BackendKind, DeepgramConfig, OpenAiConfig, TranscriberC
 pub use guards::GuardConfig;
 pub use transcript::{Capabilities, DroppedSegment, Segment, Transcript, Word};
 
+use crate::backend_http::{BackendHttpError, RetryPolicy};
 use crate::ingest::Pcm;
 
 /// The backend `cfg` names, ready to use. The local backend verifies and
@@ -57,8 +59,14 @@ fn http_client(backend: &str, cfg: &TranscriberConfig) -> Result<reqwest::Client
         })
 }
 
-fn retry_policy(cfg: &TranscriberConfig) -> retry::RetryPolicy {
-    retry::RetryPolicy {
+/// Bodies larger than this are refused: a transcript of hours of speech is a
+/// few MB of JSON, so anything bigger is a broken or hostile server.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The shared retry policy from the transcriber's settings (`max_retries`,
+/// `initial_backoff_ms`, `max_backoff_ms`).
+fn retry_policy(cfg: &TranscriberConfig) -> RetryPolicy {
+    RetryPolicy {
         max_retries: cfg.max_retries,
         initial_backoff: std::time::Duration::from_millis(cfg.initial_backoff_ms),
         max_backoff: std::time::Duration::from_millis(cfg.max_backoff_ms),
@@ -80,6 +88,21 @@ pub enum TranscribeError {
     /// Worth retrying later (5xx, 429 after our own retries, timeouts).
     #[error("{backend} (transient): {message}")]
     Transient { backend: String, message: String },
+}
+
+/// The shared HTTP error keeps its permanent/transient split, which is what
+/// the worker's retry-or-fail decision reads through [`TranscribeError::is_transient`].
+impl From<BackendHttpError> for TranscribeError {
+    fn from(e: BackendHttpError) -> Self {
+        match e {
+            BackendHttpError::Permanent { backend, message } => {
+                TranscribeError::Permanent { backend, message }
+            }
+            BackendHttpError::Transient { backend, message } => {
+                TranscribeError::Transient { backend, message }
+            }
+        }
+    }
 }
 
 impl TranscribeError {

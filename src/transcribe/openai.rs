@@ -13,12 +13,12 @@ use super::chunk::split_on_silence;
 use super::config::{OpenAiConfig, TranscriberConfig};
 use super::draft::{interpolate_words, Draft, DraftSegment};
 use super::guards::GuardConfig;
-use super::retry::{send_with_retry, RetryPolicy};
 use super::wav::{encode_wav, HEADER_BYTES};
 use super::{
     ensure_audio, http_client, prompt, Capabilities, TranscribeError, TranscribeOptions,
-    Transcriber, Transcript, Word,
+    Transcriber, Transcript, Word, MAX_RESPONSE_BYTES,
 };
+use crate::backend_http::{send_with_retry, RetryPolicy};
 use crate::ingest::{Pcm, SAMPLE_RATE};
 
 const NAME: &str = "openai";
@@ -84,7 +84,7 @@ impl OpenAiTranscriber {
         prompt: &str,
     ) -> Result<VerboseJson, TranscribeError> {
         let wav = encode_wav(samples);
-        let body = send_with_retry(NAME, &self.retry, || {
+        let body = send_with_retry(NAME, &self.retry, MAX_RESPONSE_BYTES, || {
             let mut request = self
                 .client
                 .post(&self.url)

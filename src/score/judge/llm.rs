@@ -1,6 +1,7 @@
 //! What the OpenAI and Anthropic judges share: the question put to the model,
 //! the answer's schema and parsing, quote verification, sample agreement, and
-//! retrying a busy API. Each API module only speaks its wire format.
+//! sending through the shared retry policy ([`crate::backend_http`]). Each API
+//! module only speaks its wire format.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Evidence, JudgeError, JudgedKind, Question, Verdict};
+use crate::backend_http::{send_with_retry, BackendHttpError};
 use crate::rubric::Rubric;
 use crate::score::evidence::TokenIndex;
 use crate::score::untrusted::{detect_injection, render};
@@ -25,6 +27,8 @@ pub struct LlmConfig {
     pub max_tokens: u32,
     /// Per request.
     pub timeout: Duration,
+    /// Retries for 408, 429, 5xx and timeouts; the same policy (and meaning)
+    /// as the hosted transcribers'.
     pub retry: RetryPolicy,
 }
 
@@ -41,7 +45,15 @@ impl LlmConfig {
             samples: 1,
             max_tokens: 1024,
             timeout: Duration::from_secs(60),
-            retry: RetryPolicy::default(),
+            // Four attempts in all (one fewer than a transcription): a judge
+            // call sits inside a grade a rep may be waiting for. A server may
+            // ask for up to 30 s between them; longer and the criterion is
+            // left unscored rather than the grade held up.
+            retry: RetryPolicy {
+                max_retries: 3,
+                initial_backoff: Duration::from_millis(500),
+                max_backoff: Duration::from_secs(30),
+            },
         }
     }
 
@@ -73,26 +85,9 @@ impl LlmConfig {
 /// Upper bound on samples: each one is a paid model call.
 pub const MAX_SAMPLES: u32 = 9;
 
-/// Retries for 408, 429 and 5xx (and connection failures); other answers are final.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in total, including the first.
-    pub attempts: u32,
-    /// First backoff; doubles each retry.
-    pub base_delay: Duration,
-    /// Ceiling for backoff and for a server's `Retry-After`.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+/// The judges' retry settings are the shared policy, re-exported here so
+/// `LlmConfig` users need not know where it lives.
+pub use crate::backend_http::RetryPolicy;
 
 /// A model's answer to one question, as the schema asks for it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -321,77 +316,31 @@ pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: Strin
 /// Largest response body read; a judge answer is a few kilobytes.
 const MAX_BODY: usize = 4 << 20;
 
-/// Sends a request built by `build`, retrying 408/429/5xx and connection
-/// failures with backoff (or the server's `Retry-After`, capped). Returns
-/// the body of the first 2xx answer.
+/// Sends a request built by `build` through the shared retry policy and
+/// returns the body of the first 2xx answer as text (every judge API answers
+/// JSON, so a body that is not UTF-8 is a broken server, not a retry).
 pub async fn send(
     judge: &str,
     policy: &RetryPolicy,
-    build: impl Fn() -> reqwest::RequestBuilder,
+    build: impl FnMut() -> reqwest::RequestBuilder,
 ) -> Result<String, JudgeError> {
-    let attempts = policy.attempts.max(1);
-    let mut last = String::new();
-    for attempt in 1..=attempts {
-        let wait = match build().send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                let retry_after = retry_after(&resp);
-                let body = read_body(resp)
-                    .await
-                    .map_err(|e| transport(judge, format!("reading response: {e}")))?;
-                if status.is_success() {
-                    return Ok(body);
-                }
-                last = format!("HTTP {status}: {}", snippet(&body));
-                let retryable =
-                    status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
-                if !retryable {
-                    return Err(transport(judge, last));
-                }
-                retry_after
-            }
-            Err(e) => {
-                last = format!("request failed: {e}");
-                None
-            }
-        };
-        if attempt < attempts {
-            let backoff = policy.base_delay.saturating_mul(1 << (attempt - 1).min(16));
-            tokio::time::sleep(wait.unwrap_or(backoff).min(policy.max_delay)).await;
+    let body = send_with_retry(judge, policy, MAX_BODY, build).await?;
+    String::from_utf8(body).map_err(|e| transport(judge, format!("response is not UTF-8: {e}")))
+}
+
+/// A judge has no retry-later path of its own (the grade marks the criterion
+/// unscored either way), so both kinds become `Transport`; the message keeps
+/// the HTTP status, the server's reason and, for transient failures, how many
+/// attempts were made.
+impl From<BackendHttpError> for JudgeError {
+    fn from(e: BackendHttpError) -> Self {
+        match e {
+            BackendHttpError::Permanent { backend, message }
+            | BackendHttpError::Transient { backend, message } => JudgeError::Transport {
+                judge: backend,
+                message,
+            },
         }
-    }
-    Err(transport(
-        judge,
-        format!("gave up after {attempts} attempt(s): {last}"),
-    ))
-}
-
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
-}
-
-async fn read_body(mut resp: reqwest::Response) -> Result<String, String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if buf.len() + chunk.len() > MAX_BODY {
-            return Err(format!("response larger than {MAX_BODY} bytes"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|e| format!("response is not UTF-8: {e}"))
-}
-
-fn snippet(body: &str) -> String {
-    let s = one_line(body);
-    match s.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s,
     }
 }
 

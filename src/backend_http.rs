@@ -1,24 +1,53 @@
-//! One HTTP retry policy for every hosted backend.
+//! One HTTP retry policy for every hosted backend: the speech APIs behind
+//! `transcribe` and the LLM judges behind `score::judge`.
 //!
-//! Hosted speech APIs rate-limit (429) and have bad minutes (5xx, timeouts); a
-//! grade should not fail for that. But a 400/401/413 will answer the same way
-//! however often we ask, so those fail at once with the server's message.
+//! Hosted APIs rate-limit (429) and have bad minutes (5xx, timeouts); a grade
+//! should not fail for that. But a 400/401/413 will answer the same way however
+//! often we ask, so those fail at once with the server's message. Both kinds of
+//! backend face the same servers' habits, so they share one loop: a fix here
+//! (a header format, a jitter bug) reaches every backend at once.
+//!
+//! Callers turn [`BackendHttpError`] into their own error type at their edge
+//! (`TranscribeError`, `JudgeError`), so this module knows nothing of either.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::{header::RETRY_AFTER, RequestBuilder, Response, StatusCode};
 
-use super::TranscribeError;
-
-/// Bodies larger than this are refused: a transcript of hours of speech is a
-/// few MB of JSON, so anything bigger is a broken or hostile server.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
-
-#[derive(Debug, Clone)]
-pub(crate) struct RetryPolicy {
+/// How hard to try a hosted backend before giving up on this request.
+///
+/// The same three numbers mean the same thing for every backend, so an
+/// operator who tunes one knows what the other does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 = one attempt only).
     pub max_retries: u32,
+    /// Backoff before the first retry; doubles per retry, with jitter.
     pub initial_backoff: Duration,
+    /// Longest wait between attempts. It caps the backoff, and a server's
+    /// `Retry-After` above it ends the retries at once: waiting longer than
+    /// the operator allowed would hold a worker hostage, and sending early
+    /// would only be refused again.
     pub max_backoff: Duration,
+}
+
+/// Why a request to a hosted backend failed, after any retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendHttpError {
+    /// Asking again will get the same answer (a 4xx other than 408/429, a
+    /// request that could not be built): the message holds the server's reason.
+    #[error("{backend}: {message}")]
+    Permanent { backend: String, message: String },
+    /// The backend may answer later (5xx, 429, timeouts) but did not within
+    /// the policy; the message says what the last attempt got and why we stopped.
+    #[error("{backend} (transient): {message}")]
+    Transient { backend: String, message: String },
+}
+
+impl BackendHttpError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendHttpError::Transient { .. })
+    }
 }
 
 /// What one attempt came to.
@@ -32,20 +61,25 @@ enum Attempt {
     Fail(String),
 }
 
-/// Sends the request `build` makes until it succeeds, retrying what can change.
-/// `build` is called once per attempt because multipart bodies cannot be cloned.
-/// Returns the success body.
+/// Sends the request `build` makes until it succeeds, retrying what can change,
+/// and returns the success body.
+///
+/// `build` is called once per attempt because multipart bodies cannot be
+/// cloned. `max_body_bytes` is the caller's, because only it knows how big a
+/// real answer gets (a judge's is kilobytes, hours of transcript megabytes):
+/// anything larger is a broken or hostile server and is not read into memory.
 pub(crate) async fn send_with_retry(
     backend: &str,
     policy: &RetryPolicy,
+    max_body_bytes: usize,
     mut build: impl FnMut() -> RequestBuilder,
-) -> Result<Vec<u8>, TranscribeError> {
+) -> Result<Vec<u8>, BackendHttpError> {
     let mut retries = 0;
     loop {
-        let (why, retry_after) = match attempt(build()).await {
+        let (why, retry_after) = match attempt(build(), max_body_bytes).await {
             Attempt::Done(body) => return Ok(body),
             Attempt::Fail(message) => {
-                return Err(TranscribeError::Permanent {
+                return Err(BackendHttpError::Permanent {
                     backend: backend.into(),
                     message,
                 })
@@ -53,19 +87,18 @@ pub(crate) async fn send_with_retry(
             Attempt::Retry { why, retry_after } => (why, retry_after),
         };
         if retries >= policy.max_retries {
-            return Err(TranscribeError::Transient {
+            return Err(BackendHttpError::Transient {
                 backend: backend.into(),
                 message: format!("{why} (gave up after {} attempts)", retries + 1),
             });
         }
         let wait = match retry_after {
             Some(wait) if wait > policy.max_backoff => {
-                return Err(TranscribeError::Transient {
+                return Err(BackendHttpError::Transient {
                     backend: backend.into(),
                     message: format!(
-                        "{why}; server asked to retry after {} s, longer than the {} s we wait",
-                        wait.as_secs(),
-                        policy.max_backoff.as_secs()
+                        "{why}; server asked to retry after {wait:?}, longer than the {:?} we wait",
+                        policy.max_backoff
                     ),
                 });
             }
@@ -78,7 +111,7 @@ pub(crate) async fn send_with_retry(
     }
 }
 
-async fn attempt(request: RequestBuilder) -> Attempt {
+async fn attempt(request: RequestBuilder, max_body_bytes: usize) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
@@ -97,7 +130,7 @@ async fn attempt(request: RequestBuilder) -> Attempt {
     };
     let status = response.status();
     let retry_after = retry_after(&response, SystemTime::now());
-    let body = match read_capped(response).await {
+    let body = match read_capped(response, max_body_bytes).await {
         Ok(b) => b,
         Err(why) => {
             return Attempt::Retry {
@@ -117,19 +150,23 @@ async fn attempt(request: RequestBuilder) -> Attempt {
     }
 }
 
+/// 408, 429 and 5xx: the server's state, not our request, is the problem.
+/// (Anthropic's 529 "overloaded" is a 5xx, so it is covered.)
 pub(crate) fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
 }
 
-async fn read_capped(mut response: Response) -> Result<Vec<u8>, String> {
+/// Reads the body chunk by chunk so an oversized one is refused before it is
+/// all in memory (`Content-Length` may be absent or lie).
+async fn read_capped(mut response: Response, max: usize) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
+                if body.len() + chunk.len() > max {
+                    return Err(format!("response larger than {max} bytes"));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -146,6 +183,9 @@ fn retry_after(response: &Response, now: SystemTime) -> Option<Duration> {
     parse_retry_after(value, now)
 }
 
+/// Both forms the RFC allows, because proxies and CDNs in front of an API
+/// send the date form even when the API itself sends seconds. A date in the
+/// past means "now". Anything else is ignored and the backoff applies.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
@@ -156,7 +196,8 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 }
 
 /// Exponential backoff with "equal jitter": half fixed, half random, so many
-/// clients rate-limited together do not come back in lockstep.
+/// clients rate-limited together do not come back in lockstep. The fixed half
+/// keeps a floor under the wait, so a retry never hammers a struggling server.
 pub(crate) fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
     let exp = policy
         .initial_backoff
@@ -166,13 +207,14 @@ pub(crate) fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
     half + half.mul_f64(fastrand::f64())
 }
 
-/// The start of an error body, for error messages (servers put the reason there).
+/// The start of an error body, for error messages: servers put the reason
+/// there, and a whole HTML error page would drown the log line.
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match text.char_indices().nth(300) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
+        None => text,
     }
 }
 
@@ -191,13 +233,36 @@ mod tests {
     #[test]
     fn backoff_grows_then_caps_with_jitter_in_range() {
         let p = policy();
-        for _ in 0..50 {
+        for _ in 0..200 {
             let first = backoff(&p, 0);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
             let third = backoff(&p, 2);
             assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
             let late = backoff(&p, 40);
             assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered_not_fixed() {
+        let p = policy();
+        let waits: std::collections::BTreeSet<Duration> = (0..50).map(|_| backoff(&p, 3)).collect();
+        assert!(waits.len() > 1, "50 backoffs all equal: {waits:?}");
+    }
+
+    #[test]
+    fn backoff_never_exceeds_max_even_with_huge_initial() {
+        let p = RetryPolicy {
+            max_retries: 1,
+            initial_backoff: Duration::from_secs(u64::MAX / 4),
+            max_backoff: Duration::from_secs(2),
+        };
+        for retry in [0, 1, 31, 32, u32::MAX] {
+            let wait = backoff(&p, retry);
+            assert!(
+                wait >= Duration::from_secs(1) && wait <= Duration::from_secs(2),
+                "{retry}: {wait:?}"
+            );
         }
     }
 
@@ -210,16 +275,38 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
             Some(Duration::from_secs(30))
         );
+        // The obsolete forms RFC 9110 still asks recipients to accept.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:02 GMT", now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:05 2015", now),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn retry_after_round_trips_a_date_we_format() {
+        let now = SystemTime::now();
+        let header = httpdate::fmt_http_date(now + Duration::from_secs(2));
+        let wait = parse_retry_after(&header, now).expect("parses");
+        // The date form has whole seconds, so up to a second is lost.
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(2),
+            "{header}: {wait:?}"
+        );
     }
 
     #[test]
     fn only_408_429_and_5xx_are_retryable() {
-        for code in [408, 429, 500, 502, 503, 504] {
+        for code in [408, 429, 500, 502, 503, 504, 529] {
             assert!(is_retryable(StatusCode::from_u16(code).unwrap()), "{code}");
         }
         for code in [400, 401, 403, 404, 413, 415, 422] {
@@ -232,5 +319,13 @@ mod tests {
         let long = "é".repeat(400);
         let s = snippet(long.as_bytes());
         assert_eq!(s.chars().count(), 301);
+    }
+
+    #[test]
+    fn snippet_folds_whitespace_to_one_line() {
+        assert_eq!(
+            snippet(b"  {\n  \"error\":\t\"busy\"\n}\n"),
+            "{ \"error\": \"busy\" }"
+        );
     }
 }
