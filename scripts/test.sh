@@ -15,5 +15,9 @@ eval "$(scripts/garage.sh)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
 # Incremental state is several GB per test binary and buys nothing on a fresh clone.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# Formatting first: it costs a second and fails fast. (Clippy is scripts/lint.sh:
+# its check build of every dependency does not fit a fresh machine's CI budget
+# beside the test build.)
+cargo fmt --check
 # Plain `cargo test`: lib, bins, integration and doc tests; benches are run by hand (BENCHMARKS.md).
 cargo test --locked -- --test-threads=2
