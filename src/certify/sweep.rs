@@ -131,20 +131,7 @@ async fn pass(
     }
 
     // 3. Reminders: certifications inside the largest reminder window.
-    let horizon = program
-        .tracks
-        .values()
-        .map(|t| t.window_days())
-        .max()
-        .unwrap_or(0);
-    let mut pages = CertPages::new(
-        CertFilter {
-            status: Some(CertStatus::Valid),
-            expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
-            ..CertFilter::default()
-        },
-        BATCH,
-    );
+    let mut pages = reminder_pages(program, now);
     for _ in 0..MAX_BATCHES {
         let Some(page) = pages.next(repo).await? else {
             break;
@@ -173,6 +160,25 @@ async fn pass(
         }
     }
     Ok(())
+}
+
+/// Valid certifications inside the largest reminder window at `now`: every
+/// one a reminder or a lapse could be due for.
+fn reminder_pages(program: &Program, now: DateTime<Utc>) -> CertPages {
+    let horizon = program
+        .tracks
+        .values()
+        .map(|t| t.window_days())
+        .max()
+        .unwrap_or(0);
+    CertPages::new(
+        CertFilter {
+            status: Some(CertStatus::Valid),
+            expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
+            ..CertFilter::default()
+        },
+        BATCH,
+    )
 }
 
 /// Extends the lease between batches; false (and `lease_lost`) when another
@@ -232,20 +238,7 @@ pub async fn preview(
                 payload: e.payload,
             }));
     };
-    let horizon = program
-        .tracks
-        .values()
-        .map(|t| t.window_days())
-        .max()
-        .unwrap_or(0);
-    let mut pages = CertPages::new(
-        CertFilter {
-            status: Some(CertStatus::Valid),
-            expires_by: Some(now + TimeDelta::days(i64::from(horizon))),
-            ..CertFilter::default()
-        },
-        BATCH,
-    );
+    let mut pages = reminder_pages(program, now);
     let mut lapsing: BTreeMap<String, ()> = BTreeMap::new();
     let mut reminding = Vec::new();
     for _ in 0..MAX_BATCHES {

@@ -55,23 +55,20 @@ pub enum HistoryError {
 
 /// Every rubric of `catalog` whose version was graded with under other bytes.
 pub async fn check(repo: &dyn Repo, catalog: &RubricCatalog) -> Result<(), HistoryError> {
-    let mut conflicts = Vec::new();
-    for loaded in catalog.iter() {
-        if let Some(c) = conflict(repo, loaded).await? {
-            conflicts.push(c);
-        }
-    }
-    if conflicts.is_empty() {
-        Ok(())
-    } else {
-        Err(HistoryError::Changed(conflicts))
-    }
+    check_all(repo, catalog.iter()).await
 }
 
 /// The same check for single files (`rubric lint`).
 pub async fn check_files(repo: &dyn Repo, files: &[LoadedRubric]) -> Result<(), HistoryError> {
+    check_all(repo, files.iter()).await
+}
+
+async fn check_all<'a>(
+    repo: &dyn Repo,
+    rubrics: impl Iterator<Item = &'a LoadedRubric>,
+) -> Result<(), HistoryError> {
     let mut conflicts = Vec::new();
-    for loaded in files {
+    for loaded in rubrics {
         if let Some(c) = conflict(repo, loaded).await? {
             conflicts.push(c);
         }
