@@ -339,3 +339,64 @@ fn cli_limits_flags_apply() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than the 6-second limit"));
 }
+
+/// A bounded fuzz run in every test pass (the long one is `fuzz-ingest`,
+/// BENCHMARKS.md): 240 mutations of short recordings in four containers and
+/// of the real browser recording. Each input must come back — decoded or
+/// refused — without a panic escaping and within 20 s.
+#[test]
+fn mutated_recordings_are_refused_or_decoded_never_crash() {
+    use pitchgrade::ingest::mutate::{mutate, Rng};
+    let dir = tempfile::tempdir().unwrap();
+    let mut seeds = vec![std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/chrome-mediarecorder.webm"),
+    )
+    .unwrap()];
+    for (ext, codec) in [
+        ("wav", "pcm_s16le"),
+        ("mp3", "libmp3lame"),
+        ("m4a", "aac"),
+        ("flac", "flac"),
+    ] {
+        let path = dir.path().join(format!("seed.{ext}"));
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+            .args([
+                "-i",
+                "sine=frequency=220:duration=1.5",
+                "-ac",
+                "1",
+                "-ar",
+                "16000",
+            ])
+            .args(["-c:a", codec])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg (scripts/setup.sh installs it)");
+        assert!(status.success(), "{ext}");
+        seeds.push(std::fs::read(&path).unwrap());
+    }
+    let input = dir.path().join("input");
+    let mut rng = Rng::new(20261202);
+    for round in 0..240 {
+        let seed = &seeds[rng.below(seeds.len())];
+        let other = &seeds[rng.below(seeds.len())];
+        let data = mutate(seed, other, &mut rng);
+        std::fs::write(&input, &data).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = input.clone();
+        let worker = std::thread::spawn(move || {
+            let _ = tx.send(analyze_file(&path, &Limits::default(), false).is_ok());
+        });
+        let answered = rx.recv_timeout(std::time::Duration::from_secs(20));
+        if answered.is_err() {
+            let kept = dir.path().join(format!("crash-{round}.bin"));
+            std::fs::copy(&input, &kept).unwrap();
+            panic!(
+                "round {round}: no answer (a panic or a hang); input kept at {}",
+                kept.display()
+            );
+        }
+        worker.join().expect("the analysis thread ends");
+    }
+}

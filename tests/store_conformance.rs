@@ -474,10 +474,13 @@ async fn transient_failures_back_off_then_die_with_the_reason(repo: Arc<dyn Repo
     else {
         panic!("the last attempt must kill the job");
     };
+    // The rep's sentence; the backend's answer stays on the job.
     assert!(
-        reason.contains("3 attempts") && reason.contains("HTTP 503"),
+        reason.contains("3 attempts") && !reason.contains("HTTP 503"),
         "{reason}"
     );
+    let dead = repo.get_job(job.job_id).await.unwrap().unwrap();
+    assert_eq!(dead.last_error.as_deref(), Some("judge: HTTP 503"));
     let view = repo.get_submission(c.submission.id).await.unwrap().unwrap();
     assert_eq!(view.submission.status, SubmissionStatus::Failed);
     assert_eq!(

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod error;
 pub mod features;
 pub mod limits;
+pub mod mutate;
 pub mod report;
 pub mod resample;
 pub mod source;
