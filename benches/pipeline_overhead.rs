@@ -160,6 +160,7 @@ impl Judge for StandInJudge {
             evidence,
             rationale: "stand-in".into(),
             raw: None,
+            unsure: None,
         };
         self.busy_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);

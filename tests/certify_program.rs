@@ -4,7 +4,6 @@
 //! meant to write.
 
 #[path = "common/certify.rs"]
-#[allow(dead_code)]
 mod seed;
 
 use std::path::{Path, PathBuf};

@@ -1127,6 +1127,8 @@ fn schedule_after_first_cert(
 // Report figures, computed from the model's own records
 // ---------------------------------------------------------------------------
 
+/// Tier drops by firm: (tier now, tier after, when).
+type Drops<'a> = BTreeMap<String, (Option<&'a str>, Option<&'a str>, DateTime<Utc>)>;
 struct ExpectedReport {
     pass: (u32, u32),
     first: BTreeMap<String, (u32, u32)>,
@@ -1137,7 +1139,7 @@ struct ExpectedReport {
     tiers: BTreeMap<String, Option<&'static str>>,
     overrides: (u32, u32),
     kappa: Option<f64>,
-    drops: BTreeMap<String, (Option<&'static str>, Option<&'static str>, DateTime<Utc>)>,
+    drops: Drops<'static>,
     misses: BTreeMap<(String, String), (u32, u32, u32)>,
 }
 
@@ -1348,7 +1350,7 @@ fn compare_report(got: &reports::Report, want: &ExpectedReport) {
         "override rate"
     );
     close(got.reviews.kappa, want.kappa, "kappa");
-    let drops: BTreeMap<String, (Option<&str>, Option<&str>, DateTime<Utc>)> = got
+    let drops: Drops = got
         .tier_forecast
         .iter()
         .map(|d| {
@@ -1358,7 +1360,7 @@ fn compare_report(got: &reports::Report, want: &ExpectedReport) {
             )
         })
         .collect();
-    let want_drops: BTreeMap<String, (Option<&str>, Option<&str>, DateTime<Utc>)> = want
+    let want_drops: Drops = want
         .drops
         .iter()
         .map(|(k, v)| (k.clone(), (v.0, v.1, v.2)))

@@ -14,6 +14,9 @@ use crate::score::rubric_test::{run_cases_with, CaseError, CaseGrader, TypedGrad
 use crate::score::{grade, DeliveryInput, Grade};
 use crate::transcribe::Transcript;
 
+// `Test` carries every bar flag; the enum is parsed once per process, so its
+// size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum RubricCommand {
     /// Report every problem in rubric files with file:line:column.

@@ -18,7 +18,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -32,7 +32,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -97,7 +97,7 @@ fn apply(out: &mut Vec<u8>, other: &[u8], rng: &mut Rng) {
         _ => {
             let i = at(rng).min(out.len());
             let n = 1 + rng.below(64);
-            let junk: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            let junk: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
             out.splice(i..i, junk);
         }
     }

@@ -17,8 +17,6 @@ use super::views::{SubmissionList, SubmissionResponse};
 use super::{ApiPath, ApiQuery, ApiState};
 use crate::intake;
 
-/// Multipart fields other than the file are short: ids, not documents.
-
 /// The multipart form of `POST /v1/submissions` (for the OpenAPI document).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
