@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod grade;
 pub mod migrate;
+pub mod program_args;
 pub mod report;
 pub mod rubric;
 pub mod serve;

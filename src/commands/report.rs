@@ -1,33 +1,18 @@
 //! `pitchgrade report`: certification program health (pass rates, coverage,
 //! reviewer agreement, tier forecast) as text, JSON or CSV.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
+use super::program_args::ProgramArgs;
 use crate::certify::reports::{self, ReportOptions};
-use crate::certify::{Program, RubricCatalog};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Database URL (sqlite://path or postgres://…); the embedded default
-    /// is the one `pitchgrade serve` makes.
-    #[arg(
-        long = "database-url",
-        alias = "database",
-        env = "PITCHGRADE_DATABASE_URL",
-        default_value = "sqlite://pitchgrade-data/pitchgrade.db"
-    )]
-    pub database: String,
-    /// The certification program file.
-    #[arg(long, default_value = "config/program.toml")]
-    pub program: PathBuf,
-    /// Rubric folder to check the program's rubric ids against.
-    #[arg(long)]
-    pub rubrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub program: ProgramArgs,
     /// Compute as of this instant (RFC 3339) instead of now.
     #[arg(long)]
     pub at: Option<DateTime<Utc>>,
@@ -45,15 +30,7 @@ pub struct ReportArgs {
 }
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let catalog = args
-        .rubrics
-        .as_deref()
-        .map(RubricCatalog::load_dir)
-        .transpose()?;
-    let program = Program::load(&args.program, catalog.as_ref())?;
-    let repo = crate::store::connect(&args.database)
-        .await
-        .context("opening the database")?;
+    let (program, repo) = args.program.open().await?;
     let now = args.at.unwrap_or_else(Utc::now);
     let options = ReportOptions {
         forecast_days: args.forecast_days,

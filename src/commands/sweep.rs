@@ -3,36 +3,19 @@
 //! would fire — so an operator can see the lifecycle without waiting for it.
 //! A dry run by default; `--apply` runs one real pass now.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
+use super::program_args::ProgramArgs;
 use crate::certify::sweep::{self, SweepPreview};
-use crate::certify::{Program, RubricCatalog};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Database URL (sqlite://path or postgres://…).
-    #[arg(
-        long = "database-url",
-        alias = "database",
-        env = "PITCHGRADE_DATABASE_URL",
-        default_value = "sqlite://pitchgrade-data/pitchgrade.db"
-    )]
-    pub database: String,
-    /// The certification program file.
-    #[arg(
-        long,
-        env = "PITCHGRADE_PROGRAM",
-        default_value = "config/program.toml"
-    )]
-    pub program: PathBuf,
-    /// Rubric folder to check the program's rubric ids against.
-    #[arg(long)]
-    pub rubrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub program: ProgramArgs,
     /// The instant to sweep at (RFC 3339, or a date: 2027-03-01). Default now.
     #[arg(long, value_parser = parse_instant)]
     pub at: Option<DateTime<Utc>>,
@@ -56,16 +39,7 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub async fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let catalog = args
-        .rubrics
-        .as_deref()
-        .map(RubricCatalog::load_dir)
-        .transpose()?;
-    let program = Program::load(&args.program, catalog.as_ref())
-        .with_context(|| format!("loading the program {}", args.program.display()))?;
-    let repo = crate::store::connect(&args.database)
-        .await
-        .context("opening the database")?;
+    let (program, repo) = args.program.open().await?;
     let now = Utc::now();
     let at = args.at.unwrap_or(now);
     if args.apply {
