@@ -74,29 +74,22 @@ fn serve_with(dir: &Path, transcription: &str, program: Option<&Path>) -> Server
     Server { child, url }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submit_uploads_to_serve_waits_and_prints_the_grade() {
-    let dir = tempfile::tempdir().unwrap();
-    let (wav, seconds) = spoken_wav(dir.path(), PITCH);
-    let recording = dir.path().join("my pitch.wav");
-    std::fs::write(&recording, &wav).unwrap();
-
+/// An OpenAI-compatible transcriber that always hears the pitch.
+async fn transcription_double(seconds: f64) -> MockServer {
     let transcription = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/audio/transcriptions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(verbose_json(PITCH, seconds)))
         .mount(&transcription)
         .await;
-    let server = serve(dir.path(), &transcription.uri());
-    assert!(
-        dir.path().join("pitchgrade-data/pitchgrade.db").exists(),
-        "zero configuration: state under ./pitchgrade-data"
-    );
+    transcription
+}
 
-    // The operator makes a rep token with the CLI (straight into the database).
+/// A rep token made by the operator's CLI, straight into `dir`'s database.
+fn rep_token(dir: &Path, rep: &str) -> String {
     let out = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["token", "create", "--role", "rep", "--rep", "alice"])
+        .current_dir(dir)
+        .args(["token", "create", "--role", "rep", "--rep", rep])
         .env_remove("PITCHGRADE_DATABASE_URL")
         .output()
         .unwrap();
@@ -105,7 +98,25 @@ async fn submit_uploads_to_serve_waits_and_prints_the_grade() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_uploads_to_serve_waits_and_prints_the_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, seconds) = spoken_wav(dir.path(), PITCH);
+    let recording = dir.path().join("my pitch.wav");
+    std::fs::write(&recording, &wav).unwrap();
+
+    let transcription = transcription_double(seconds).await;
+    let server = serve(dir.path(), &transcription.uri());
+    assert!(
+        dir.path().join("pitchgrade-data/pitchgrade.db").exists(),
+        "zero configuration: state under ./pitchgrade-data"
+    );
+
+    // The operator makes a rep token with the CLI (straight into the database).
+    let token = rep_token(dir.path(), "alice");
     assert!(token.starts_with("pgt_"), "{token}");
 
     let submit = |file: &Path| {
@@ -192,12 +203,7 @@ async fn result_fetches_the_grade_later_and_a_refused_retake_exits_2() {
     let (wav, seconds) = spoken_wav(dir.path(), PITCH);
     let recording = dir.path().join("pitch.wav");
     std::fs::write(&recording, &wav).unwrap();
-    let transcription = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/audio/transcriptions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(verbose_json(PITCH, seconds)))
-        .mount(&transcription)
-        .await;
+    let transcription = transcription_double(seconds).await;
     let program = repo_root().join("config/program.toml");
     let server = serve_with(dir.path(), &transcription.uri(), Some(&program));
     let client = reqwest::Client::new();
@@ -217,18 +223,7 @@ async fn result_fetches_the_grade_later_and_a_refused_retake_exits_2() {
             .unwrap();
         assert_eq!(r.status(), 200, "{url}");
     }
-    let out = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["token", "create", "--role", "rep", "--rep", "alice"])
-        .env_remove("PITCHGRADE_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = rep_token(dir.path(), "alice");
     let submit = || {
         Command::new(BIN)
             .arg("submit")
