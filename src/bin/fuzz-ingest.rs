@@ -9,7 +9,9 @@
 //! WebM). A crash is a panic that escapes `analyze_file`, or an input it
 //! takes longer than 30 s on (a hang); each is saved to the crashes folder
 //! with its seed and round, so `--seed` reproduces it. Refusals (`Err`) are
-//! the expected answer to garbage and are counted by kind.
+//! the expected answer to garbage and are counted by kind; an input refused
+//! as `Internal` (retried as transient, where garbage should be permanent)
+//! is saved beside the crashes as `internal-*.bin`.
 
 #![forbid(unsafe_code)]
 
@@ -75,7 +77,21 @@ fn main() -> ExitCode {
         execs += 1;
         match outcome {
             Outcome::Ok => ok += 1,
-            Outcome::Refused(kind) => *refused.entry(kind).or_default() += 1,
+            Outcome::Refused(kind) => {
+                // `Internal` is "our fault, try again": a worker retries it as
+                // transient, so garbage that lands there costs a rep retries
+                // instead of a clear refusal. Kept, to turn into tests.
+                if kind == "Internal" {
+                    let _ = std::fs::create_dir_all(&crashes);
+                    let path = crashes.join(format!("internal-{seed}-{execs}.bin"));
+                    let _ = std::fs::write(&path, &data);
+                    eprintln!(
+                        "INTERNAL from seed file {name}, round {execs}: {}",
+                        path.display()
+                    );
+                }
+                *refused.entry(kind).or_default() += 1
+            }
             Outcome::Crash(why) => {
                 found += 1;
                 let _ = std::fs::create_dir_all(&crashes);

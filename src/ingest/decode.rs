@@ -182,9 +182,7 @@ impl Decoder {
             let packet = match self.reader.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) | Err(SymphoniaError::ResetRequired) => break,
-                Err(SymphoniaError::IoError(e))
-                    if e.kind() != std::io::ErrorKind::UnexpectedEof =>
-                {
+                Err(SymphoniaError::IoError(e)) if from_the_system(&e) => {
                     return Err(IngestError::Internal(format!("reading the file: {e}")));
                 }
                 // A browser's MediaRecorder writes WebM live: the segment and its
@@ -382,9 +380,18 @@ fn sniffed_or_reader(sniffed: Sniffed, reader: &dyn FormatReader) -> &'static st
     }
 }
 
+/// Whether an I/O error came from the operating system (a disk, a full
+/// temporary folder: ours to retry) rather than from a demuxer that ran into
+/// impossible offsets in the file (the file's fault, and permanent). The
+/// demuxers make theirs with `io::Error::new`, which carries no OS error
+/// code; reading past the end is a cut file either way.
+fn from_the_system(e: &std::io::Error) -> bool {
+    e.raw_os_error().is_some() && e.kind() != std::io::ErrorKind::UnexpectedEof
+}
+
 fn probe_error(e: SymphoniaError, sniffed: Sniffed) -> IngestError {
     match (sniffed, e) {
-        (_, SymphoniaError::IoError(io)) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
+        (_, SymphoniaError::IoError(io)) if from_the_system(&io) => {
             IngestError::Internal(format!("reading the file: {io}"))
         }
         // An MP4 whose index (moov) is missing or cut, or a WebM cut inside
@@ -413,6 +420,28 @@ fn undecodable(sniffed: Sniffed, e: SymphoniaError) -> IngestError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A demuxer's "offset out of range" is the file's fault (permanent: the
+    /// rep re-exports), a disk error is ours (retried).
+    #[test]
+    fn a_demuxers_io_error_is_the_files_fault_and_a_disks_is_ours() {
+        use std::io::{Error, ErrorKind};
+        let demuxer = probe_error(
+            SymphoniaError::IoError(Error::other("seek out of bounds")),
+            Sniffed::Mp4,
+        );
+        assert!(demuxer.is_permanent(), "{demuxer:?}");
+        let disk = probe_error(
+            SymphoniaError::IoError(Error::from_raw_os_error(5)),
+            Sniffed::Mp4,
+        );
+        assert!(matches!(disk, IngestError::Internal(_)), "{disk:?}");
+        assert!(!disk.is_permanent());
+        assert!(!from_the_system(&Error::new(
+            ErrorKind::UnexpectedEof,
+            "cut"
+        )));
+    }
 
     /// The rep reads the sentence; the decoder's words are only in the detail.
     #[test]
