@@ -17,6 +17,7 @@ pub mod commands;
 pub mod ingest;
 pub mod intake;
 pub mod pipeline;
+pub mod privacy;
 pub mod rubric;
 pub mod score;
 pub mod service;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pitchgrade::commands::{
-    analyze, grade, migrate, report, rubric, serve, submit, sweep, token, transcribe, worker,
+    analyze, grade, migrate, rep, report, rubric, serve, submit, sweep, token, transcribe, worker,
 };
 
 #[derive(Parser)]
@@ -48,6 +48,11 @@ enum Command {
     /// Print a submission's status and grade (after `submit --no-wait`, or
     /// when its wait ran out).
     Result(submit::ResultArgs),
+    /// Reps and their data: `rep erase REP` (the right to be forgotten).
+    Rep {
+        #[command(subcommand)]
+        command: rep::RepCommand,
+    },
     /// Create or revoke API tokens.
     Token {
         #[command(subcommand)]
@@ -77,6 +82,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Submit(args) => submit::run(args).await,
         Command::Result(args) => submit::run_result(args).await,
+        Command::Rep { command } => rep::run(command).await,
         Command::Token { command } => token::run(command).await,
     }
 }

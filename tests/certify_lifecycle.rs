@@ -38,6 +38,7 @@ stories! {
         retakes_wait_out_cooldowns_and_attempt_limits,
         a_specialty_needs_a_valid_base_certification,
         firm_tier_follows_certified_coverage,
+        a_firm_scope_chooses_its_rows_in_the_query,
     ]
 }
 
@@ -236,7 +237,10 @@ async fn applying_a_decision_twice_has_one_effect(repo: Arc<dyn Repo>) {
         "not renewed by the replay"
     );
     assert_eq!(ledger.certifications[0].renewals, 0);
-    assert_eq!(repo.list_decisions(Some("ana")).await.unwrap().len(), 1);
+    assert_eq!(
+        repo.list_decisions(Some("ana"), None).await.unwrap().len(),
+        1
+    );
     assert_eq!(
         events(repo.as_ref()).await.len(),
         3,
@@ -627,7 +631,7 @@ async fn the_sweep_finishes_grades_a_crashed_worker_left(repo: Arc<dyn Repo>) {
         repo.decision_for(unsure).await.unwrap().is_none(),
         "a borderline grade waits for a human"
     );
-    let queued = review::queue(repo, 10).await.unwrap();
+    let queued = review::queue(repo, 10, None).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].submission_id, unsure);
     assert_eq!(queued[0].queued_at, t0(), "queued at its grade's time");
@@ -684,7 +688,7 @@ async fn a_reviewer_overrides_a_borderline_grade(repo: Arc<dyn Repo>) {
         .unwrap();
 
     let at = t0() + TimeDelta::hours(3);
-    let claimed = review::claim(repo, "rita", None, at)
+    let claimed = review::claim(repo, "rita", None, None, at)
         .await
         .unwrap()
         .unwrap();
@@ -774,7 +778,7 @@ async fn a_reviewer_overrides_a_borderline_grade(repo: Arc<dyn Repo>) {
         }]
     );
     assert!(stored.reason.unwrap().contains("working session"));
-    assert!(review::queue(repo, 10).await.unwrap().is_empty());
+    assert!(review::queue(repo, 10, None).await.unwrap().is_empty());
 
     let audit: Vec<(String, String)> = repo
         .audit_log(&AuditFilter {
@@ -838,7 +842,7 @@ async fn review_claims_are_exclusive_and_expire(repo: Arc<dyn Repo>) {
     apply_decision(repo, &p, first, t0() + TimeDelta::minutes(3))
         .await
         .unwrap();
-    let queue = review::queue(repo, 10).await.unwrap();
+    let queue = review::queue(repo, 10, None).await.unwrap();
     assert_eq!(
         queue.iter().map(|r| r.submission_id).collect::<Vec<_>>(),
         [first, second],
@@ -847,19 +851,22 @@ async fn review_claims_are_exclusive_and_expire(repo: Arc<dyn Repo>) {
     assert_eq!(queue[0].machine_lean, Outcome::Pass);
 
     let at = t0() + TimeDelta::hours(1);
-    let rita = review::claim(repo, "rita", None, at)
+    let rita = review::claim(repo, "rita", None, None, at)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(rita.submission_id, first);
     // Sam gets the next one, not Rita's.
-    let sam = review::claim(repo, "sam", None, at).await.unwrap().unwrap();
+    let sam = review::claim(repo, "sam", None, None, at)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(sam.submission_id, second);
-    assert!(review::claim(repo, "tom", None, at)
+    assert!(review::claim(repo, "tom", None, None, at)
         .await
         .unwrap()
         .is_none());
-    assert!(review::claim(repo, "tom", Some(rita.id), at)
+    assert!(review::claim(repo, "tom", Some(rita.id), None, at)
         .await
         .unwrap()
         .is_none());
@@ -875,7 +882,7 @@ async fn review_claims_are_exclusive_and_expire(repo: Arc<dyn Repo>) {
 
     // Rita walks away; after the claim lapses Tom may take it, and Rita may not decide.
     let later = at + TimeDelta::from_std(review::CLAIM_TTL).unwrap();
-    let tom = review::claim(repo, "tom", Some(rita.id), later)
+    let tom = review::claim(repo, "tom", Some(rita.id), None, later)
         .await
         .unwrap()
         .unwrap();
@@ -1188,4 +1195,117 @@ async fn firm_tier_follows_certified_coverage(repo: Arc<dyn Repo>) {
         .await
         .unwrap();
     assert_eq!(s.tier.as_deref(), Some("silver"));
+}
+
+/// A partner admin's report and a partner-side reviewer's queue hold their
+/// firm's rows only: the repository filters by firm, so the other firm's
+/// rows never leave the database.
+async fn a_firm_scope_chooses_its_rows_in_the_query(repo: Arc<dyn Repo>) {
+    let repo = repo.as_ref();
+    setup(repo).await;
+    let p = program();
+    let ana = pass(repo, "ana", SALES, t0()).await;
+    fail(repo, "cy", SALES_MSP, t0()).await;
+    let mut queued = Vec::new();
+    for rep in ["ben", "cy"] {
+        let rubric = if rep == "cy" { SALES_MSP } else { SALES };
+        let sub = seed_grade(
+            repo,
+            rep,
+            rubric,
+            Decision::Borderline,
+            68.0,
+            &[("customer_proof", Verdict::Missed)],
+            t0(),
+        )
+        .await;
+        match apply_decision(repo, &p, sub, t0()).await.unwrap() {
+            Applied::QueuedForReview { review, .. } => queued.push(review),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (ben_review, cy_review) = (&queued[0], &queued[1]);
+
+    assert_eq!(
+        repo.submission_firm(ana.submission_id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("northwind")
+    );
+    assert_eq!(
+        repo.submission_firm(uuid::Uuid::now_v7()).await.unwrap(),
+        None
+    );
+
+    let reps_of =
+        |decisions: Vec<CertDecision>| decisions.into_iter().map(|d| d.rep_id).collect::<Vec<_>>();
+    assert_eq!(
+        reps_of(repo.list_decisions(None, Some("northwind")).await.unwrap()),
+        ["ana"]
+    );
+    assert_eq!(
+        reps_of(repo.list_decisions(None, Some("cedar")).await.unwrap()),
+        ["cy"]
+    );
+    assert_eq!(repo.list_decisions(None, None).await.unwrap().len(), 2);
+
+    let queue_of = |firm| async move {
+        review::queue(repo, 10, firm)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.rep_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(queue_of(Some("northwind")).await, ["ben"]);
+    assert_eq!(queue_of(Some("cedar")).await, ["cy"]);
+    assert_eq!(queue_of(None).await.len(), 2);
+
+    // A cedar reviewer cannot claim northwind's review, by id or by "next".
+    let at = t0() + TimeDelta::hours(1);
+    assert!(
+        review::claim(repo, "cedar-rita", Some(ben_review.id), Some("cedar"), at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let next = review::claim(repo, "cedar-rita", None, Some("cedar"), at)
+        .await
+        .unwrap()
+        .expect("cedar's own review");
+    assert_eq!(next.id, cy_review.id);
+    // Another cedar reviewer finds nothing free: cedar's one review is held,
+    // and northwind's (free) is not theirs to take.
+    assert!(review::claim(repo, "cedar-sam", None, Some("cedar"), at)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        review::claim(repo, "northwind-tom", None, Some("northwind"), at)
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(ben_review.id)
+    );
+
+    let cedar = pitchgrade::certify::reports::build(
+        repo,
+        &p,
+        at,
+        &pitchgrade::certify::reports::ReportOptions {
+            firm: Some("cedar".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let firms: Vec<&str> = cedar.coverage.iter().map(|f| f.firm_id.as_str()).collect();
+    assert_eq!(firms, ["cedar"]);
+    assert_eq!((cedar.pass_rate.count, cedar.pass_rate.total), (0, 1));
+    let all = pitchgrade::certify::reports::build(repo, &p, at, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(all.coverage.len(), 2);
+    assert_eq!((all.pass_rate.count, all.pass_rate.total), (1, 2));
 }

@@ -869,9 +869,9 @@ async fn simulate(repo: Arc<dyn Repo>) {
         borderline.sort_by_key(|b| (b.4, b.0));
         for (review_id, intent, lean_pass, human, submitted, rubric, verdicts) in borderline {
             let now = at(day, 15, 0);
-            let queue = review::queue(repo, 100).await.unwrap();
+            let queue = review::queue(repo, 100, None).await.unwrap();
             assert_eq!(queue.first().map(|r| r.id), Some(review_id), "oldest first");
-            let claimed = review::claim(repo, "rita", None, now)
+            let claimed = review::claim(repo, "rita", None, None, now)
                 .await
                 .unwrap()
                 .unwrap();

@@ -309,3 +309,82 @@ async fn a_dry_run_sweep_shows_reminders_and_lapses_and_changes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("dry run"));
 }
+
+/// `pitchgrade report --firm` is one firm's figures; `pitchgrade rep erase`
+/// erases a rep (their decisions stay, under a pseudonym) and says so when
+/// there is nobody left to erase.
+#[tokio::test]
+async fn one_firm_s_report_and_an_erasure_from_the_command_line() {
+    let db = TestDb::sqlite().await;
+    seed_history(db.repo.as_ref()).await;
+    add_firm(db.repo.as_ref(), "globex", None, t0()).await;
+    add_rep(db.repo.as_ref(), "g1", "globex", "sales", true, t0()).await;
+    decided(db.repo.as_ref(), "g1", Decision::Pass, &[], t0()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(&program, PROGRAM).unwrap();
+    let at = t0() + days(20);
+
+    let json = |out: &Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = json(&report(&db, &program, at, &["--json"]));
+    let acme = json(&report(&db, &program, at, &["--json", "--firm", "acme"]));
+    let firms = |r: &serde_json::Value| -> Vec<String> {
+        r["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["firm_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(firms(&all), ["acme", "globex"]);
+    assert_eq!(firms(&acme), ["acme"]);
+    // acme: a1 pass, a2 fail then pass, a3 fail; globex's pass is not counted.
+    assert_eq!(acme["pass_rate"]["total"], 4, "{acme}");
+    assert_eq!(all["pass_rate"]["total"], 5, "{all}");
+    let unknown = report(&db, &program, at, &["--firm", "initech"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no firm \"initech\""));
+
+    let objects = tempfile::tempdir().unwrap();
+    let storage = url::Url::from_directory_path(objects.path()).unwrap();
+    let erase = || {
+        Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+            .args(["rep", "erase", "a2", "--requested-by", "DSR-7"])
+            .args(["--database-url", &db.url])
+            .args(["--storage-url", storage.as_str()])
+            .arg("--program")
+            .arg(&program)
+            .output()
+            .expect("run pitchgrade rep erase")
+    };
+    let out = erase();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.starts_with("erased: 2 recordings"), "{said}");
+    assert!(db.repo.get_rep("a2").await.unwrap().is_none());
+    assert!(db
+        .repo
+        .list_decisions(Some("a2"), None)
+        .await
+        .unwrap()
+        .is_empty());
+    let after = json(&report(&db, &program, at, &["--json", "--firm", "acme"]));
+    assert_eq!(
+        after["pass_rate"], acme["pass_rate"],
+        "the figures still add up"
+    );
+    let again = erase();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no rep \"a2\" to erase"));
+}

@@ -10,6 +10,8 @@
 //! the tests run it first, so `cargo test` alone is enough on a fresh machine.
 
 mod common;
+#[path = "common/certify.rs"]
+mod seed;
 mod web;
 
 use pitchgrade::score::decide::Verdict;
@@ -525,4 +527,201 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
 
 fn uuid_at_end(url: &str) -> uuid::Uuid {
     url.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_admin_sees_their_firm_and_nothing_of_another() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let program = shipped_program();
+    let server = TestServer::start(Some(program.clone())).await;
+    let repo = server.parts.repo.as_ref();
+    let now = chrono::Utc::now();
+    let role = program
+        .track("sales")
+        .expect("a sales track")
+        .role()
+        .to_string();
+    for (firm, name) in [("acme", "Acme Partners"), ("globex", "Globex")] {
+        repo.upsert_firm(
+            &NewFirm {
+                id: firm.into(),
+                name: name.into(),
+                segment: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    for (rep, firm) in [
+        ("alice", "acme"),
+        ("ben", "acme"),
+        ("cy", "acme"),
+        ("dee", "acme"),
+        ("gus", "globex"),
+    ] {
+        repo.upsert_rep(
+            &NewRep {
+                id: rep.into(),
+                firm_id: firm.into(),
+                role: role.clone(),
+                active: true,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let days = chrono::TimeDelta::days;
+    // alice certified for the year; ben's certification runs out in about
+    // 20 days; cy has not passed yet; dee never pitched; gus is Globex's.
+    // Seeded through the queue path as a worker writes grades, with jobs not
+    // runnable until tomorrow so the server's own worker leaves them alone.
+    let tomorrow = now + days(1);
+    let graded = |rep: &'static str, decision: pitchgrade::score::Decision, score: f64, at| {
+        let program = program.clone();
+        async move {
+            let created = repo
+                .create_submission_with_job(
+                    &NewSubmission {
+                        rep_id: rep.into(),
+                        rubric_id: seed::SALES.into(),
+                        object_key: format!("uploads/test/{rep}"),
+                        content_type: "audio/wav".into(),
+                        byte_size: 1000,
+                        idempotency_key: None,
+                    },
+                    &NewJob {
+                        kind: JobKind::Grade,
+                        max_attempts: 3,
+                        run_at: tomorrow,
+                    },
+                    at,
+                )
+                .await
+                .unwrap();
+            let job = repo
+                .claim("test-seeder", std::time::Duration::from_secs(60), tomorrow)
+                .await
+                .unwrap()
+                .expect("the seeded job");
+            repo.complete(
+                job.job_id,
+                job.attempt,
+                &NewGrade {
+                    decision,
+                    score,
+                    grade: seed::grade_json(seed::SALES, decision, score, &[]),
+                },
+                at,
+            )
+            .await
+            .unwrap();
+            let id = created.submission.id;
+            pitchgrade::certify::apply_decision(repo, &program, id, at)
+                .await
+                .unwrap();
+            id
+        }
+    };
+    use pitchgrade::score::Decision::{Fail, Pass};
+    let alice = graded("alice", Pass, 88.0, now - days(10)).await;
+    graded("ben", Pass, 84.0, now - days(345)).await;
+    graded("cy", Fail, 52.0, now - days(3)).await;
+    let gus = graded("gus", Pass, 90.0, now - days(5)).await;
+    let token = server
+        .firm_token(ApiRole::PartnerAdmin, None, Some("acme"))
+        .await;
+
+    let seen = run_script(
+        "partner_admin",
+        &[
+            ("BASE_URL", server.base.clone()),
+            ("TOKEN", token),
+            ("OWN_SUBMISSION", alice.to_string()),
+            ("OTHER_SUBMISSION", gus.to_string()),
+        ],
+    )
+    .await;
+
+    assert!(
+        seen["landedOn"].as_str().unwrap().ends_with("/firm"),
+        "{seen}"
+    );
+    assert_eq!(seen["heading"], "Acme Partners", "{seen}");
+    assert_eq!(seen["nav"], serde_json::json!(["My firm"]), "{seen}");
+    // Two of four sales reps certified (50%): silver. When ben lapses, one is
+    // left and the firm falls to registered; the page says so and names him.
+    assert_eq!(seen["tier"], "silver", "{seen}");
+    let forecast = seen["forecast"].as_str().unwrap();
+    assert!(
+        forecast
+            .starts_with("If this rep lapses (ben), the firm drops from silver to registered on"),
+        "{forecast}"
+    );
+    let roster: Vec<(String, String)> = seen["roster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |id: &str, status: &str| (format!("rep-{id}"), status.to_string());
+    assert_eq!(
+        roster,
+        vec![
+            expect("alice", "certified"),
+            expect("ben", "expiring"),
+            expect("cy", "not-yet"),
+            expect("dee", "never"),
+        ],
+        "Globex's gus is not on Acme's page: {seen}"
+    );
+    assert_eq!(seen["roster"][0]["link"], format!("/submissions/{alice}"));
+    assert_eq!(seen["roster"][3]["link"], serde_json::Value::Null);
+    assert!(
+        seen["roster"][1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Expiring in"),
+        "{seen}"
+    );
+    let bars: Vec<&str> = seen["coverageBars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b.as_str())
+        .collect();
+    assert!(bars.contains(&"0.500"), "sales coverage 2 of 4: {seen}");
+    assert_eq!(seen["overflows"], false, "the page fits 1280 px: {seen}");
+    assert_eq!(seen["unlabelled"], serde_json::json!([]));
+
+    // The roster's link opens the rep's result, grade and evidence; no player.
+    assert!(
+        seen["resultUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with(&alice.to_string()),
+        "{seen}"
+    );
+    assert_eq!(seen["resultHeading"], "Pitch by alice", "{seen}");
+    assert!(seen["criteria"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(
+        seen["players"], 0,
+        "recordings are off for partner admins: {seen}"
+    );
+
+    // Another firm's page and grade read as missing; recordings, the review
+    // queue and the program dashboard are not theirs.
+    assert_eq!(seen["otherFirm"], 404, "{seen}");
+    assert_eq!(seen["ownFirmByPath"], 200, "{seen}");
+    assert_eq!(seen["otherSubmission"], 404, "{seen}");
+    assert_eq!(seen["ownAudio"], 404, "{seen}");
+    assert_eq!(seen["reviewQueue"], 403, "{seen}");
+    assert_eq!(seen["dashboard"], 403, "{seen}");
+    server.stop().await;
 }

@@ -101,4 +101,14 @@ async fn every_stage_is_a_span_carrying_the_submission_id() {
         "{}",
         mine.join("\n")
     );
+    // Rep ids are personal data: logs name submissions, never reps, so an
+    // erasure (docs/privacy.md) has nothing to chase in log files.
+    assert!(
+        !text.contains("rep-tia"),
+        "a log line names the rep:\n{}",
+        text.lines()
+            .filter(|l| l.contains("rep-tia"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -256,6 +256,9 @@ pub struct TierDrop {
     pub tier_after: Option<String>,
     /// The first instant at which the firm is below its current tier.
     pub drops_at: DateTime<Utc>,
+    /// The reps whose certifications lapse by then, so the firm knows whom
+    /// to get renewed ("if these 2 reps lapse, the firm drops from gold").
+    pub lapsing_reps: Vec<String>,
 }
 
 /// When, within `days`, the firm first drops below its current tier if no
@@ -281,11 +284,19 @@ pub fn forecast_drop(
     for t in expiries {
         let after = standing(program, firm_id, reps, certs, t).tier;
         if tier_rank(program, after.as_deref()) > rank {
+            let mut lapsing_reps: Vec<String> = certs
+                .iter()
+                .filter(|c| c.is_valid_at(now) && c.expires_at <= t)
+                .map(|c| c.rep_id.clone())
+                .collect();
+            lapsing_reps.sort();
+            lapsing_reps.dedup();
             return Some(TierDrop {
                 firm_id: firm_id.to_string(),
                 tier_now: current,
                 tier_after: after,
                 drops_at: t,
+                lapsing_reps,
             });
         }
     }

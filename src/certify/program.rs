@@ -119,6 +119,23 @@ pub struct Program {
     /// Firm tiers, highest first: a firm holds the first tier whose rules all hold.
     #[serde(default, rename = "tier")]
     pub tiers: Vec<Tier>,
+    /// What a partner firm's own admins may see (`[partners]`).
+    #[serde(default)]
+    pub partners: PartnerSettings,
+    /// How long recordings and transcripts are kept (`[retention]`).
+    #[serde(default)]
+    pub retention: crate::privacy::RetentionPolicy,
+}
+
+/// What partner admins may see beyond their firm's progress and grades.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    /// Whether a partner admin may play their reps' recordings. Off unless
+    /// the vendor turns it on: a recording is a person's voice, and the
+    /// grade with its quoted evidence is what a sales manager needs.
+    #[serde(default)]
+    pub admins_hear_recordings: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

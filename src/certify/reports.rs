@@ -44,6 +44,10 @@ pub struct ReportOptions {
     pub forecast_days: u32,
     /// Below this many first attempts a rubric gets no healthy/unhealthy verdict.
     pub min_sample: u32,
+    /// One partner firm's report: every figure from that firm's reps alone
+    /// (what its partner admin is shown). The rows are chosen in the
+    /// repository's queries, so another firm's rows are never read.
+    pub firm: Option<String>,
 }
 
 impl Default for ReportOptions {
@@ -51,6 +55,7 @@ impl Default for ReportOptions {
         ReportOptions {
             forecast_days: 60,
             min_sample: 10,
+            firm: None,
         }
     }
 }
@@ -141,11 +146,22 @@ pub async fn build(
     now: DateTime<Utc>,
     options: &ReportOptions,
 ) -> Result<Report, CertifyError> {
-    let decisions = repo.list_decisions(None).await?;
-    let reviews = repo.list_decided_reviews().await?;
-    let firms = repo.list_firms().await?;
-    let reps = repo.list_reps(None).await?;
-    let certs = all_certifications(repo, CertFilter::default()).await?;
+    let firm = options.firm.as_deref();
+    let decisions = repo.list_decisions(None, firm).await?;
+    let reviews = repo.list_decided_reviews(firm).await?;
+    let firms = match firm {
+        Some(id) => repo.get_firm(id).await?.into_iter().collect(),
+        None => repo.list_firms().await?,
+    };
+    let reps = repo.list_reps(firm).await?;
+    let certs = all_certifications(
+        repo,
+        CertFilter {
+            firm_id: firm.map(str::to_string),
+            ..CertFilter::default()
+        },
+    )
+    .await?;
     let firms: Vec<(String, String)> = firms.into_iter().map(|f| (f.id, f.name)).collect();
     Ok(compute(
         program, &decisions, &reviews, &firms, &reps, &certs, now, options,

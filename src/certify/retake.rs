@@ -72,7 +72,7 @@ pub async fn check(
         .filter(|s| rubrics.contains(&s.rubric_id.as_str()))
         .collect();
     let decisions: Vec<_> = repo
-        .list_decisions(Some(rep_id))
+        .list_decisions(Some(rep_id), None)
         .await?
         .into_iter()
         .filter(|d| d.track.as_deref() == Some(track_id))

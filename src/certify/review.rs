@@ -28,20 +28,28 @@ pub const CLAIM_TTL: Duration = Duration::from_secs(30 * 60);
 /// Longest reason kept; a reason is a sentence or a paragraph, not a document.
 pub const MAX_REASON_CHARS: usize = 4000;
 
-/// The queue, oldest first.
-pub async fn queue(repo: &dyn Repo, limit: u32) -> Result<Vec<Review>, CertifyError> {
-    Ok(repo.review_queue(limit).await?)
+/// The queue, oldest first; of one firm's reps for a reviewer confined to it.
+pub async fn queue(
+    repo: &dyn Repo,
+    limit: u32,
+    firm: Option<&str>,
+) -> Result<Vec<Review>, CertifyError> {
+    Ok(repo.review_queue(limit, firm).await?)
 }
 
 /// Claims review `id`, or the oldest one free when `id` is `None`. `None` back
-/// means nothing is free (or `id` is decided or held by someone else).
+/// means nothing is free (or `id` is decided, held by someone else, or of a
+/// rep outside `firm` when the reviewer is confined to one).
 pub async fn claim(
     repo: &dyn Repo,
     reviewer: &str,
     id: Option<Uuid>,
+    firm: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<Review>, CertifyError> {
-    Ok(repo.claim_review(reviewer, id, CLAIM_TTL, now).await?)
+    Ok(repo
+        .claim_review(reviewer, id, firm, CLAIM_TTL, now)
+        .await?)
 }
 
 /// A reviewer's call on one criterion.

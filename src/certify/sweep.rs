@@ -108,9 +108,12 @@ async fn pass(
                 BATCH,
             )
             .await?;
-        let reps: BTreeMap<&str, ()> = lapsed.iter().map(|c| (c.rep_id.as_str(), ())).collect();
+        // One lapsing certification per rep names it in the log: rep ids are
+        // personal data and stay out of logs, which an erasure cannot reach.
+        let reps: BTreeMap<&str, uuid::Uuid> =
+            lapsed.iter().map(|c| (c.rep_id.as_str(), c.id)).collect();
         let mut progressed = false;
-        for rep in reps.keys() {
+        for (rep, certification) in &reps {
             match expire_lapsed(repo, program, rep, actor, now).await {
                 Ok(n) => {
                     report.expired += n;
@@ -118,7 +121,7 @@ async fn pass(
                 }
                 Err(e) => {
                     report.errors += 1;
-                    tracing::warn!(rep = %rep, error = %e, "sweep: recording a lapse failed");
+                    tracing::warn!(certification_id = %certification, error = %e, "sweep: recording a lapse failed");
                 }
             }
         }

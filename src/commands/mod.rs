@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod grade;
 pub mod migrate;
 pub mod program_args;
+pub mod rep;
 pub mod report;
 pub mod rubric;
 pub mod serve;

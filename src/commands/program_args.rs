@@ -1,5 +1,6 @@
-//! What the certification commands (`report`, `sweep`) open: the program
-//! file, checked against the rubrics, and the database it certifies in.
+//! What the certification commands (`report`, `sweep`, `rep erase`) open: the
+//! program file, checked against the rubrics, and the database it certifies
+//! in (and, for those that delete recordings, the object store).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,19 +9,15 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::certify::{Program, RubricCatalog};
+use crate::service::StorageArgs;
 use crate::store::Repo;
 
 #[derive(Debug, Args)]
 pub struct ProgramArgs {
-    /// Database URL (sqlite://path or postgres://…); the embedded default
-    /// is the one `pitchgrade serve` makes.
-    #[arg(
-        long = "database-url",
-        alias = "database",
-        env = "PITCHGRADE_DATABASE_URL",
-        default_value = "sqlite://pitchgrade-data/pitchgrade.db"
-    )]
-    pub database: String,
+    /// The database (`--database-url`) and object store (`--storage-url`);
+    /// the embedded defaults are the ones `pitchgrade serve` makes.
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// The certification program file.
     #[arg(
         long,
@@ -43,9 +40,7 @@ impl ProgramArgs {
             .transpose()?;
         let program = Program::load(&self.program, catalog.as_ref())
             .with_context(|| format!("loading the program {}", self.program.display()))?;
-        let repo = crate::store::connect(&self.database)
-            .await
-            .context("opening the database")?;
+        let repo = self.storage.repo().await?;
         Ok((program, repo))
     }
 }

@@ -22,6 +22,9 @@ pub struct ReportArgs {
     /// First attempts a rubric needs before it gets a healthy/unhealthy verdict.
     #[arg(long, default_value_t = 10)]
     pub min_sample: u32,
+    /// One partner firm's report (its reps only), as its partner admin sees it.
+    #[arg(long, value_name = "FIRM")]
+    pub firm: Option<String>,
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// Long-format CSV: section,subject,metric,value.
@@ -32,9 +35,15 @@ pub struct ReportArgs {
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let (program, repo) = args.program.open().await?;
     let now = args.at.unwrap_or_else(Utc::now);
+    if let Some(firm) = &args.firm {
+        if repo.get_firm(firm).await?.is_none() {
+            anyhow::bail!("no firm {firm:?} in this database");
+        }
+    }
     let options = ReportOptions {
         forecast_days: args.forecast_days,
         min_sample: args.min_sample,
+        firm: args.firm.clone(),
     };
     let report = reports::build(repo.as_ref(), &program, now, &options).await?;
     if args.json {

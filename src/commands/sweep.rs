@@ -48,8 +48,24 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
         let owner = format!("cli:{}", std::process::id());
         let report = sweep::run(repo.as_ref(), &program, &owner, now).await?;
+        // The retention policy is enforced by the same pass, as the service's
+        // loop does; only a pass that held the sweep lease runs it.
+        let retention = if report.ran {
+            let objects = args.program.storage.objects().await?;
+            Some(
+                crate::privacy::sweep(repo.as_ref(), objects.as_ref(), &program.retention, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "sweep": report, "retention": retention })
+                )?
+            );
         } else if !report.ran {
             println!("another process holds the sweep lease; nothing done");
         } else {
@@ -57,6 +73,12 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 "applied {} missing grade effects, {} expiries, {} reminders ({} errors)",
                 report.reconciled, report.expired, report.reminders, report.errors
             );
+            if let Some(r) = retention {
+                println!(
+                    "retention: deleted {} recordings and {} transcripts ({} errors)",
+                    r.recordings_deleted, r.transcripts_deleted, r.errors
+                );
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

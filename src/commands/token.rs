@@ -22,12 +22,17 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// rep (one rep's own submissions), reviewer, enablement (read all) or admin.
-    #[arg(long, value_parser = ["rep", "reviewer", "enablement", "admin"])]
+    /// rep (one rep's own submissions), partner_admin (one firm's reps),
+    /// reviewer, enablement (read all) or admin.
+    #[arg(long, value_parser = ["rep", "partner_admin", "reviewer", "enablement", "admin"])]
     pub role: String,
     /// The rep a rep token acts for.
     #[arg(long, required_if_eq("role", "rep"))]
     pub rep: Option<String>,
+    /// The partner firm a partner_admin token (or a partner-side reviewer's)
+    /// is confined to.
+    #[arg(long, required_if_eq("role", "partner_admin"))]
+    pub firm: Option<String>,
     /// A note for operators ("alice's laptop").
     #[arg(long)]
     pub label: Option<String>,
@@ -71,6 +76,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         &TokenRequest {
             role,
             rep: args.rep,
+            firm: args.firm,
             label: args.label,
             expires_in: Some(args.expires_in),
         },
@@ -83,16 +89,15 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{}", issued.token);
     }
-    match &issued.rep_id {
-        Some(rep) => eprintln!(
-            "created {} token {} for rep {rep}; the secret is shown only once",
-            issued.role, issued.id
-        ),
-        None => eprintln!(
-            "created {} token {}; the secret is shown only once",
-            issued.role, issued.id
-        ),
-    }
+    let bound = match (&issued.rep_id, &issued.firm_id) {
+        (Some(rep), _) => format!(" for rep {rep}"),
+        (None, Some(firm)) => format!(" for firm {firm}"),
+        (None, None) => String::new(),
+    };
+    eprintln!(
+        "created {} token {}{bound}; the secret is shown only once",
+        issued.role, issued.id
+    );
     match issued.expires_at {
         Some(at) => eprintln!("it expires at {}", at.to_rfc3339()),
         None => eprintln!("it never expires"),

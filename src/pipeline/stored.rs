@@ -86,6 +86,33 @@ impl StoredGrade {
         serde_json::to_value(self).map_err(StoredGradeError::Serialise)
     }
 
+    /// The grade without anything the rep said, for when the transcript has
+    /// outlived its purpose (retention) or the rep asked to be forgotten
+    /// (erasure): the transcript, the quoted evidence (its times stay, so the
+    /// grade still says where), the judges' reasoning and raw output, and the
+    /// words heard near rubric terms go. The decision, score, every
+    /// criterion's verdict and points, the rubric version, the backends and
+    /// the audio figures stay, so the grade is still explainable in numbers.
+    /// `why` replaces each judged criterion's reasoning.
+    pub fn without_speech(mut self, why: &str) -> StoredGrade {
+        self.transcript = None;
+        for c in &mut self.grade.criteria {
+            for e in &mut c.evidence {
+                e.quote.clear();
+            }
+            if c.measured.is_none() {
+                c.rationale = why.to_string();
+            }
+            c.judge_raw = None;
+            c.unsure = None;
+        }
+        for e in &mut self.grade.flags.injection_evidence {
+            e.quote.clear();
+        }
+        self.grade.flags.heard_as.clear();
+        self
+    }
+
     /// Reads a stored document; fields this type does not name are skipped.
     pub fn from_json(stored: &serde_json::Value) -> Result<StoredGrade, StoredGradeError> {
         StoredGrade::deserialize(stored).map_err(StoredGradeError::Read)

@@ -21,7 +21,7 @@ use crate::certify::program::RubricCatalog as ProgramCatalog;
 use crate::certify::webhook::{Deliverer, WebhookConfig};
 use crate::certify::{sweep, Program};
 use crate::rubric::RubricCatalog;
-use crate::store::Repo;
+use crate::store::{ObjectStore, Repo};
 
 /// Where the certification program lives and where its events go.
 #[derive(Debug, Clone, Args)]
@@ -89,6 +89,7 @@ impl CertificationArgs {
         };
         tokio::spawn(run_loop(
             Arc::clone(&parts.repo),
+            Arc::clone(&parts.objects),
             Arc::clone(&program),
             self.deliverer()?,
             Duration::from_secs(self.sweep_seconds.max(1)),
@@ -107,9 +108,11 @@ fn hostname() -> String {
         .unwrap_or_else(|| "pitchgrade".into())
 }
 
-/// Runs the sweep and webhook delivery until `shutdown`.
+/// Runs the sweep (with the retention policy) and webhook delivery until
+/// `shutdown`.
 pub async fn run_loop(
     repo: Arc<dyn Repo>,
+    objects: Arc<dyn ObjectStore>,
     program: Arc<Program>,
     deliverer: Option<Deliverer>,
     every: Duration,
@@ -119,7 +122,23 @@ pub async fn run_loop(
     loop {
         let now = Utc::now();
         match sweep::run(repo.as_ref(), &program, &owner, now).await {
-            Ok(report) if report.ran => info!(?report, "certification sweep"),
+            Ok(report) if report.ran => {
+                info!(?report, "certification sweep");
+                // Whoever won the sweep this turn also enforces retention:
+                // one deleter at a time, and every deletion is idempotent.
+                match crate::privacy::sweep(
+                    repo.as_ref(),
+                    objects.as_ref(),
+                    &program.retention,
+                    now,
+                )
+                .await
+                {
+                    Ok(r) if r == Default::default() => {}
+                    Ok(r) => info!(?r, "retention"),
+                    Err(e) => warn!(error = %e, "retention pass failed; will retry"),
+                }
+            }
             Ok(_) => {}
             Err(e) => warn!(error = %e, "certification sweep failed; will retry"),
         }

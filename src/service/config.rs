@@ -25,6 +25,7 @@ pub struct StorageArgs {
     /// Database: `sqlite://path/to/file.db` (embedded default) or `postgres://…`.
     #[arg(
         long,
+        alias = "database",
         env = "PITCHGRADE_DATABASE_URL",
         default_value = "sqlite://pitchgrade-data/pitchgrade.db"
     )]

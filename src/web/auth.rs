@@ -40,6 +40,7 @@ impl Role {
     pub fn home(self) -> &'static str {
         match self {
             Role::Rep => "/rep",
+            Role::PartnerAdmin => "/firm",
             Role::Reviewer => "/review",
             Role::Enablement | Role::Admin => "/program",
         }
@@ -51,6 +52,9 @@ impl Role {
 pub struct Principal {
     pub id: String,
     pub role: Role,
+    /// The partner firm this person is confined to (a partner admin; a
+    /// partner-side reviewer), if any.
+    pub firm: Option<String>,
 }
 
 impl Principal {
@@ -67,14 +71,36 @@ impl Principal {
         }
     }
 
-    /// Whether this person may see a submission made by `rep_id`: its rep, or
-    /// anyone whose job is to check or run the program.
+    /// Whether this person may see a submission made by `rep_id`, as far as
+    /// who they are says: its rep, or anyone whose job is to check or run the
+    /// program. Someone confined to a firm is also held to that firm by
+    /// [`visible_submission`].
     pub fn may_see(&self, rep_id: &str) -> bool {
         match self.role {
             Role::Rep => self.id == rep_id,
-            Role::Reviewer | Role::Enablement | Role::Admin => true,
+            Role::PartnerAdmin | Role::Reviewer | Role::Enablement | Role::Admin => true,
         }
     }
+}
+
+/// Submission `id` if `viewer` may see it; `None` (shown as "not found", so
+/// ids are not confirmed) otherwise. For someone confined to a firm, the
+/// submission's firm is read from the database before the submission is.
+pub async fn visible_submission(
+    state: &WebState,
+    viewer: &Principal,
+    id: uuid::Uuid,
+) -> Result<Option<crate::store::db::SubmissionView>, WebError> {
+    let repo = state.parts.repo.as_ref();
+    if let Some(firm) = viewer.firm.as_deref() {
+        if repo.submission_firm(id).await?.as_deref() != Some(firm) {
+            return Ok(None);
+        }
+    }
+    Ok(repo
+        .get_submission(id)
+        .await?
+        .filter(|v| viewer.may_see(&v.submission.rep_id)))
 }
 
 /// Turns a token into the person it belongs to; `None` for an unknown,
@@ -385,6 +411,7 @@ mod tests {
         let who = Principal {
             id: "rep-1".into(),
             role: Role::Rep,
+            firm: None,
         };
         let tokens = StaticTokens::new().with("secret-token", who.clone());
         assert_eq!(

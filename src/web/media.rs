@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::store::{ObjectKey, ObjectStore};
 
-use super::auth::Viewer;
+use super::auth::{visible_submission, Principal, Role, Viewer};
 use super::error::WebError;
 use super::WebState;
 
@@ -54,6 +54,22 @@ impl AudioCache {
                 .ok(),
             entries: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Drops the cached copy of `key`, if any (its recording was deleted).
+    pub(crate) fn forget(&self, key: &str) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        entries.retain(|(k, cell)| {
+            if k != key {
+                return true;
+            }
+            if let Some(path) = cell.get() {
+                let _ = std::fs::remove_file(path);
+            }
+            false
+        });
     }
 
     /// A local file holding the object, fetched on first use. Concurrent
@@ -106,6 +122,19 @@ impl AudioCache {
     }
 }
 
+/// Whether `viewer` may play recordings at all: everyone who may see a
+/// submission, except a partner admin unless the program's
+/// `[partners] admins_hear_recordings` says so.
+pub fn may_hear(state: &WebState, viewer: &Principal) -> bool {
+    viewer.role != Role::PartnerAdmin
+        || state
+            .api
+            .config
+            .program
+            .as_ref()
+            .is_some_and(|p| p.partners.admins_hear_recordings)
+}
+
 /// `GET /submissions/{id}/audio`: the recording, for its rep or staff.
 pub async fn audio(
     State(state): State<WebState>,
@@ -113,13 +142,21 @@ pub async fn audio(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let view = state
-        .parts
-        .repo
-        .get_submission(id)
+    if !may_hear(&state, &viewer) {
+        return Err(WebError::NotFound("recording".into()));
+    }
+    let view = visible_submission(&state, &viewer, id)
         .await?
-        .filter(|v| viewer.may_see(&v.submission.rep_id))
         .ok_or_else(|| WebError::NotFound("recording".into()))?;
+    if let Some(gone) = &view.submission.recording_deleted {
+        // A copy fetched before the deletion must not outlive it here.
+        state.audio.forget(&view.submission.object_key);
+        return Err(WebError::Refused {
+            status: StatusCode::GONE,
+            code: "recording_deleted",
+            message: crate::privacy::policy::recording_gone(&gone.reason).into(),
+        });
+    }
     let key = ObjectKey::parse(&view.submission.object_key)?;
     let path = state
         .audio

@@ -99,7 +99,7 @@ pub fn app(api: ApiState, options: WebOptions) -> Router {
 
 /// The pages, merged beside the API (`/v1/...`) by `pitchgrade serve`.
 pub fn router(state: WebState) -> Router {
-    use pages::{dashboard, rep, review, rubrics};
+    use pages::{dashboard, firm, rep, review, rubrics};
     Router::new()
         .route("/", get(pages::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
@@ -121,6 +121,8 @@ pub fn router(state: WebState) -> Router {
         .route("/review", get(review::queue))
         .route("/review/{id}", get(review::page).post(review::decide))
         .route("/program", get(dashboard::page))
+        .route("/firm", get(firm::own))
+        .route("/firms/{firm}", get(firm::any))
         .route("/rubrics", get(rubrics::page))
         .layer(axum::middleware::from_fn(auth::same_origin_writes))
         .with_state(state)

@@ -158,6 +158,70 @@ pub struct RubricVersionView {
     pub grades: u64,
 }
 
+/// Where one rep of a partner firm stands, as the firm's admin reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepStanding {
+    /// Holds a valid certification; the soonest of their expiries.
+    Certified {
+        until: DateTime<Utc>,
+    },
+    /// Certified, but the soonest expiry is near.
+    Expiring {
+        until: DateTime<Utc>,
+        days: i64,
+    },
+    /// Was certified; nothing valid now since `since`.
+    Lapsed {
+        since: DateTime<Utc>,
+    },
+    /// Has pitched, not certified yet (grading, under review, or not passed).
+    NotYetCertified,
+    NeverAttempted,
+}
+
+/// One rep on a firm's roster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirmRep {
+    pub rep_id: String,
+    pub role: String,
+    pub active: bool,
+    pub standing: RepStanding,
+    /// Their latest submission, for a link to its result.
+    pub latest: Option<Uuid>,
+}
+
+/// Certified coverage of one track in one firm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackCoverage {
+    pub track: String,
+    pub role: String,
+    pub certified: u64,
+    pub eligible: u64,
+    pub coverage: f64,
+}
+
+/// The first tier a firm loses if nobody renews, and whose lapses cause it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierForecast {
+    pub tier_now: Option<String>,
+    pub tier_after: Option<String>,
+    pub drops_at: DateTime<Utc>,
+    pub lapsing_reps: Vec<String>,
+}
+
+/// One partner firm: its roster with standing, coverage, tier and forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirmOverview {
+    pub firm_id: String,
+    pub name: String,
+    pub tier: Option<String>,
+    pub coverage: Vec<TrackCoverage>,
+    pub reps: Vec<FirmRep>,
+    /// `None` when the tier holds over the forecast horizon.
+    pub forecast: Option<TierForecast>,
+    pub forecast_days: u32,
+}
+
 /// What the pages ask the certification program.
 #[async_trait]
 pub trait Program: Send + Sync {
@@ -168,8 +232,9 @@ pub trait Program: Send + Sync {
     /// What the final decision on this submission gave the rep, if decided.
     async fn outcome(&self, submission: &Submission) -> Result<Option<OutcomeView>, WebError>;
 
-    /// Borderline grades waiting for a human, oldest first.
-    async fn review_queue(&self) -> Result<Vec<QueueItem>, WebError>;
+    /// Borderline grades waiting for a human, oldest first; of one firm's reps
+    /// for a reviewer confined to it.
+    async fn review_queue(&self, firm: Option<&str>) -> Result<Vec<QueueItem>, WebError>;
 
     /// The decision on a submission, if a reviewer made one.
     async fn review_of(&self, submission_id: Uuid) -> Result<Option<ReviewRecord>, WebError>;
@@ -186,6 +251,13 @@ pub trait Program: Send + Sync {
 
     /// Versions of a rubric that grades used, newest first.
     async fn rubric_history(&self, rubric_id: &str) -> Result<Vec<RubricVersionView>, WebError>;
+
+    /// One partner firm as its admin sees it; `None` when there is no such firm.
+    async fn firm(
+        &self,
+        firm_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FirmOverview>, WebError>;
 }
 
 /// No certification program configured: grading works, certification pages
@@ -203,7 +275,7 @@ impl Program for NoProgram {
         Ok(None)
     }
 
-    async fn review_queue(&self) -> Result<Vec<QueueItem>, WebError> {
+    async fn review_queue(&self, _: Option<&str>) -> Result<Vec<QueueItem>, WebError> {
         Ok(Vec::new())
     }
 
@@ -227,5 +299,9 @@ impl Program for NoProgram {
 
     async fn rubric_history(&self, _: &str) -> Result<Vec<RubricVersionView>, WebError> {
         Ok(Vec::new())
+    }
+
+    async fn firm(&self, _: &str, _: DateTime<Utc>) -> Result<Option<FirmOverview>, WebError> {
+        Ok(None)
     }
 }

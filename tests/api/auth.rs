@@ -219,6 +219,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
                     token_hash: hash.clone(),
                     role: Role::Rep,
                     rep_id: Some("alice".into()),
+                    firm_id: None,
                     label: "alice's laptop".into(),
                     expires_at: None,
                 },
@@ -238,6 +239,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             token_hash: hash.clone(),
             role: Role::Admin,
             rep_id: None,
+            firm_id: None,
             label: String::new(),
             expires_at: None,
         };
@@ -246,10 +248,46 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             token_hash: hash_token("other"),
             role: Role::Rep,
             rep_id: None,
+            firm_id: None,
             label: String::new(),
             expires_at: None,
         };
         assert!(repo.create_token(&no_rep, now).await.is_err());
+
+        // A partner admin token is bound to exactly one firm, and keeps it;
+        // a reviewer may be; enablement and admins read every firm.
+        let partner = |role: Role, firm: Option<&str>, secret: &str| NewToken {
+            token_hash: hash_token(secret),
+            role,
+            rep_id: None,
+            firm_id: firm.map(str::to_string),
+            label: String::new(),
+            expires_at: None,
+        };
+        assert!(repo
+            .create_token(&partner(Role::PartnerAdmin, None, "pa-0"), now)
+            .await
+            .is_err());
+        let contoso = repo
+            .create_token(&partner(Role::PartnerAdmin, Some("contoso"), "pa-1"), now)
+            .await
+            .unwrap();
+        let found = repo.find_token(&hash_token("pa-1")).await.unwrap().unwrap();
+        assert_eq!(found, contoso);
+        assert_eq!(
+            (found.role, found.firm_id.as_deref()),
+            (Role::PartnerAdmin, Some("contoso"))
+        );
+        assert!(repo
+            .create_token(&partner(Role::Reviewer, Some("contoso"), "rv-1"), now)
+            .await
+            .is_ok());
+        for role in [Role::Enablement, Role::Admin] {
+            assert!(repo
+                .create_token(&partner(role, Some("contoso"), &format!("{role}-1")), now)
+                .await
+                .is_err());
+        }
 
         assert!(repo.revoke_token(stored.id, now).await.unwrap());
         assert!(repo.find_token(&hash).await.unwrap().is_none());

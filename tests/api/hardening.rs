@@ -189,8 +189,17 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
 /// `pitchgrade serve`'s router (the API and the pages) over the test app's
 /// parts, on a port of its own.
 async fn serve_pages(app: &TestApp) -> String {
+    serve_pages_with(app, None).await
+}
+
+/// [`serve_pages`] with a certification program.
+pub(crate) async fn serve_pages_with(
+    app: &TestApp,
+    program: Option<std::sync::Arc<pitchgrade::certify::Program>>,
+) -> String {
     use pitchgrade::service::api::{ApiConfig, ApiState};
     let config = ApiConfig {
+        program,
         // The tests speak pitches of seconds, far shorter than a rubric asks.
         min_recording_share: 0.0,
         admin_token: Some(ADMIN_TOKEN.into()),
@@ -213,7 +222,7 @@ async fn serve_pages(app: &TestApp) -> String {
 }
 
 /// Signs in through the page as a browser does; the `Cookie` header value.
-async fn sign_in(base: &str, token: &str) -> String {
+pub(crate) async fn sign_in(base: &str, token: &str) -> String {
     let response = no_redirects()
         .post(format!("{base}/sign-in"))
         .form(&[("token", token)])
@@ -230,7 +239,7 @@ async fn sign_in(base: &str, token: &str) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -417,6 +426,7 @@ async fn tokens_expire_and_old_tokens_without_expiry_keep_working() {
                 token_hash: hash_token(secret),
                 role: Role::Reviewer,
                 rep_id: None,
+                firm_id: None,
                 label: String::new(),
                 expires_at,
             },

@@ -5,6 +5,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/certify.rs"]
+mod seed;
 
 mod auth;
 mod authz;
@@ -13,5 +15,7 @@ mod cli;
 mod hardening;
 mod ops;
 mod races;
+mod retention;
 mod submissions;
+mod tenancy;
 mod uploads;

@@ -108,11 +108,18 @@ impl TestServer {
     /// A real API token (stored hashed in the token store), as an admin
     /// would create it with `pitchgrade token create`.
     pub async fn token(&self, role: ApiRole, rep: Option<&str>) -> String {
+        self.firm_token(role, rep, None).await
+    }
+
+    /// [`token`](Self::token) bound to a partner firm (a partner admin's, or a
+    /// partner-side reviewer's).
+    pub async fn firm_token(&self, role: ApiRole, rep: Option<&str>, firm: Option<&str>) -> String {
         issue(
             self.parts.repo.as_ref(),
             &TokenRequest {
                 role,
                 rep: rep.map(str::to_string),
+                firm: firm.map(str::to_string),
                 label: Some("browser test".into()),
                 expires_in: None,
             },

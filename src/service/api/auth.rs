@@ -2,7 +2,13 @@
 //!
 //! - **rep**: bound to one rep id; creates and reads only that rep's
 //!   submissions (another rep's submission answers 404, as if it did not exist).
-//! - **reviewer**, **enablement**: read every rep's submissions.
+//! - **partner_admin**: bound to one partner firm; reads that firm's reps,
+//!   their submissions, grades, rights and the firm's standing and report, and
+//!   keeps its roster. Anything of another firm answers 404. It never grades,
+//!   reviews or overrides.
+//! - **reviewer**: reads and reviews every rep's submissions, or one firm's
+//!   when the token is bound to a firm (partner-side reviewers).
+//! - **enablement**: reads every rep's submissions and runs the program.
 //! - **admin**: everything, including creating submissions for any rep and
 //!   managing tokens.
 //!
@@ -24,6 +30,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::ApiState;
 pub use crate::store::db::tokens::Role;
+use crate::store::Repo;
 
 /// Tokens start with this, so secret scanners and people can tell them apart.
 pub const TOKEN_PREFIX: &str = "pgt_";
@@ -34,6 +41,8 @@ pub struct Caller {
     pub role: Role,
     /// The rep a rep token acts for; `None` for the other roles.
     pub rep_id: Option<String>,
+    /// The firm a partner admin (or a firm-bound reviewer) is confined to.
+    pub firm_id: Option<String>,
     /// The stored token; `None` for the bootstrap admin token.
     pub token_id: Option<Uuid>,
 }
@@ -63,9 +72,45 @@ impl Caller {
         )))
     }
 
-    /// Whether the caller may see this rep's submissions.
+    /// Whether the caller may see this rep's submissions, as far as the token
+    /// alone says: a rep only itself. A caller confined to a firm is checked
+    /// against the roster too, by [`Caller::may_read_rep`].
     pub fn can_read(&self, rep_id: &str) -> bool {
         self.role != Role::Rep || self.rep_id.as_deref() == Some(rep_id)
+    }
+
+    /// The firm this caller is confined to, if any.
+    pub fn firm(&self) -> Option<&str> {
+        self.firm_id.as_deref()
+    }
+
+    /// Refuses unless the caller may read rep `rep`: a rep token another rep
+    /// (403); a caller confined to a firm a rep outside it (404, exactly as for
+    /// a rep nobody registered, so another firm's roster cannot be probed).
+    /// The rep's firm is read from the roster before anything of the rep.
+    pub async fn may_read_rep(&self, repo: &dyn Repo, rep: &str) -> Result<(), ApiError> {
+        if !self.can_read(rep) {
+            return Err(ApiError::forbidden("a rep token can only read its own rep"));
+        }
+        match self.firm() {
+            None => Ok(()),
+            Some(firm) => match repo.get_rep(rep).await? {
+                Some(r) if r.firm_id == firm => Ok(()),
+                _ => Err(ApiError::not_found(format!(
+                    "no rep {rep:?} in firm {firm:?}"
+                ))),
+            },
+        }
+    }
+
+    /// Whether a caller confined to a firm may read submission `id` (always,
+    /// for the others): its rep's firm is looked up in the database before
+    /// the submission itself is read.
+    pub async fn may_read_submission(&self, repo: &dyn Repo, id: Uuid) -> Result<bool, ApiError> {
+        match self.firm() {
+            None => Ok(true),
+            Some(firm) => Ok(repo.submission_firm(id).await?.as_deref() == Some(firm)),
+        }
     }
 
     /// The rep a new submission is for: a rep token's own rep (naming another
@@ -142,6 +187,7 @@ pub async fn caller_of_hash(state: &ApiState, hash: &str) -> Result<Caller, ApiE
         return Ok(Caller {
             role: Role::Admin,
             rep_id: None,
+            firm_id: None,
             token_id: None,
         });
     }
@@ -156,6 +202,7 @@ pub async fn caller_of_hash(state: &ApiState, hash: &str) -> Result<Caller, ApiE
         Some(t) => Ok(Caller {
             role: t.role,
             rep_id: t.rep_id,
+            firm_id: t.firm_id,
             token_id: Some(t.id),
         }),
         None => Err(ApiError::unauthorized(
@@ -192,6 +239,7 @@ mod tests {
         Caller {
             role: Role::Rep,
             rep_id: Some(id.into()),
+            firm_id: None,
             token_id: None,
         }
     }
@@ -200,6 +248,7 @@ mod tests {
         Caller {
             role,
             rep_id: None,
+            firm_id: None,
             token_id: None,
         }
     }

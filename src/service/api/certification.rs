@@ -7,15 +7,19 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | GET | `/v1/reps/{rep}/rights` | that rep, reviewer, enablement, admin |
-//! | GET | `/v1/reps/{rep}/retake?track=` | that rep, reviewer, enablement, admin |
-//! | PUT | `/v1/reps/{rep}` (firm, role, active) | enablement, admin |
+//! | GET | `/v1/reps/{rep}/rights` | that rep, its firm's partner admin, reviewer, enablement, admin |
+//! | GET | `/v1/reps/{rep}/retake?track=` | that rep, its firm's partner admin, reviewer, enablement, admin |
+//! | PUT | `/v1/reps/{rep}` (firm, role, active) | its firm's partner admin, enablement, admin |
 //! | PUT | `/v1/firms/{firm}` (name, segment) | enablement, admin |
-//! | GET | `/v1/firms/{firm}/standing` | enablement, admin |
+//! | GET | `/v1/firms/{firm}/standing` | the firm's partner admin, enablement, admin |
 //! | GET | `/v1/reviews` | reviewer, enablement, admin |
 //! | POST | `/v1/reviews/claim` (optional id) | reviewer, admin |
 //! | POST | `/v1/reviews/{id}/decision` | the reviewer holding the claim |
-//! | GET | `/v1/reports` (`?format=csv`) | enablement, admin |
+//! | GET | `/v1/reports` (`?format=csv`, `?firm=`) | partner admin (its firm, forced), enablement, admin |
+//!
+//! A caller confined to a firm (a partner admin; a reviewer whose token is
+//! bound to a firm) gets 404 for anything of another firm's, and its lists
+//! are filtered in the repository's queries.
 
 use std::sync::Arc;
 
@@ -37,6 +41,9 @@ use crate::store::db::certification::{NewFirm, NewRep};
 
 const READERS: &[Role] = &[Role::Reviewer, Role::Enablement, Role::Admin];
 const PROGRAM_ADMINS: &[Role] = &[Role::Enablement, Role::Admin];
+/// Who may keep a roster and read a firm's standing and report: the program's
+/// admins for every firm, a partner admin for its own.
+const FIRM_ADMINS: &[Role] = &[Role::PartnerAdmin, Role::Enablement, Role::Admin];
 const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 
 fn program(state: &ApiState) -> Result<Arc<Program>, ApiError> {
@@ -73,11 +80,12 @@ impl From<CertifyError> for ApiError {
     }
 }
 
-fn may_read_rep(caller: &Caller, rep: &str) -> Result<(), ApiError> {
-    if caller.can_read(rep) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("a rep token can only read its own rep"))
+/// 404 for a firm a caller confined to another firm asks about, exactly as
+/// for a firm that does not exist.
+fn may_read_firm(caller: &Caller, firm: &str) -> Result<(), ApiError> {
+    match caller.firm() {
+        Some(own) if own != firm => Err(ApiError::not_found(format!("no firm {firm:?}"))),
+        _ => Ok(()),
     }
 }
 
@@ -100,7 +108,7 @@ pub async fn rights(
     caller: Caller,
     ApiPath(rep): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    may_read_rep(&caller, &rep)?;
+    caller.may_read_rep(state.parts.repo.as_ref(), &rep).await?;
     let program = program(&state)?;
     let rights = gating::rights_of(state.parts.repo.as_ref(), &program, &rep, Utc::now()).await?;
     Ok(Json(rights).into_response())
@@ -136,7 +144,7 @@ pub async fn retake_check(
     ApiPath(rep): ApiPath<String>,
     ApiQuery(q): ApiQuery<RetakeQuery>,
 ) -> Result<Response, ApiError> {
-    may_read_rep(&caller, &rep)?;
+    caller.may_read_rep(state.parts.repo.as_ref(), &rep).await?;
     let program = program(&state)?;
     let check = retake::check(
         state.parts.repo.as_ref(),
@@ -171,21 +179,41 @@ fn yes() -> bool {
         (status = 200, description = "The rep as stored", content_type = "application/json"),
         (status = 400, description = "A malformed rep id or body", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+        (status = 403, description = "Not an enablement, admin or partner admin token, or a partner admin naming another firm", body = ErrorBody),
+        (status = 404, description = "A partner admin naming a rep of another firm", body = ErrorBody),
         (status = 422, description = "Unknown role or firm", body = ErrorBody),
         (status = 503, description = "No certification program is configured", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-/// Creates or updates a rep (enablement keeps the roster in sync with the partner portal).
+/// Creates or updates a rep (enablement keeps the roster in sync with the
+/// partner portal; a partner admin adds and deactivates its own firm's reps,
+/// the roster its coverage is computed on).
 pub async fn put_rep(
     State(state): State<ApiState>,
     caller: Caller,
     ApiPath(rep): ApiPath<String>,
     ApiJson(body): ApiJson<RepBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(PROGRAM_ADMINS, "changing the roster")?;
+    caller.require(FIRM_ADMINS, "changing the roster")?;
     check_rep_id(&rep)?;
+    if let Some(own) = caller.firm() {
+        if body.firm != own {
+            return Err(ApiError::forbidden(format!(
+                "a partner admin keeps the roster of its own firm ({own:?}) only"
+            )));
+        }
+        // An id already on another firm's roster is not this firm's to take
+        // over; answered as for any rep outside the firm.
+        match state.parts.repo.get_rep(&rep).await? {
+            Some(existing) if existing.firm_id != own => {
+                return Err(ApiError::not_found(format!(
+                    "no rep {rep:?} in firm {own:?}"
+                )))
+            }
+            _ => {}
+        }
+    }
     let program = program(&state)?;
     if !program.roles().contains(body.role.as_str()) {
         return Err(CertifyError::UnknownRole {
@@ -285,8 +313,8 @@ pub async fn put_firm(
     responses(
         (status = 200, description = "The firm's tier and certified coverage per role", content_type = "application/json"),
         (status = 401, description = "No or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
-        (status = 404, description = "No such firm", body = ErrorBody),
+        (status = 403, description = "Not an enablement, admin or partner admin token", body = ErrorBody),
+        (status = 404, description = "No such firm (or another firm, for a partner admin)", body = ErrorBody),
         (status = 503, description = "No certification program is configured", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -296,7 +324,8 @@ pub async fn firm_standing(
     caller: Caller,
     ApiPath(firm): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(PROGRAM_ADMINS, "reading a firm's standing")?;
+    caller.require(FIRM_ADMINS, "reading a firm's standing")?;
+    may_read_firm(&caller, &firm)?;
     let program = program(&state)?;
     let repo = state.parts.repo.as_ref();
     if repo.get_firm(&firm).await?.is_none() {
@@ -323,7 +352,7 @@ pub async fn review_queue(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(READERS, "reading the review queue")?;
-    let queue = review::queue(state.parts.repo.as_ref(), 200).await?;
+    let queue = review::queue(state.parts.repo.as_ref(), 200, caller.firm()).await?;
     Ok(Json(queue).into_response())
 }
 
@@ -376,6 +405,7 @@ pub async fn claim(
         state.parts.repo.as_ref(),
         &reviewer_name(&caller),
         id,
+        caller.firm(),
         Utc::now(),
     )
     .await?
@@ -410,6 +440,19 @@ pub async fn decide(
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> Result<Response, ApiError> {
     caller.require(REVIEWERS, "deciding a review")?;
+    if caller.firm().is_some() {
+        let rep = state.parts.repo.get_review(id).await?.map(|r| r.rep_id);
+        let inside = match rep {
+            Some(rep) => caller
+                .may_read_rep(state.parts.repo.as_ref(), &rep)
+                .await
+                .is_ok(),
+            None => false,
+        };
+        if !inside {
+            return Err(CertifyError::ReviewNotFound(id).into());
+        }
+    }
     let program = program(&state)?;
     let applied = review::decide(
         state.parts.repo.as_ref(),
@@ -427,6 +470,9 @@ pub async fn decide(
 pub struct ReportQuery {
     #[serde(default)]
     pub format: Option<String>,
+    /// One firm's report. A partner admin always gets its own firm's.
+    #[serde(default)]
+    pub firm: Option<String>,
 }
 
 /// Program health: pass rates, coverage, reviewer agreement, tier forecast.
@@ -434,11 +480,15 @@ pub struct ReportQuery {
     get,
     path = "/v1/reports",
     tag = "certification",
-    params(("format" = Option<String>, Query, description = "`csv` for a spreadsheet; JSON otherwise")),
+    params(
+        ("format" = Option<String>, Query, description = "`csv` for a spreadsheet; JSON otherwise"),
+        ("firm" = Option<String>, Query, description = "One partner firm's figures only; a partner admin always gets its own firm's"),
+    ),
     responses(
         (status = 200, description = "Pass rates, coverage, reviewer agreement, tier forecast (as `text/csv` with `?format=csv`)", content_type = "application/json"),
         (status = 401, description = "No or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
+        (status = 403, description = "Not an enablement, admin or partner admin token", body = ErrorBody),
+        (status = 404, description = "No such firm (or another firm, for a partner admin)", body = ErrorBody),
         (status = 503, description = "No certification program is configured", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -448,13 +498,28 @@ pub async fn report(
     caller: Caller,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(PROGRAM_ADMINS, "reading program reports")?;
+    caller.require(FIRM_ADMINS, "reading program reports")?;
+    let firm = match (caller.firm(), q.firm) {
+        (Some(own), Some(asked)) if asked != own => {
+            return Err(ApiError::not_found(format!("no firm {asked:?}")))
+        }
+        (Some(own), _) => Some(own.to_string()),
+        (None, asked) => asked,
+    };
     let program = program(&state)?;
+    if let Some(firm) = &firm {
+        if state.parts.repo.get_firm(firm).await?.is_none() {
+            return Err(ApiError::not_found(format!("no firm {firm:?}")));
+        }
+    }
     let report = reports::build(
         state.parts.repo.as_ref(),
         &program,
         Utc::now(),
-        &ReportOptions::default(),
+        &ReportOptions {
+            firm,
+            ..ReportOptions::default()
+        },
     )
     .await?;
     if q.format.as_deref() == Some("csv") {

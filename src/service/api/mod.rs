@@ -12,6 +12,7 @@
 //! | POST | `/v1/uploads/{id}/complete` | the upload's rep, admin |
 //! | POST | `/v1/events/s3` (S3 event notifications) | events token, admin |
 //! | POST / DELETE | `/v1/tokens`, `/v1/tokens/{id}` | admin |
+//! | DELETE | `/v1/reps/{rep}` (erasure) | admin |
 //! | … | `/v1/reps/{rep}/rights`, `/v1/reviews`, `/v1/reports` … | see `certification` |
 //! | GET | `/v1/rubrics/{id}/versions/{version}` | reviewer, enablement, admin |
 //! | GET | `/healthz`, `/readyz`, `/metrics`, `/openapi.json` | anyone |
@@ -22,6 +23,7 @@ pub mod certification;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod privacy;
 pub mod rubrics;
 pub mod submissions;
 pub mod tokens;
@@ -197,6 +199,7 @@ pub const ROUTES: &[Route] = &[
     route!(Post "/v1/tokens" => tokens::create),
     route!(Delete "/v1/tokens/{id}" => tokens::revoke),
     route!(Put "/v1/reps/{rep}" => certification::put_rep),
+    route!(Delete "/v1/reps/{rep}" => privacy::erase),
     route!(Get "/v1/reps/{rep}/rights" => certification::rights),
     route!(Get "/v1/reps/{rep}/retake" => certification::retake_check),
     route!(Put "/v1/firms/{firm}" => certification::put_firm),

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{certification, error, health, rubrics, submissions, tokens, uploads, views};
+use super::{certification, error, health, privacy, rubrics, submissions, tokens, uploads, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use super::{certification, error, health, rubrics, submissions, tokens, uploads,
         tokens::create,
         tokens::revoke,
         certification::put_rep,
+        privacy::erase,
         certification::rights,
         certification::retake_check,
         certification::put_firm,
@@ -60,6 +61,8 @@ use super::{certification, error, health, rubrics, submissions, tokens, uploads,
         crate::certify::review::ReviewInput,
         crate::certify::review::CriterionInput,
         crate::certify::review::ReviewOutcome,
+        crate::privacy::Erasure,
+        crate::store::db::Tombstone,
     )),
     modifiers(&BearerAuth),
     tags(

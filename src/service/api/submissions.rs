@@ -216,6 +216,12 @@ pub async fn get_one(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SubmissionResponse>, ApiError> {
     tracing::Span::current().record("submission_id", tracing::field::display(id));
+    if !caller
+        .may_read_submission(state.parts.repo.as_ref(), id)
+        .await?
+    {
+        return Err(ApiError::not_found(format!("submission {id} not found")));
+    }
     let view = state.parts.repo.get_submission(id).await?;
     // Another rep's submission answers exactly like a missing one, so ids
     // cannot be probed.
@@ -243,6 +249,7 @@ pub struct ListQuery {
         (status = 200, description = "The rep's submissions", body = SubmissionList),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "A rep token listing another rep", body = ErrorBody),
+        (status = 404, description = "A partner admin asking about a rep outside its firm", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -257,6 +264,7 @@ pub async fn list_for_rep(
             "a rep token can only list its own submissions",
         ));
     }
+    caller.may_read_rep(state.parts.repo.as_ref(), &rep).await?;
     let limit = query
         .limit
         .unwrap_or(50)

@@ -20,6 +20,11 @@ pub struct TokenRequest {
     pub role: Role,
     /// Required for (and only for) `rep` tokens.
     pub rep: Option<String>,
+    /// The partner firm the token is confined to: required for
+    /// `partner_admin`, optional for `reviewer` (a partner-side reviewer sees
+    /// that firm's reviews only), refused for the other roles.
+    #[serde(default)]
+    pub firm: Option<String>,
     /// A note for operators ("alice's laptop").
     pub label: Option<String>,
     /// How long the token works: `90d`, `12h`, or `never`. New tokens expire
@@ -66,6 +71,8 @@ pub struct IssuedToken {
     pub token: String,
     pub role: Role,
     pub rep_id: Option<String>,
+    /// The firm the token is confined to, if any.
+    pub firm_id: Option<String>,
     pub label: String,
     pub created_at: DateTime<Utc>,
     /// When the token stops working; absent for a token that never expires.
@@ -83,6 +90,22 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
     if let Some(rep) = rep_id {
         auth::check_rep_id(rep)?;
     }
+    let firm_id = request
+        .firm
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
+    if let Some(firm) = firm_id {
+        // A token bound to a firm nobody registered would see nothing, and
+        // silently: say so now.
+        if repo.get_firm(firm).await?.is_none() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_firm",
+                format!("no firm {firm:?}; create it with PUT /v1/firms/{{id}} first"),
+            ));
+        }
+    }
     let label = request.label.clone().unwrap_or_default();
     if label.chars().count() > 200 {
         return Err(ApiError::invalid("a label is at most 200 characters"));
@@ -99,6 +122,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
                 token_hash: auth::hash_token(&token),
                 role: request.role,
                 rep_id: rep_id.map(str::to_string),
+                firm_id: firm_id.map(str::to_string),
                 label,
                 expires_at: lifetime.and_then(|l| now.checked_add_signed(l)),
             },
@@ -110,6 +134,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
         token,
         role: stored.role,
         rep_id: stored.rep_id,
+        firm_id: stored.firm_id,
         label: stored.label,
         created_at: stored.created_at,
         expires_at: stored.expires_at,
@@ -124,7 +149,8 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
     request_body = TokenRequest,
     responses(
         (status = 201, description = "The new token; its secret is not shown again", body = IssuedToken),
-        (status = 400, description = "A rep token without a rep, another role with one, or a malformed lifetime", body = ErrorBody),
+        (status = 400, description = "A rep token without a rep, a partner_admin token without a firm, another role with one, or a malformed lifetime", body = ErrorBody),
+        (status = 422, description = "The firm named does not exist", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
     ),
@@ -137,7 +163,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin], "creating tokens")?;
     let issued = issue(state.parts.repo.as_ref(), &request).await?;
-    tracing::info!(token_id = %issued.id, role = %issued.role, rep_id = ?issued.rep_id, "token created");
+    tracing::info!(token_id = %issued.id, role = %issued.role, "token created");
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 

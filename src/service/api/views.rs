@@ -60,6 +60,14 @@ pub struct SubmissionResponse {
     /// `graded_at` / `attempt`.
     #[schema(value_type = Option<Object>)]
     pub grade: Option<serde_json::Value>,
+    /// Present once the recording was deleted (under the retention policy, or
+    /// by an erasure): when and why. The grade stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_deleted: Option<crate::store::db::Tombstone>,
+    /// When the transcript and evidence quotes were deleted under the
+    /// retention policy; the grade's numbers and verdicts stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_deleted_at: Option<DateTime<Utc>>,
 }
 
 impl SubmissionResponse {
@@ -98,6 +106,8 @@ impl SubmissionResponse {
             created_at: s.created_at,
             updated_at: s.updated_at,
             grade: None,
+            recording_deleted: s.recording_deleted,
+            transcript_deleted_at: s.transcript_deleted_at,
         }
     }
 }

@@ -571,9 +571,9 @@ macro_rules! impl_repo {
             ) -> Result<ApiToken, DbError> {
                 validate_token(new)?;
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     RETURNING id, role, rep_id, label, created_at, revoked_at, expires_at",
+                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at, expires_at, firm_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     RETURNING id, role, rep_id, firm_id, label, created_at, revoked_at, expires_at",
                 )
                 .bind(Uuid::now_v7())
                 .bind(&new.token_hash)
@@ -582,6 +582,7 @@ macro_rules! impl_repo {
                 .bind(&new.label)
                 .bind(to_db(now))
                 .bind(new.expires_at.map(to_db))
+                .bind(new.firm_id.as_deref().map(str::trim))
                 .fetch_one(&self.$writer)
                 .await
                 .map_err(DbError::db("storing a token"))?
@@ -590,7 +591,7 @@ macro_rules! impl_repo {
 
             async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError> {
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "SELECT id, role, rep_id, label, created_at, revoked_at, expires_at FROM api_tokens
+                    "SELECT id, role, rep_id, firm_id, label, created_at, revoked_at, expires_at FROM api_tokens
                      WHERE token_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(token_hash)

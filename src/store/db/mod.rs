@@ -10,6 +10,7 @@ mod backend;
 mod error;
 mod postgres;
 mod rep_lock;
+pub mod retention;
 mod rows;
 mod sqlite;
 pub mod tokens;
@@ -27,6 +28,7 @@ use super::queue::RetryPolicy;
 pub use super::queue::{Job, JobState};
 pub use error::DbError;
 pub use rep_lock::RepLock;
+pub use retention::RetentionRepo;
 pub use tokens::TokenRepo;
 pub use uploads::UploadRepo;
 
@@ -143,6 +145,19 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set once the recording is deleted (retention, erasure): the pages show
+    /// this instead of a player.
+    pub recording_deleted: Option<Tombstone>,
+    /// When the transcript and evidence quotes were deleted, if they were.
+    pub transcript_deleted_at: Option<DateTime<Utc>>,
+}
+
+/// What is left of a deleted recording: when it went, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Tombstone {
+    pub at: DateTime<Utc>,
+    /// `retention` (the program's policy) or `erasure` (the rep asked).
+    pub reason: String,
 }
 
 /// Result of `create_submission_with_job`.
@@ -245,7 +260,7 @@ pub struct RubricVersion {
 
 /// The database, whichever it is (certification storage included).
 #[async_trait]
-pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + Send + Sync {
+pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + RetentionRepo + Send + Sync {
     /// Inserts the submission and its job in one transaction, so no submission
     /// exists without work queued for it. With an idempotency key already used by
     /// this rep, returns the earlier submission (`created == false`) and writes

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{parse_decision, to_u32, Grade, Job, Submission};
+use super::{parse_decision, to_u32, Grade, Job, Submission, Tombstone};
 use crate::store::DbError;
 
 pub(crate) trait DbTime {
@@ -44,6 +44,9 @@ pub(crate) struct SubmissionRow<T> {
     idempotency_key: Option<String>,
     created_at: T,
     updated_at: T,
+    recording_deleted_at: Option<T>,
+    recording_deleted_reason: Option<String>,
+    transcript_deleted_at: Option<T>,
 }
 
 impl<T: DbTime> SubmissionRow<T> {
@@ -61,6 +64,14 @@ impl<T: DbTime> SubmissionRow<T> {
             idempotency_key: self.idempotency_key,
             created_at: self.created_at.to_utc()?,
             updated_at: self.updated_at.to_utc()?,
+            recording_deleted: match self.recording_deleted_at {
+                Some(at) => Some(Tombstone {
+                    at: at.to_utc()?,
+                    reason: self.recording_deleted_reason.unwrap_or_default(),
+                }),
+                None => None,
+            },
+            transcript_deleted_at: self.transcript_deleted_at.map(DbTime::to_utc).transpose()?,
         })
     }
 }

@@ -1,9 +1,10 @@
 //! API tokens: who may call the HTTP API, and as whom.
 //!
 //! Only a token's SHA-256 is stored, so a copy of the database cannot be
-//! replayed against the API. A rep token is bound to one rep id; the other
-//! roles read across reps. Hashing and checking happen in the service's auth
-//! layer; this is the storage of the outcome.
+//! replayed against the API. A rep token is bound to one rep id; a partner
+//! admin token (and, optionally, a reviewer token) to one partner firm; the
+//! other roles read across firms. Hashing and checking happen in the service's
+//! auth layer; this is the storage of the outcome.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,12 +14,15 @@ use uuid::Uuid;
 use super::rows::DbTime;
 use crate::store::DbError;
 
-/// What a token may do. Ordered by reach: a rep acts for one rep id; reviewers
-/// and enablement read everything; admins also manage tokens.
+/// What a token may do. Ordered by reach: a rep acts for one rep id; a
+/// partner admin reads (and keeps the roster of) one firm; reviewers read
+/// everything, or one firm when their token is bound to it; enablement reads
+/// everything; admins also manage tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Rep,
+    PartnerAdmin,
     Reviewer,
     Enablement,
     Admin,
@@ -28,6 +32,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Rep => "rep",
+            Role::PartnerAdmin => "partner_admin",
             Role::Reviewer => "reviewer",
             Role::Enablement => "enablement",
             Role::Admin => "admin",
@@ -40,11 +45,12 @@ impl std::str::FromStr for Role {
     fn from_str(s: &str) -> Result<Self, DbError> {
         match s {
             "rep" => Ok(Role::Rep),
+            "partner_admin" => Ok(Role::PartnerAdmin),
             "reviewer" => Ok(Role::Reviewer),
             "enablement" => Ok(Role::Enablement),
             "admin" => Ok(Role::Admin),
             other => Err(DbError::Invalid(format!(
-                "unknown role {other:?}: use rep, reviewer, enablement or admin"
+                "unknown role {other:?}: use rep, partner_admin, reviewer, enablement or admin"
             ))),
         }
     }
@@ -64,6 +70,10 @@ pub struct NewToken {
     pub role: Role,
     /// Set for (and only for) rep tokens.
     pub rep_id: Option<String>,
+    /// The partner firm the token is confined to: required for partner
+    /// admins, optional for reviewers (partner-side reviewers), refused for
+    /// the other roles.
+    pub firm_id: Option<String>,
     /// Free text for operators ("alice's laptop", "MinIO webhook").
     pub label: String,
     /// When the token stops working; `None` never.
@@ -75,6 +85,7 @@ pub struct ApiToken {
     pub id: Uuid,
     pub role: Role,
     pub rep_id: Option<String>,
+    pub firm_id: Option<String>,
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -116,15 +127,25 @@ pub trait TokenRepo: Send + Sync {
 }
 
 pub(crate) fn validate_token(new: &NewToken) -> Result<(), DbError> {
-    let rep = new.rep_id.as_deref().map(str::trim);
-    match (new.role, rep) {
-        (Role::Rep, None | Some("")) => {
-            Err(DbError::Invalid("a rep token must name its rep id".into()))
+    let named = |v: &Option<String>| v.as_deref().map(str::trim).is_some_and(|v| !v.is_empty());
+    let (rep, firm) = (named(&new.rep_id), named(&new.firm_id));
+    let refuse = |why: String| Err(DbError::Invalid(why));
+    match new.role {
+        Role::Rep if !rep => refuse("a rep token must name its rep id".into()),
+        Role::PartnerAdmin if !firm => {
+            refuse("a partner_admin token must name its firm (it sees that firm only)".into())
         }
-        (Role::Rep, Some(_)) | (_, None) => Ok(()),
-        (role, Some(_)) => Err(DbError::Invalid(format!(
-            "a {role} token reads every rep's submissions; it cannot be bound to one rep"
-        ))),
+        Role::Rep if firm => refuse("a rep token is bound to its rep, not to a firm".into()),
+        Role::Rep => Ok(()),
+        role if rep => refuse(format!(
+            "a {role} token reads more than one rep's submissions; it cannot be bound to one rep"
+        )),
+        Role::Enablement | Role::Admin if firm => refuse(format!(
+            "a {} token runs the whole program; it cannot be bound to one firm \
+             (use a partner_admin or a reviewer token for that)",
+            new.role
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -133,6 +154,7 @@ pub(crate) struct TokenRow<T> {
     id: Uuid,
     role: String,
     rep_id: Option<String>,
+    firm_id: Option<String>,
     label: String,
     created_at: T,
     revoked_at: Option<T>,
@@ -148,6 +170,7 @@ impl<T: DbTime> TokenRow<T> {
                 .parse()
                 .map_err(|_| DbError::Corrupt(format!("unknown role {:?}", self.role)))?,
             rep_id: self.rep_id,
+            firm_id: self.firm_id,
             label: self.label,
             created_at: self.created_at.to_utc()?,
             revoked_at: self.revoked_at.map(DbTime::to_utc).transpose()?,

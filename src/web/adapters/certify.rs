@@ -23,15 +23,17 @@ use crate::store::Repo;
 use super::super::auth::Principal;
 use super::super::error::WebError;
 use super::super::program::{
-    CertificationView, CriterionOverride, DashboardData, Expiring, FirmCoverage, OutcomeView,
-    PeriodRate, Program, QueueItem, RetakeView, ReviewDecision, ReviewRecord, RightView,
-    RubricRate, RubricVersionView,
+    CertificationView, CriterionOverride, DashboardData, Expiring, FirmCoverage, FirmOverview,
+    FirmRep, OutcomeView, PeriodRate, Program, QueueItem, RepStanding, RetakeView, ReviewDecision,
+    ReviewRecord, RightView, RubricRate, RubricVersionView, TierForecast, TrackCoverage,
 };
 
 /// How many weeks the charts over time cover.
 const WEEKS: u32 = 12;
 /// "Expiring soon" on the dashboard: the program's first reminder offset.
 const EXPIRING_DAYS: i64 = 60;
+/// How far ahead a firm's page forecasts its tier.
+const FORECAST_DAYS: u32 = 60;
 /// The review queue is a working list; more than this is a staffing problem
 /// the dashboard shows, not a page to scroll.
 const QUEUE_LIMIT: u32 = 200;
@@ -200,9 +202,9 @@ impl Program for CertifyProgram {
         }))
     }
 
-    async fn review_queue(&self) -> Result<Vec<QueueItem>, WebError> {
+    async fn review_queue(&self, firm: Option<&str>) -> Result<Vec<QueueItem>, WebError> {
         let now = Utc::now();
-        let mut items: Vec<QueueItem> = review::queue(self.repo.as_ref(), QUEUE_LIMIT)
+        let mut items: Vec<QueueItem> = review::queue(self.repo.as_ref(), QUEUE_LIMIT, firm)
             .await?
             .into_iter()
             .filter(|r| r.decided_at.is_none())
@@ -265,9 +267,15 @@ impl Program for CertifyProgram {
         // The page has no separate "claim" step: deciding claims first (the
         // same claim the API takes), so two reviewers cannot both decide, and
         // a review another reviewer holds is refused with who holds it.
-        if review::claim(repo, &reviewer.id, Some(found.id), now)
-            .await?
-            .is_none()
+        if review::claim(
+            repo,
+            &reviewer.id,
+            Some(found.id),
+            reviewer.firm.as_deref(),
+            now,
+        )
+        .await?
+        .is_none()
         {
             let holder = found
                 .claimed_by
@@ -302,8 +310,8 @@ impl Program for CertifyProgram {
         let repo = self.repo.as_ref();
         let report =
             reports::build(repo, &self.program, now, &reports::ReportOptions::default()).await?;
-        let decisions = repo.list_decisions(None).await?;
-        let reviews = repo.list_decided_reviews().await?;
+        let decisions = repo.list_decisions(None, None).await?;
+        let reviews = repo.list_decided_reviews(None).await?;
         let pass_rate = weekly(
             now,
             decisions
@@ -398,6 +406,91 @@ impl Program for CertifyProgram {
         })
     }
 
+    async fn firm(
+        &self,
+        firm_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FirmOverview>, WebError> {
+        let repo = self.repo.as_ref();
+        let Some(firm) = repo.get_firm(firm_id).await? else {
+            return Ok(None);
+        };
+        // Every row below is chosen by the firm in its query: nothing of
+        // another firm is read to draw this page.
+        let reps = repo.list_reps(Some(firm_id)).await?;
+        let certs = all_certifications(
+            repo,
+            CertFilter {
+                firm_id: Some(firm_id.to_string()),
+                ..CertFilter::default()
+            },
+        )
+        .await?;
+        let standing = gating::standing(&self.program, firm_id, &reps, &certs, now);
+        let forecast =
+            gating::forecast_drop(&self.program, firm_id, &reps, &certs, now, FORECAST_DAYS).map(
+                |d| TierForecast {
+                    tier_now: d.tier_now,
+                    tier_after: d.tier_after,
+                    drops_at: d.drops_at,
+                    lapsing_reps: d.lapsing_reps,
+                },
+            );
+        let mut roster = Vec::with_capacity(reps.len());
+        for rep in &reps {
+            let mine: Vec<_> = certs.iter().filter(|c| c.rep_id == rep.id).collect();
+            let latest = repo
+                .list_submissions(&rep.id, 1)
+                .await?
+                .into_iter()
+                .next()
+                .map(|s| s.id);
+            let soonest_valid = mine
+                .iter()
+                .filter(|c| c.is_valid_at(now))
+                .map(|c| c.expires_at)
+                .min();
+            let standing = match soonest_valid {
+                Some(until) if (until - now).num_days() <= EXPIRING_DAYS => RepStanding::Expiring {
+                    until,
+                    days: (until - now).num_days(),
+                },
+                Some(until) => RepStanding::Certified { until },
+                None => match mine.iter().map(|c| c.expires_at).max() {
+                    Some(since) => RepStanding::Lapsed { since },
+                    None if latest.is_some() => RepStanding::NotYetCertified,
+                    None => RepStanding::NeverAttempted,
+                },
+            };
+            roster.push(FirmRep {
+                rep_id: rep.id.clone(),
+                role: rep.role.clone(),
+                active: rep.active,
+                standing,
+                latest,
+            });
+        }
+        Ok(Some(FirmOverview {
+            firm_id: firm.id,
+            name: firm.name,
+            tier: standing.tier,
+            coverage: standing
+                .coverage
+                .into_iter()
+                .map(|c| TrackCoverage {
+                    track: c.track,
+                    role: c.role,
+                    certified: u64::from(c.certified),
+                    eligible: u64::from(c.eligible),
+                    coverage: c.coverage,
+                })
+                .collect(),
+            reps: roster,
+            forecast,
+            forecast_days: FORECAST_DAYS,
+        }))
+    }
+
     async fn rubric_history(&self, rubric_id: &str) -> Result<Vec<RubricVersionView>, WebError> {
         let repo = self.repo.as_ref();
         // Every grade that was decided, plus those still waiting for a
@@ -405,14 +498,14 @@ impl Program for CertifyProgram {
         // and hash come from the grade itself (what it was graded with), not
         // from the file installed now.
         let mut submissions: Vec<Uuid> = repo
-            .list_decisions(None)
+            .list_decisions(None, None)
             .await?
             .into_iter()
             .filter(|d| d.rubric_id == rubric_id)
             .map(|d| d.submission_id)
             .collect();
         submissions.extend(
-            review::queue(repo, QUEUE_LIMIT)
+            review::queue(repo, QUEUE_LIMIT, None)
                 .await?
                 .into_iter()
                 .filter(|r| r.rubric_id == rubric_id)

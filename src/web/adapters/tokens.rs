@@ -63,7 +63,11 @@ pub fn principal_of(caller: &Caller) -> Option<Principal> {
         Role::Rep => caller.rep_id.clone().filter(|r| !r.is_empty())?,
         _ => reviewer_name(caller),
     };
-    Some(Principal { id, role })
+    Some(Principal {
+        id,
+        role,
+        firm: caller.firm_id.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -75,13 +79,15 @@ mod tests {
         let rep = Caller {
             role: Role::Rep,
             rep_id: Some("alice".into()),
+            firm_id: None,
             token_id: None,
         };
         assert_eq!(
             principal_of(&rep),
             Some(Principal {
                 id: "alice".into(),
-                role: Role::Rep
+                role: Role::Rep,
+                firm: None,
             })
         );
         let orphan = Caller {
@@ -93,6 +99,7 @@ mod tests {
         let reviewer = Caller {
             role: Role::Reviewer,
             rep_id: None,
+            firm_id: None,
             token_id: Some(id),
         };
         let p = principal_of(&reviewer).expect("a reviewer");
@@ -101,6 +108,7 @@ mod tests {
         let admin = Caller {
             role: Role::Admin,
             rep_id: None,
+            firm_id: None,
             token_id: None,
         };
         assert_eq!(

@@ -2,6 +2,7 @@
 //! chrome (title, navigation for the viewer's role) and rendering.
 
 pub mod dashboard;
+pub mod firm;
 pub mod rep;
 pub mod review;
 pub mod rubrics;
@@ -54,6 +55,7 @@ impl Chrome {
     ) -> Chrome {
         let links: &[(&'static str, &'static str)] = match viewer.role {
             Role::Rep => &[("/rep", "My pitches")],
+            Role::PartnerAdmin => &[("/firm", "My firm")],
             Role::Reviewer => &[("/review", "Review queue"), ("/rubrics", "Rubrics")],
             Role::Enablement | Role::Admin => &[
                 ("/program", "Program"),

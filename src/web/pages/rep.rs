@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::rubric::LoadedRubric;
 use crate::store::db::{Submission, SubmissionStatus};
 
-use super::super::auth::{Principal, Role, Viewer};
+use super::super::auth::{visible_submission, Principal, Role, Viewer};
 use super::super::error::WebError;
 use super::super::program::OutcomeView;
 use super::super::view::{self, GradeView, Paragraph};
@@ -299,6 +299,13 @@ pub struct ResultPage {
     /// Shown to staff looking at someone else's result.
     pub rep_id: String,
     pub is_rep: bool,
+    /// Whether the page offers the recording (a partner admin hears their
+    /// reps only where the program allows it).
+    pub audio: bool,
+    /// What the page says instead of a player once the recording is deleted.
+    pub recording_gone: Option<&'static str>,
+    /// The transcript and quotes were deleted under the retention policy.
+    pub transcript_gone: bool,
 }
 
 impl ResultPage {
@@ -327,13 +334,9 @@ pub async fn result(
     Viewer(viewer): Viewer,
     Path(id): Path<Uuid>,
 ) -> Result<Response, WebError> {
-    let found = state
-        .parts
-        .repo
-        .get_submission(id)
+    // Someone else's submission reads as missing, not forbidden: ids are not confirmed.
+    let found = visible_submission(&state, &viewer, id)
         .await?
-        .filter(|v| viewer.may_see(&v.submission.rep_id))
-        // Someone else's submission reads as missing, not forbidden: ids are not confirmed.
         .ok_or_else(|| WebError::NotFound("submission".into()))?;
     let s = &found.submission;
     let (grade, paragraphs) = match &found.grade {
@@ -351,13 +354,22 @@ pub async fn result(
     } else {
         None
     };
-    let home = if viewer.role == Role::Rep {
-        "/rep"
-    } else {
-        "/review"
+    let home = match viewer.role {
+        Role::Rep => "/rep",
+        Role::PartnerAdmin => "/firm",
+        _ => "/review",
     };
     render(&ResultPage {
-        chrome: Chrome::for_viewer("Your pitch", "result", &viewer, home),
+        chrome: Chrome::for_viewer(
+            &if viewer.role == Role::Rep {
+                "Your pitch".to_string()
+            } else {
+                format!("Pitch by {}", s.rep_id)
+            },
+            "result",
+            &viewer,
+            home,
+        ),
         id: s.id,
         rubric_id: s.rubric_id.clone(),
         submitted: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -371,6 +383,12 @@ pub async fn result(
         program_configured: state.program.configured(),
         rep_id: s.rep_id.clone(),
         is_rep: viewer.role == Role::Rep,
+        audio: crate::web::media::may_hear(&state, &viewer) && s.recording_deleted.is_none(),
+        recording_gone: s
+            .recording_deleted
+            .as_ref()
+            .map(|t| crate::privacy::policy::recording_gone(&t.reason)),
+        transcript_gone: s.transcript_deleted_at.is_some(),
     })
 }
 
@@ -387,12 +405,8 @@ pub async fn status(
     Viewer(viewer): Viewer,
     Path(id): Path<Uuid>,
 ) -> Result<Response, WebError> {
-    let found = state
-        .parts
-        .repo
-        .get_submission(id)
+    let found = visible_submission(&state, &viewer, id)
         .await?
-        .filter(|v| viewer.may_see(&v.submission.rep_id))
         .ok_or_else(|| WebError::NotFound("submission".into()))?;
     let s = found.submission.status;
     Ok(Json(serde_json::json!({

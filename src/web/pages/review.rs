@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::score::decide::{Decision, Verdict};
 
-use super::super::auth::{Role, Viewer};
+use super::super::auth::{visible_submission, Role, Viewer};
 use super::super::error::WebError;
 use super::super::program::{CriterionOverride, QueueItem, ReviewDecision, ReviewRecord};
 use super::super::view::{self, GradeView, Paragraph};
@@ -62,8 +62,11 @@ fn waited(d: chrono::TimeDelta) -> String {
 }
 
 /// Oldest first, whatever order the program answered in.
-async fn sorted_queue(state: &WebState) -> Result<Vec<QueueItem>, WebError> {
-    let mut items = state.program.review_queue().await?;
+async fn sorted_queue(
+    state: &WebState,
+    viewer: &super::super::auth::Principal,
+) -> Result<Vec<QueueItem>, WebError> {
+    let mut items = state.program.review_queue(viewer.firm.as_deref()).await?;
     items.sort_by_key(|q| (q.waiting_since, q.submission_id));
     Ok(items)
 }
@@ -74,7 +77,7 @@ pub async fn queue(
 ) -> Result<Response, WebError> {
     viewer.require(REVIEWERS)?;
     let now = chrono::Utc::now();
-    let rows = sorted_queue(&state)
+    let rows = sorted_queue(&state, &viewer)
         .await?
         .iter()
         .map(|q| queue_row(q, now))
@@ -101,6 +104,8 @@ pub struct ReviewPage {
     pub next: Option<Uuid>,
     pub error: Option<String>,
     pub reason: String,
+    /// What the page says instead of a player once the recording is deleted.
+    pub recording_gone: Option<&'static str>,
 }
 
 impl ReviewPage {
@@ -129,10 +134,7 @@ async fn review_page(
     error: Option<String>,
     reason: String,
 ) -> Result<ReviewPage, WebError> {
-    let found = state
-        .parts
-        .repo
-        .get_submission(id)
+    let found = visible_submission(state, viewer, id)
         .await?
         .ok_or_else(|| WebError::NotFound("submission".into()))?;
     let stored = found
@@ -140,7 +142,7 @@ async fn review_page(
         .as_ref()
         .ok_or_else(|| WebError::NotFound("grade for this submission".into()))?;
     let parsed = view::parse_grade(&stored.grade)?;
-    let queue = sorted_queue(state).await?;
+    let queue = sorted_queue(state, viewer).await?;
     let next = match queue.iter().position(|q| q.submission_id == id) {
         Some(i) => queue.get(i + 1).map(|q| q.submission_id),
         None => queue.first().map(|q| q.submission_id),
@@ -162,6 +164,11 @@ async fn review_page(
         next,
         error,
         reason,
+        recording_gone: found
+            .submission
+            .recording_deleted
+            .as_ref()
+            .map(|t| crate::privacy::policy::recording_gone(&t.reason)),
     })
 }
 
@@ -174,6 +181,10 @@ pub async fn decide(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     viewer.require(DECIDERS)?;
+    // A reviewer confined to a firm decides only that firm's grades.
+    if visible_submission(&state, &viewer, id).await?.is_none() {
+        return Err(WebError::NotFound("submission".into()));
+    }
     let field = |name: &str| {
         fields
             .iter()

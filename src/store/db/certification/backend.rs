@@ -164,6 +164,17 @@ macro_rules! impl_certification_repo {
                 .collect()
             }
 
+            async fn submission_firm(&self, submission_id: Uuid) -> Result<Option<String>, DbError> {
+                sqlx::query_scalar(
+                    "SELECT r.firm_id FROM submissions s JOIN reps r ON r.id = s.rep_id
+                     WHERE s.id = $1",
+                )
+                .bind(submission_id)
+                .fetch_optional(&self.$reader)
+                .await
+                .map_err(DbError::db("reading a submission's firm"))
+            }
+
             async fn rep_ledger(&self, rep_id: &str) -> Result<RepLedger, DbError> {
                 let mut tx = self
                     .$reader
@@ -485,12 +496,15 @@ macro_rules! impl_certification_repo {
             async fn list_decisions(
                 &self,
                 rep_id: Option<&str>,
+                firm_id: Option<&str>,
             ) -> Result<Vec<CertDecision>, DbError> {
                 sqlx::query_as::<_, DecisionRow<$ts>>(
                     "SELECT * FROM cert_decisions WHERE ($1 IS NULL OR rep_id = $1)
+                         AND ($2 IS NULL OR rep_id IN (SELECT id FROM reps WHERE firm_id = $2))
                      ORDER BY decided_at, submission_id",
                 )
                 .bind(rep_id)
+                .bind(firm_id)
                 .fetch_all(&self.$reader)
                 .await
                 .map_err(DbError::db("listing decisions"))?
@@ -514,12 +528,18 @@ macro_rules! impl_certification_repo {
                 .map_err(DbError::db("finding grades without a certification effect"))
             }
 
-            async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, DbError> {
+            async fn review_queue(
+                &self,
+                limit: u32,
+                firm_id: Option<&str>,
+            ) -> Result<Vec<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>(
                     "SELECT * FROM reviews WHERE decided_at IS NULL
+                         AND ($2 IS NULL OR rep_id IN (SELECT id FROM reps WHERE firm_id = $2))
                      ORDER BY queued_at, id LIMIT $1",
                 )
                 .bind(i64::from(limit.min(MAX_LIST)))
+                .bind(firm_id)
                 .fetch_all(&self.$reader)
                 .await
                 .map_err(DbError::db("listing the review queue"))?
@@ -550,10 +570,16 @@ macro_rules! impl_certification_repo {
                 .transpose()
             }
 
-            async fn list_decided_reviews(&self) -> Result<Vec<Review>, DbError> {
+            async fn list_decided_reviews(
+                &self,
+                firm_id: Option<&str>,
+            ) -> Result<Vec<Review>, DbError> {
                 sqlx::query_as::<_, ReviewRow<$ts>>(
-                    "SELECT * FROM reviews WHERE decided_at IS NOT NULL ORDER BY decided_at, id",
+                    "SELECT * FROM reviews WHERE decided_at IS NOT NULL
+                         AND ($1 IS NULL OR rep_id IN (SELECT id FROM reps WHERE firm_id = $1))
+                     ORDER BY decided_at, id",
                 )
+                .bind(firm_id)
                 .fetch_all(&self.$reader)
                 .await
                 .map_err(DbError::db("listing decided reviews"))?
@@ -566,6 +592,7 @@ macro_rules! impl_certification_repo {
                 &self,
                 reviewer: &str,
                 id: Option<Uuid>,
+                firm_id: Option<&str>,
                 ttl: StdDuration,
                 now: DateTime<Utc>,
             ) -> Result<Option<Review>, DbError> {
@@ -573,7 +600,8 @@ macro_rules! impl_certification_repo {
                 let until = queue::lease_deadline(now, ttl)?;
                 let mut tx = self.begin().await?;
                 let claimable = "decided_at IS NULL AND (claimed_by IS NULL OR claimed_by = $2
-                                 OR claim_expires_at <= $3)";
+                                 OR claim_expires_at <= $3)
+                                 AND ($5 IS NULL OR rep_id IN (SELECT id FROM reps WHERE firm_id = $5))";
                 let sql = match id {
                     Some(_) => format!(
                         "UPDATE reviews SET claimed_by = $2, claimed_at = $3, claim_expires_at = $4
@@ -592,6 +620,7 @@ macro_rules! impl_certification_repo {
                     .bind(reviewer)
                     .bind($db(now))
                     .bind($db(until))
+                    .bind(firm_id)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(DbError::db("claiming a review"))?;

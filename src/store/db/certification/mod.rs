@@ -35,6 +35,10 @@ pub trait CertificationRepo: Send + Sync {
     async fn list_firms(&self) -> Result<Vec<Firm>, DbError>;
     /// Reps of one firm, or of every firm.
     async fn list_reps(&self, firm_id: Option<&str>) -> Result<Vec<Rep>, DbError>;
+    /// The firm of the rep who made a submission; `None` when there is no such
+    /// submission or its rep is on no firm's roster. What confines a partner
+    /// admin to its firm before anything of the submission is read.
+    async fn submission_firm(&self, submission_id: Uuid) -> Result<Option<String>, DbError>;
 
     /// What a plan about one rep starts from: its certifications and the
     /// version that `apply_change` checks.
@@ -56,26 +60,34 @@ pub trait CertificationRepo: Send + Sync {
 
     /// The final decision recorded for a submission, if any.
     async fn decision_for(&self, submission_id: Uuid) -> Result<Option<CertDecision>, DbError>;
-    /// Final decisions, oldest first; of one rep when given.
-    async fn list_decisions(&self, rep_id: Option<&str>) -> Result<Vec<CertDecision>, DbError>;
+    /// Final decisions, oldest first; of one rep and/or one firm's reps when given.
+    async fn list_decisions(
+        &self,
+        rep_id: Option<&str>,
+        firm_id: Option<&str>,
+    ) -> Result<Vec<CertDecision>, DbError>;
 
     /// Grades whose certification effect is missing: a pass or fail with no
     /// decision row, a borderline grade with no review. A worker that crashed
     /// between writing a grade and applying it leaves these; the sweep finishes them.
     async fn unapplied_grades(&self, limit: u32) -> Result<Vec<Uuid>, DbError>;
 
-    /// Reviews not yet decided, oldest first (claimed ones included, with their claim).
-    async fn review_queue(&self, limit: u32) -> Result<Vec<Review>, DbError>;
+    /// Reviews not yet decided, oldest first (claimed ones included, with their
+    /// claim); of one firm's reps when given.
+    async fn review_queue(&self, limit: u32, firm_id: Option<&str>)
+        -> Result<Vec<Review>, DbError>;
     async fn get_review(&self, id: Uuid) -> Result<Option<Review>, DbError>;
     async fn review_for(&self, submission_id: Uuid) -> Result<Option<Review>, DbError>;
-    /// Decided reviews, oldest decision first.
-    async fn list_decided_reviews(&self) -> Result<Vec<Review>, DbError>;
+    /// Decided reviews, oldest decision first; of one firm's reps when given.
+    async fn list_decided_reviews(&self, firm_id: Option<&str>) -> Result<Vec<Review>, DbError>;
     /// Gives `reviewer` the review `id` (or the oldest one nobody holds) until
-    /// `now + ttl`. A claim held by someone else and not yet expired is respected.
+    /// `now + ttl`. A claim held by someone else and not yet expired is
+    /// respected. With `firm_id`, only reviews of that firm's reps.
     async fn claim_review(
         &self,
         reviewer: &str,
         id: Option<Uuid>,
+        firm_id: Option<&str>,
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<Review>, DbError>;

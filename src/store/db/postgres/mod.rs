@@ -157,3 +157,10 @@ mod certify {
         "FOR UPDATE SKIP LOCKED"
     );
 }
+
+/// Retention and erasure: the shared SQL (`retention`).
+mod retention {
+    use super::{ts, PgRepo};
+
+    crate::store::db::retention::impl_retention_repo!(PgRepo, super::Ts, ts, pool);
+}

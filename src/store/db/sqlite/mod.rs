@@ -144,3 +144,11 @@ mod certify {
 
     crate::store::db::certification::impl_certification_repo!(SqliteRepo, i64, ms, readers, "");
 }
+
+/// Retention and erasure: the shared SQL (`retention`) on the writer for
+/// changes and the readers for finding what is due.
+mod retention {
+    use super::{ms, SqliteRepo};
+
+    crate::store::db::retention::impl_retention_repo!(SqliteRepo, i64, ms, readers);
+}
