@@ -168,6 +168,28 @@ async fn a_rep_uploads_and_records_a_pitch_and_reads_the_grade() {
         rec.submission.failure_reason
     );
     assert_eq!(seen["listedPitches"], 2);
+    // The list says how each went (no program here: the machine's result)
+    // and the score; the result page shows what the grader heard.
+    let results: Vec<&str> = seen["pitchResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        results
+            .iter()
+            .all(|r| ["Pass", "Not yet", "With a reviewer"].contains(r)),
+        "{seen}"
+    );
+    let scores: Vec<&str> = seen["pitchScores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(scores.iter().all(|s| s.ends_with("/ 100")), "{seen}");
+    assert!(seen["transcriptWords"].as_u64().unwrap() > 20, "{seen}");
     server.stop().await;
 }
 

@@ -542,6 +542,17 @@ impl Program {
     }
 
     /// Rep roles the program knows (what coverage is measured over).
+    /// Every firm segment an adaptive path names: a firm in another segment
+    /// gets each track's default scenario.
+    pub fn segments(&self) -> BTreeSet<&str> {
+        self.tracks
+            .values()
+            .flat_map(|t| &t.paths)
+            .flat_map(|p| &p.segments)
+            .map(String::as_str)
+            .collect()
+    }
+
     pub fn roles(&self) -> BTreeSet<&str> {
         self.tracks
             .values()

@@ -130,7 +130,11 @@ pub async fn run_result(args: ResultArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    report_result(args.json, &format!("submission {}", args.id), &current)
+    let code = report_result(args.json, &format!("submission {}", args.id), &current)?;
+    if !args.json && current.status == Status::Graded {
+        print_rights(&client, &args.server, &args.token, &current).await;
+    }
+    Ok(code)
 }
 
 /// "queued", "processing", "needs review": the API's spelling, for people.
@@ -163,7 +167,89 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         submitted,
     )
     .await?;
-    report_result(args.json, &what, &done)
+    let code = report_result(args.json, &what, &done)?;
+    if !args.json && done.status == Status::Graded {
+        print_rights(&client, &args.server, &args.token, &done).await;
+    }
+    Ok(code)
+}
+
+/// After a grade, what the rep now holds: the certifications and rights the
+/// program gives them (`GET /v1/reps/{rep}/rights`). Best effort: a server
+/// without a program (503) or an older one says nothing more.
+async fn print_rights(
+    client: &reqwest::Client,
+    server: &url::Url,
+    token: &str,
+    s: &SubmissionResponse,
+) {
+    let Ok(url) = endpoint(server, &format!("v1/reps/{}/rights", s.rep_id)) else {
+        return;
+    };
+    // The worker certifies a pass just after writing the grade: give it a
+    // moment rather than tell a rep who passed that they hold nothing.
+    let passed = s.grade.as_ref().is_some_and(|g| g["decision"] == "pass");
+    let mut shown = None;
+    for _ in 0..20 {
+        let Ok(response) = client.get(url.clone()).bearer_auth(token).send().await else {
+            return;
+        };
+        if !response.status().is_success() {
+            return;
+        }
+        let Ok(body) = response.json::<serde_json::Value>().await else {
+            return;
+        };
+        let line = rights_line(&body);
+        let certified = !line.starts_with("Certification: none");
+        shown = Some(line);
+        if certified || !passed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if let Some(line) = shown {
+        println!("{line}");
+    }
+}
+
+/// "Certification: sales (valid until 2027-12-02); rights: selling, …".
+fn rights_line(body: &serde_json::Value) -> String {
+    let certified: Vec<String> = body["certifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "valid")
+        .map(|c| {
+            let until = c["expires_at"]
+                .as_str()
+                .unwrap_or("")
+                .get(..10)
+                .unwrap_or("");
+            format!(
+                "{} (valid until {until})",
+                c["track"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    let rights: Vec<&str> = body["rights"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["right"].as_str())
+        .collect();
+    if certified.is_empty() {
+        return "Certification: none yet; rights: none".to_string();
+    }
+    format!(
+        "Certification: {}; rights: {}",
+        certified.join(", "),
+        if rights.is_empty() {
+            "none".to_string()
+        } else {
+            rights.join(", ")
+        }
+    )
 }
 
 /// Streams the file as multipart, counting bytes into the progress bar.
@@ -362,5 +448,30 @@ async fn error_of(response: reqwest::Response) -> (String, String) {
             };
             (code.to_string(), message.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rights_line;
+    use serde_json::json;
+
+    #[test]
+    fn the_rights_line_names_valid_certifications_and_their_rights() {
+        let body = json!({
+            "rights": [{"right": "selling"}, {"right": "deal_registration"}],
+            "certifications": [
+                {"track": "sales", "status": "valid", "expires_at": "2027-12-02T10:00:00Z"},
+                {"track": "technical", "status": "expired", "expires_at": "2026-01-01T00:00:00Z"}
+            ]
+        });
+        assert_eq!(
+            rights_line(&body),
+            "Certification: sales (valid until 2027-12-02); rights: selling, deal_registration"
+        );
+        assert_eq!(
+            rights_line(&json!({"rights": [], "certifications": []})),
+            "Certification: none yet; rights: none"
+        );
     }
 }

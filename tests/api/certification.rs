@@ -234,7 +234,23 @@ async fn the_program_picks_the_scenario_for_a_reps_firm() {
         )
         .await;
         assert_eq!(s, 200, "{body}");
+        assert!(body.get("warnings").is_none(), "a known segment: {body}");
     }
+    // A segment no adaptive path names is stored, and said: a typo would
+    // quietly give the firm's reps the default scenario.
+    let (s, body) = put(
+        &app,
+        admin,
+        "/v1/firms/birch",
+        json!({"name": "Birch", "segment": "mps"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let warning = body["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("\"mps\"") && warning.contains("msp"),
+        "{body}"
+    );
     for (rep, firm) in [("carol", "cedar"), ("dave", "acme")] {
         let (s, body) = put(
             &app,

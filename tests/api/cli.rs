@@ -258,6 +258,22 @@ async fn result_fetches_the_grade_later_and_a_refused_retake_exits_2() {
     );
     assert!(stdout.contains("Decision:"), "{stdout}");
     assert!(stdout.contains(&format!("Rubric:   {RUBRIC}")), "{stdout}");
+    // A final grade says what it gave: the certification and its rights, or none.
+    let graded = stdout.contains("Decision: PASS") || stdout.contains("Decision: FAIL");
+    if graded {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("Certification: "))
+            .unwrap_or_else(|| panic!("no certification line: {stdout}"));
+        if stdout.contains("Decision: PASS") {
+            assert!(
+                line.contains("sales (valid until") && line.contains("selling"),
+                "{line}"
+            );
+        } else {
+            assert_eq!(line, "Certification: none yet; rights: none");
+        }
+    }
 
     // Graded (or in review): the next attempt is not allowed yet.
     let out = submit();

@@ -66,6 +66,7 @@ main(async () => {
   out.criteriaRows = await page.locator("#criteria tbody tr").count();
   out.verdicts = await page.locator("#criteria tbody tr .badge").allTextContents();
   out.tips = await page.locator("#tips li").count();
+  out.transcriptWords = await page.locator("#transcript .w").count();
   out.unlabelledOnResult = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "04-result"));
 
@@ -106,6 +107,8 @@ main(async () => {
   // The rep's list shows both pitches.
   await page.goto(BASE + "/rep");
   out.listedPitches = await page.locator("table tbody tr").count();
+  out.pitchResults = await page.locator("table tbody tr .badge").allTextContents();
+  out.pitchScores = await page.locator("table tbody tr td:nth-child(4)").allTextContents();
   out.screenshots.push(await shot(page, "08-my-pitches"));
 
   await browser.close();

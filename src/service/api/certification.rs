@@ -262,7 +262,7 @@ pub struct FirmBody {
     params(("firm" = String, Path, description = "Firm id")),
     request_body = FirmBody,
     responses(
-        (status = 200, description = "The firm as stored", content_type = "application/json"),
+        (status = 200, description = "The firm as stored; `warnings` names a segment no adaptive path knows", content_type = "application/json"),
         (status = 400, description = "A malformed firm id or body", body = ErrorBody),
         (status = 401, description = "No or invalid token", body = ErrorBody),
         (status = 403, description = "Not an enablement or admin token", body = ErrorBody),
@@ -289,6 +289,26 @@ pub async fn put_firm(
             None => Ok(()),
         })
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    // A segment no adaptive path names is probably a typo ("mps" for
+    // "msp"): stored as given, but said, since the firm's reps would get the
+    // default scenario without anyone noticing.
+    let warning = match (&body.segment, state.config.program.as_deref()) {
+        (Some(segment), Some(program)) if !program.segments().contains(segment.as_str()) => {
+            Some(format!(
+                "segment {segment:?} is not one the program's adaptive paths name ({}): \
+                 this firm's reps get each track's default scenario",
+                {
+                    let known: Vec<&str> = program.segments().into_iter().collect();
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                }
+            ))
+        }
+        _ => None,
+    };
     let saved = state
         .parts
         .repo
@@ -301,7 +321,11 @@ pub async fn put_firm(
             Utc::now(),
         )
         .await?;
-    Ok(Json(saved).into_response())
+    let mut answer = serde_json::to_value(&saved).map_err(ApiError::internal)?;
+    if let (Some(warning), Some(obj)) = (warning, answer.as_object_mut()) {
+        obj.insert("warnings".into(), serde_json::json!([warning]));
+    }
+    Ok(Json(answer).into_response())
 }
 
 /// A firm's tier and certified coverage per role, against the tier rules.

@@ -66,7 +66,11 @@ impl Chrome {
         Chrome {
             title: title.to_string(),
             page,
-            who: Some(viewer.id.clone()),
+            // A partner admin is their firm's admin to themselves, not a token id.
+            who: Some(match (viewer.role, &viewer.firm) {
+                (Role::PartnerAdmin, Some(firm)) => format!("{firm} admin"),
+                _ => viewer.id.clone(),
+            }),
             role: Some(viewer.role.as_str()),
             nav: links
                 .iter()

@@ -24,8 +24,13 @@ pub struct PitchRow {
     pub id: Uuid,
     pub rubric: String,
     pub when: String,
+    /// The CSS class and what tests read: the final result once there is one
+    /// (`pass`, `fail`), else the submission's status.
     pub status: &'static str,
+    /// "Pass", "Not yet", "With a reviewer", "Grading"…
     pub status_label: &'static str,
+    /// The machine's score, once graded.
+    pub score: Option<String>,
 }
 
 /// A rubric a rep can record against.
@@ -48,7 +53,43 @@ pub async fn index(
     Viewer(viewer): Viewer,
 ) -> Result<Response, WebError> {
     viewer.require(&[Role::Rep])?;
-    let submissions = state.parts.repo.list_submissions(&viewer.id, 100).await?;
+    let repo = state.parts.repo.as_ref();
+    let submissions = repo.list_submissions(&viewer.id, 100).await?;
+    // The result the rep lives with is the final decision (a reviewer's, for
+    // a borderline grade): one query for all of them.
+    let decisions: std::collections::HashMap<Uuid, crate::store::db::certification::CertDecision> =
+        repo.list_decisions(Some(&viewer.id), None)
+            .await?
+            .into_iter()
+            .map(|d| (d.submission_id, d))
+            .collect();
+    let mut pitches = Vec::with_capacity(submissions.len());
+    for s in &submissions {
+        let mut row = pitch_row(s, decisions.get(&s.id));
+        // Graded but not decided (no program, or with a reviewer): the
+        // machine's result and score from the grade itself.
+        if row.score.is_none()
+            && matches!(
+                s.status,
+                SubmissionStatus::Graded | SubmissionStatus::NeedsReview
+            )
+        {
+            if let Some(g) = repo.get_submission(s.id).await?.and_then(|v| v.grade) {
+                row.score = Some(format!("{:.1}", g.score));
+                // Without a program the machine's decision is the result.
+                if s.status == SubmissionStatus::Graded {
+                    (row.status, row.status_label) = match g.decision {
+                        crate::score::decide::Decision::Pass => ("pass", "Pass"),
+                        crate::score::decide::Decision::Fail => ("fail", "Not yet"),
+                        crate::score::decide::Decision::Borderline => {
+                            ("needs_review", "With a reviewer")
+                        }
+                    };
+                }
+            }
+        }
+        pitches.push(row);
+    }
     let rubrics = state
         .parts
         .rubrics
@@ -62,17 +103,27 @@ pub async fn index(
     render(&RepIndex {
         chrome: Chrome::for_viewer("My pitches", "plain", &viewer, "/rep"),
         rubrics,
-        pitches: submissions.iter().map(pitch_row).collect(),
+        pitches,
     })
 }
 
-fn pitch_row(s: &Submission) -> PitchRow {
+fn pitch_row(
+    s: &Submission,
+    decision: Option<&crate::store::db::certification::CertDecision>,
+) -> PitchRow {
+    use crate::store::db::certification::Outcome;
+    let (status, status_label) = match (decision.map(|d| d.outcome), s.status) {
+        (Some(Outcome::Pass), _) => ("pass", "Pass"),
+        (Some(Outcome::Fail), _) => ("fail", "Not yet"),
+        (None, status) => (status.as_str(), view::status_label(status)),
+    };
     PitchRow {
         id: s.id,
         rubric: s.rubric_id.clone(),
         when: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        status: s.status.as_str(),
-        status_label: view::status_label(s.status),
+        status,
+        status_label,
+        score: decision.map(|d| format!("{:.1}", d.machine_score)),
     }
 }
 
