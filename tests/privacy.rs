@@ -22,11 +22,10 @@ use chrono::{DateTime, Months, TimeDelta, Utc};
 use harness::{t0, TestDb};
 use pitchgrade::certify::{apply_decision, reports, Applied};
 use pitchgrade::privacy::{self, PrivacyError, RetentionPolicy};
-use pitchgrade::score::decide::{Decision, Verdict};
+use pitchgrade::score::decide::Decision;
 use pitchgrade::store::db::certification::{AuditFilter, CertFilter};
 use pitchgrade::store::db::tokens::{NewToken, Role};
 use pitchgrade::store::db::uploads::NewUpload;
-use pitchgrade::store::db::{JobKind, NewGrade, NewJob, NewSubmission};
 use pitchgrade::store::{connect_objects, ObjectKey, ObjectStore, Repo};
 use seed::*;
 use uuid::Uuid;
@@ -128,26 +127,21 @@ async fn graded(
         .await
         .unwrap();
     let mut keys = vec![key.to_string()];
-    let created = repo
-        .create_submission_with_job(
-            &NewSubmission {
-                rep_id: rep.into(),
-                rubric_id: SALES.into(),
-                object_key: key.to_string(),
-                content_type: "audio/wav".into(),
-                byte_size: 16,
-                idempotency_key: Some(format!("{rep}-{}", at.timestamp_millis())),
-            },
-            &NewJob {
-                kind: JobKind::Grade,
-                max_attempts: 3,
-                run_at: at,
-            },
-            at,
-        )
-        .await
-        .unwrap();
-    let id = created.submission.id;
+    let said = said_by(rep);
+    let mut seeded = Seeded::new(rep, SALES, decision, score, at);
+    seeded.grade["criteria"][0]["evidence"] =
+        serde_json::json!([{"quote": said, "start": 1.0, "end": 4.0}]);
+    seeded.grade["transcript"] =
+        serde_json::to_value(pitchgrade::score::transcript_input::from_text(said)).unwrap();
+    let id = seed_stored(
+        repo,
+        Seeded {
+            object_key: key.to_string(),
+            idempotency_key: Some(format!("{rep}-{}", at.timestamp_millis())),
+            ..seeded
+        },
+    )
+    .await;
     if via_upload {
         let upload_key = ObjectKey::new_upload(at);
         rig.objects
@@ -174,34 +168,6 @@ async fn graded(
         repo.set_upload_submission(upload.id, id).await.unwrap();
         keys.push(upload_key.to_string());
     }
-    let job = repo
-        .claim("test-worker", std::time::Duration::from_secs(60), at)
-        .await
-        .unwrap()
-        .expect("the job just queued");
-    assert_eq!(job.submission_id, id);
-    let verdicts: &[(&str, Verdict)] = match decision {
-        Decision::Pass => &[],
-        _ => &[("customer_proof", Verdict::Missed)],
-    };
-    let said = said_by(rep);
-    let mut grade = grade_json(SALES, decision, score, verdicts);
-    grade["criteria"][0]["evidence"] =
-        serde_json::json!([{"quote": said, "start": 1.0, "end": 4.0}]);
-    grade["transcript"] =
-        serde_json::to_value(pitchgrade::score::transcript_input::from_text(said)).unwrap();
-    repo.complete(
-        job.job_id,
-        job.attempt,
-        &NewGrade {
-            decision,
-            score,
-            grade,
-        },
-        at,
-    )
-    .await
-    .unwrap();
     let applied = apply_decision(repo, &program(), id, at).await.unwrap();
     assert!(
         matches!(

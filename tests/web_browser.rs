@@ -603,43 +603,14 @@ async fn a_partner_admin_sees_their_firm_and_nothing_of_another() {
     let graded = |rep: &'static str, decision: pitchgrade::score::Decision, score: f64, at| {
         let program = program.clone();
         async move {
-            let created = repo
-                .create_submission_with_job(
-                    &NewSubmission {
-                        rep_id: rep.into(),
-                        rubric_id: seed::SALES.into(),
-                        object_key: format!("uploads/test/{rep}"),
-                        content_type: "audio/wav".into(),
-                        byte_size: 1000,
-                        idempotency_key: None,
-                    },
-                    &NewJob {
-                        kind: JobKind::Grade,
-                        max_attempts: 3,
-                        run_at: tomorrow,
-                    },
-                    at,
-                )
-                .await
-                .unwrap();
-            let job = repo
-                .claim("test-seeder", std::time::Duration::from_secs(60), tomorrow)
-                .await
-                .unwrap()
-                .expect("the seeded job");
-            repo.complete(
-                job.job_id,
-                job.attempt,
-                &NewGrade {
-                    decision,
-                    score,
-                    grade: seed::grade_json(seed::SALES, decision, score, &[]),
+            let id = seed::seed_stored(
+                repo,
+                seed::Seeded {
+                    runnable_at: tomorrow,
+                    ..seed::Seeded::new(rep, seed::SALES, decision, score, at)
                 },
-                at,
             )
-            .await
-            .unwrap();
-            let id = created.submission.id;
+            .await;
             pitchgrade::certify::apply_decision(repo, &program, id, at)
                 .await
                 .unwrap();

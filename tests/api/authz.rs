@@ -267,14 +267,7 @@ impl World {
             "/v1/reps/{rep}/retake" => format!("{concrete}?track=sales"),
             _ => concrete,
         };
-        let url = self.app.url(&concrete);
-        let client = &self.app.client;
-        let mut request = match verb {
-            Verb::Get => client.get(url),
-            Verb::Post => client.post(url),
-            Verb::Put => client.put(url),
-            Verb::Delete => client.delete(url),
-        };
+        let mut request = self.app.request(verb, &concrete);
         let rep = match who {
             Who::RepB => "bob",
             _ => "alice",

@@ -10,15 +10,14 @@ use chrono::{TimeDelta, Utc};
 use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
 use pitchgrade::certify::{apply_decision, Program};
 use pitchgrade::privacy::{self, RetentionPolicy};
-use pitchgrade::score::decide::{Decision, Verdict};
-use pitchgrade::store::db::{JobKind, NewGrade, NewJob, NewSubmission};
+use pitchgrade::score::decide::Decision;
 use pitchgrade::store::ObjectKey;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::common::app::{repo_root, spawn_app_with, AppOptions, TestApp, ADMIN_TOKEN};
 use crate::hardening::{no_redirects, serve_pages_with, sign_in};
-use crate::seed::grade_json;
+use crate::seed::{seed_stored, Seeded};
 
 const SALES: &str = "ledgerly-sales-pitch";
 
@@ -45,53 +44,16 @@ async fn graded(
         .put(&key, Bytes::from_static(b"RIFF....WAVEfmt "), "audio/wav")
         .await
         .unwrap();
-    let id = repo
-        .create_submission_with_job(
-            &NewSubmission {
-                rep_id: rep.into(),
-                rubric_id: SALES.into(),
-                object_key: key.to_string(),
-                content_type: "audio/wav".into(),
-                byte_size: 16,
-                idempotency_key: None,
-            },
-            &NewJob {
-                kind: JobKind::Grade,
-                max_attempts: 3,
-                // Not runnable by the app's own worker.
-                run_at: Utc::now() + TimeDelta::days(1),
-            },
-            at,
-        )
-        .await
-        .unwrap()
-        .submission
-        .id;
-    let job = repo
-        .claim(
-            "seeder",
-            std::time::Duration::from_secs(60),
-            Utc::now() + TimeDelta::days(1),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let verdicts: &[(&str, Verdict)] = match decision {
-        Decision::Pass => &[],
-        _ => &[("customer_proof", Verdict::Missed)],
-    };
-    repo.complete(
-        job.job_id,
-        job.attempt,
-        &NewGrade {
-            decision,
-            score: 68.0,
-            grade: grade_json(SALES, decision, 68.0, verdicts),
+    let id = seed_stored(
+        repo,
+        Seeded {
+            object_key: key.to_string(),
+            // Not runnable by the app's own worker.
+            runnable_at: Utc::now() + TimeDelta::days(1),
+            ..Seeded::new(rep, SALES, decision, 68.0, at)
         },
-        at,
     )
-    .await
-    .unwrap();
+    .await;
     apply_decision(repo, program, id, at).await.unwrap();
     id
 }

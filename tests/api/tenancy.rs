@@ -216,14 +216,7 @@ impl World {
             "/v1/reports" => format!("{concrete}?firm={}", firm.id),
             _ => concrete,
         };
-        let url = self.app.url(&concrete);
-        let client = &self.app.client;
-        let request = match verb {
-            Verb::Get => client.get(url),
-            Verb::Post => client.post(url),
-            Verb::Put => client.put(url),
-            Verb::Delete => client.delete(url),
-        };
+        let request = self.app.request(verb, &concrete);
         let request = match (verb, path) {
             (Verb::Post, "/v1/submissions") => request.multipart(
                 reqwest::multipart::Form::new()

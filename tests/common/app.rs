@@ -200,6 +200,23 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A request of one of the API's verbs to `path` (the route tests walk
+    /// the router's own list).
+    pub fn request(
+        &self,
+        verb: pitchgrade::service::api::Verb,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        use pitchgrade::service::api::Verb;
+        let url = self.url(path);
+        match verb {
+            Verb::Get => self.client.get(url),
+            Verb::Post => self.client.post(url),
+            Verb::Put => self.client.put(url),
+            Verb::Delete => self.client.delete(url),
+        }
+    }
+
     /// Creates a token through the API with the bootstrap admin token.
     pub async fn token(&self, role: &str, rep: Option<&str>) -> String {
         let response = self

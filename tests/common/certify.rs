@@ -174,9 +174,89 @@ pub async fn seed_grade(
     verdicts: &[(&str, Verdict)],
     now: DateTime<Utc>,
 ) -> Uuid {
-    let submission = submit(repo, rep, rubric, now).await;
+    seed_stored(
+        repo,
+        Seeded {
+            object_key: format!("uploads/test/{}", Uuid::now_v7()),
+            grade: grade_json(rubric, decision, score, verdicts),
+            ..Seeded::new(rep, rubric, decision, score, now)
+        },
+    )
+    .await
+}
+
+/// A graded submission for [`seed_stored`] to write.
+pub struct Seeded<'a> {
+    pub rep: &'a str,
+    pub rubric: &'a str,
+    /// The recording's key (store the object yourself when it must exist).
+    pub object_key: String,
+    pub idempotency_key: Option<String>,
+    pub decision: Decision,
+    pub score: f64,
+    /// The stored grade document.
+    pub grade: Value,
+    /// When it was submitted and graded.
+    pub at: DateTime<Utc>,
+    /// When its job becomes runnable: `at` where nothing else works the
+    /// queue; later where a server's own worker must leave it alone.
+    pub runnable_at: DateTime<Utc>,
+}
+
+impl<'a> Seeded<'a> {
+    /// A grade of `rubric` with every criterion met unless the decision is
+    /// not a pass, at `at`, runnable at once.
+    pub fn new(
+        rep: &'a str,
+        rubric: &'a str,
+        decision: Decision,
+        score: f64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let verdicts: &[(&str, Verdict)] = match decision {
+            Decision::Pass => &[],
+            _ => &[("customer_proof", Verdict::Missed)],
+        };
+        Seeded {
+            rep,
+            rubric,
+            object_key: format!("uploads/test/{}", Uuid::now_v7()),
+            idempotency_key: None,
+            decision,
+            score,
+            grade: grade_json(rubric, decision, score, verdicts),
+            at,
+            runnable_at: at,
+        }
+    }
+}
+
+/// Writes the submission and its grade through the real queue path
+/// (`create_submission_with_job` → `claim` → `complete`); the grade is not
+/// applied. Returns the submission id.
+pub async fn seed_stored(repo: &dyn Repo, s: Seeded<'_>) -> Uuid {
+    let created = repo
+        .create_submission_with_job(
+            &NewSubmission {
+                rep_id: s.rep.to_string(),
+                rubric_id: s.rubric.to_string(),
+                object_key: s.object_key,
+                content_type: "audio/mp4".into(),
+                byte_size: 1000,
+                idempotency_key: s.idempotency_key,
+            },
+            &NewJob {
+                kind: JobKind::Grade,
+                max_attempts: 3,
+                run_at: s.runnable_at,
+            },
+            s.at,
+        )
+        .await
+        .expect("create submission");
+    let submission = created.submission.id;
     let job = repo
-        .claim("test-worker", Duration::from_secs(60), now)
+        .claim("test-worker", Duration::from_secs(60), s.runnable_at)
         .await
         .expect("claim")
         .expect("the job just enqueued is runnable");
@@ -185,11 +265,11 @@ pub async fn seed_grade(
         job.job_id,
         job.attempt,
         &NewGrade {
-            decision,
-            score,
-            grade: grade_json(rubric, decision, score, verdicts),
+            decision: s.decision,
+            score: s.score,
+            grade: s.grade,
         },
-        now,
+        s.at,
     )
     .await
     .expect("complete");
