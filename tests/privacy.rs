@@ -11,15 +11,17 @@ mod stories;
 #[path = "common/store.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "common/logs.rs"]
+mod logs;
 #[path = "common/certify.rs"]
 mod seed;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, Months, TimeDelta, Utc};
 use harness::{t0, TestDb};
+use logs::Captured;
 use pitchgrade::certify::{apply_decision, reports, Applied};
 use pitchgrade::privacy::{self, PrivacyError, RetentionPolicy};
 use pitchgrade::score::decide::Decision;
@@ -81,28 +83,14 @@ stories! {
 }
 
 /// Log lines of this test binary, to prove none names an erased rep.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn logs() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
         let captured = Captured::default();
-        let writer = captured.clone();
         let _ = tracing_subscriber::fmt()
             .with_env_filter("debug,sqlx=info,hyper=info,aws=info,h2=info")
             .with_ansi(false)
-            .with_writer(move || writer.clone())
+            .with_writer(captured.clone())
             .try_init();
         captured
     })
@@ -547,7 +535,7 @@ async fn an_erased_rep_leaves_nothing_behind(rig: &Rig) {
         // ben's recording is all that is left.
         assert_eq!(left.len(), 1, "{left:?}");
     }
-    let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let log_text = logs.text();
     assert!(!log_text.contains(ANA), "a log line names her");
 
     // Her token is revoked; reports still add up, under the pseudonym.

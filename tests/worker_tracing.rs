@@ -3,37 +3,17 @@
 //! its fetch, decode, transcription, scoring and store steps in the logs.
 //! Its own test binary, because it installs the process-wide subscriber.
 
+#[path = "common/logs.rs"]
+mod logs;
 #[path = "common/service.rs"]
 mod service;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use logs::Captured;
 use pitchgrade::service::JobOutcome;
 use service::{Db, Objects, Recordings, Rig, TranscriberDouble};
 use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stage_is_a_span_carrying_the_submission_id() {
@@ -79,7 +59,7 @@ async fn every_stage_is_a_span_carrying_the_submission_id() {
     // after `run_once` returns. Wait for it, boundedly, instead of racing it.
     let mut text = String::new();
     for _ in 0..100 {
-        text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        text = logs.text();
         let mine = mine_of(&text);
         let mine: Vec<&str> = mine.iter().map(String::as_str).collect();
         if STAGES.iter().all(|s| closed(&mine, s)) {

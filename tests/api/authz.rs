@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
 use pitchgrade::certify::Program;
 use pitchgrade::service::api::{Verb, ROUTES};
 use pitchgrade::store::db::uploads::NewUpload;
@@ -13,7 +12,7 @@ use pitchgrade::store::ObjectKey;
 use serde_json::json;
 
 use crate::common::app::{
-    repo_root, spawn_app_with, spoken_wav, AppOptions, TestApp, ADMIN_TOKEN, PITCH, RUBRIC,
+    spawn_app_with, spoken_wav, AppOptions, TestApp, ADMIN_TOKEN, PITCH, RUBRIC,
 };
 
 /// Who a route is for.
@@ -132,9 +131,7 @@ struct World {
 }
 
 fn program() -> Arc<Program> {
-    let root = repo_root();
-    let catalog = ProgramCatalog::load_dir(&root.join("rubrics")).expect("rubrics");
-    Arc::new(Program::load(&root.join("config/program.toml"), Some(&catalog)).expect("program"))
+    crate::common::app::shipped_program()
 }
 
 /// Rep A ("alice") with a submission and a direct upload of her own; rep B

@@ -151,26 +151,13 @@ async fn metrics_show_the_current_queue_depth() {
 /// Log lines of a request carry its submission id once the handler knows it.
 #[tokio::test(flavor = "current_thread")]
 async fn request_spans_carry_the_submission_id() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use crate::common::logs::Captured;
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let logs = Captured::default();
-    let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .finish();
     // This runtime has one thread, which also runs the server's tasks.
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -197,7 +184,7 @@ async fn request_spans_carry_the_submission_id() {
     let (status, _) = app.get_json(&alice, &format!("/v1/submissions/{id}")).await;
     assert_eq!(status, 200);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let tagged = |needle: &str| {
         text.lines().any(|l| {
             l.contains("request{method=")

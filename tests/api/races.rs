@@ -4,19 +4,16 @@
 
 use std::sync::Arc;
 
-use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
 use pitchgrade::certify::Program;
 use serde_json::json;
 
 use crate::common::app::Db;
 use crate::common::app::{
-    repo_root, spawn_app_with, spoken_wav, AppOptions, TestApp, ADMIN_TOKEN, PITCH, RUBRIC,
+    spawn_app_with, spoken_wav, AppOptions, TestApp, ADMIN_TOKEN, PITCH, RUBRIC,
 };
 
 fn program() -> Arc<Program> {
-    let root = repo_root();
-    let catalog = ProgramCatalog::load_dir(&root.join("rubrics")).expect("rubrics");
-    Arc::new(Program::load(&root.join("config/program.toml"), Some(&catalog)).expect("program"))
+    crate::common::app::shipped_program()
 }
 
 async fn enrol(app: &TestApp, rep: &str) {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
-use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
 use pitchgrade::certify::{apply_decision, Program};
 use pitchgrade::privacy::{self, RetentionPolicy};
 use pitchgrade::score::decide::Decision;
@@ -15,16 +14,14 @@ use pitchgrade::store::ObjectKey;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::app::{repo_root, spawn_app_with, AppOptions, TestApp, ADMIN_TOKEN};
+use crate::common::app::{spawn_app_with, AppOptions, TestApp, ADMIN_TOKEN};
 use crate::hardening::{no_redirects, serve_pages_with, sign_in};
 use crate::seed::{seed_stored, Seeded};
 
 const SALES: &str = "ledgerly-sales-pitch";
 
 fn program() -> Arc<Program> {
-    let root = repo_root();
-    let catalog = ProgramCatalog::load_dir(&root.join("rubrics")).expect("rubrics");
-    Arc::new(Program::load(&root.join("config/program.toml"), Some(&catalog)).expect("program"))
+    crate::common::app::shipped_program()
 }
 
 /// A graded submission of `rep` whose recording is really stored, with its

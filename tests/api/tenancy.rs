@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pitchgrade::certify::program::RubricCatalog as ProgramCatalog;
 use pitchgrade::certify::{apply_decision, Applied, Program};
 use pitchgrade::score::decide::{Decision, Verdict};
 use pitchgrade::service::api::{Verb, ROUTES};
@@ -15,7 +14,7 @@ use pitchgrade::store::ObjectKey;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::app::{repo_root, spawn_app_with, AppOptions, Db, TestApp, ADMIN_TOKEN};
+use crate::common::app::{spawn_app_with, AppOptions, Db, TestApp, ADMIN_TOKEN};
 use crate::seed::seed_grade;
 
 const SALES: &str = "ledgerly-sales-pitch";
@@ -82,9 +81,7 @@ struct World {
 }
 
 fn program() -> Arc<Program> {
-    let root = repo_root();
-    let catalog = ProgramCatalog::load_dir(&root.join("rubrics")).expect("rubrics");
-    Arc::new(Program::load(&root.join("config/program.toml"), Some(&catalog)).expect("program"))
+    crate::common::app::shipped_program()
 }
 
 async fn put(app: &TestApp, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {

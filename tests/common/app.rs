@@ -100,6 +100,18 @@ impl Drop for TestApp {
     }
 }
 
+/// The shipped certification program (`config/program.toml`), checked
+/// against the shipped rubrics.
+pub fn shipped_program() -> Arc<pitchgrade::certify::Program> {
+    let root = repo_root();
+    let catalog = pitchgrade::certify::program::RubricCatalog::load_dir(&root.join("rubrics"))
+        .expect("rubrics");
+    Arc::new(
+        pitchgrade::certify::Program::load(&root.join("config/program.toml"), Some(&catalog))
+            .expect("program"),
+    )
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

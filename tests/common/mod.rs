@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audio;
 pub mod judge;
+pub mod logs;
 pub mod speech;
 pub mod store;
 
