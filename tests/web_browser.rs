@@ -388,6 +388,7 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
         "{seen}"
     );
     assert_eq!(seen["unlabelled"], serde_json::json!([]));
+    assert_eq!(seen["criteriaOverflow"], false, "the scores table fits its card at 1280 px");
     let stops: Vec<&str> = seen["tabStops"]
         .as_array()
         .unwrap()

@@ -51,6 +51,13 @@ main(async () => {
   out.openedByKey = page.url();
   if (!page.url().endsWith(process.env.SUBMISSION)) await page.goto(BASE + "/review/" + process.env.SUBMISSION);
   out.unlabelled = await unlabelledControls(page);
+  // At 1280 px the scores table fits its card, and the page does not scroll sideways.
+  out.criteriaOverflow = await page.evaluate(() => {
+    const card = document.querySelector("#criteria").closest(".card");
+    const table = document.querySelector("#criteria");
+    return table.getBoundingClientRect().right > card.getBoundingClientRect().right + 1
+      || document.documentElement.scrollWidth > document.documentElement.clientWidth;
+  });
   // Every control of the review form is reachable with Tab alone.
   out.tabStops = await tabStops(page, 80);
   out.why = await page.locator("#why li").allTextContents();
