@@ -388,7 +388,10 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
         "{seen}"
     );
     assert_eq!(seen["unlabelled"], serde_json::json!([]));
-    assert_eq!(seen["criteriaOverflow"], false, "the scores table fits its card at 1280 px");
+    assert_eq!(
+        seen["criteriaOverflow"], false,
+        "the scores table fits its card at 1280 px"
+    );
     let stops: Vec<&str> = seen["tabStops"]
         .as_array()
         .unwrap()
@@ -511,6 +514,19 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
             "{c}"
         );
         assert!(!c["title"].as_str().unwrap().is_empty(), "{c}");
+    }
+    // Axis labels readable at the page's normal size (they were 5 px once).
+    let smallest = dash["smallestLabelPx"].as_f64().unwrap();
+    assert!(
+        smallest >= 10.0,
+        "the smallest chart label is {smallest:.1} px: {dash}"
+    );
+    for c in charts {
+        let width = c["box"][0].as_u64().unwrap();
+        assert!(
+            width >= 400,
+            "a chart drawn {width} px wide at 1400 px: {c}"
+        );
     }
     // One decision this week, a pass: one point at 100%.
     assert_eq!(chart("svg-pass-rate")["points"], 1, "{dash}");

@@ -22,7 +22,7 @@ pub fn esc(s: &str) -> String {
 
 const W: f64 = 640.0;
 const H: f64 = 260.0;
-const LEFT: f64 = 48.0;
+const LEFT: f64 = 58.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 56.0;
@@ -103,8 +103,9 @@ pub fn rate_line(id: &str, title: &str, points: &[(String, Option<f64>)]) -> Str
                 r * 100.0
             );
         }
-        // Label every period when few, else about eight of them.
-        let every = (points.len() / 8).max(1);
+        // Label every period when few, else at most six of them: at a
+        // readable size, twelve week labels run into each other.
+        let every = points.len().div_ceil(6).max(1);
         if i % every == 0 {
             let _ = write!(
                 out,
@@ -344,5 +345,18 @@ mod tests {
         );
         assert_eq!(svg.matches('M').count(), 2, "{svg}");
         assert_eq!(svg.matches("<circle").count(), 2);
+    }
+
+    #[test]
+    fn twelve_weeks_get_six_labels_so_they_do_not_overlap() {
+        let points: Vec<(String, Option<f64>)> = (1..=12)
+            .map(|w| (format!("week{w:02}"), Some(0.5)))
+            .collect();
+        let svg = rate_line("l", "pass rate", &points);
+        let labelled = points
+            .iter()
+            .filter(|(l, _)| svg.contains(&format!(">{l}</text>")))
+            .count();
+        assert_eq!(labelled, 6, "{svg}");
     }
 }

@@ -21,6 +21,9 @@ main(async () => {
     })),
   })));
   out.notes = await page.locator(".chart .notice").allTextContents();
+  // Axis labels as drawn on screen, in CSS pixels: readable without zooming.
+  out.smallestLabelPx = await page.locator(".chart svg text").evaluateAll((texts) =>
+    Math.min(...texts.map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)));
   // Each chart's numbers are also a table, for screen readers and for copying.
   out.tables = await page.locator(".chart table").count();
   out.unlabelled = await unlabelledControls(page);
