@@ -15,6 +15,7 @@ pub mod backend_http;
 pub mod certify;
 pub mod commands;
 pub mod ingest;
+pub mod install;
 pub mod intake;
 pub mod pipeline;
 pub mod privacy;

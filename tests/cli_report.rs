@@ -388,3 +388,42 @@ async fn one_firm_s_report_and_an_erasure_from_the_command_line() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("no rep \"a2\" to erase"));
 }
+
+/// Run from a folder that is not the checkout, commands still find what
+/// ships with pitchgrade: the program (`report`), the offline judge's model
+/// (`grade` of a typed pitch). One rule: `pitchgrade::install::shipped`.
+#[tokio::test]
+async fn commands_find_the_shipped_files_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", elsewhere.path().join("pg.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .current_dir(elsewhere.path())
+        .args(["report", "--database-url", &db, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pass_rate"]["total"], 0, "{report}");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .current_dir(elsewhere.path())
+        .args(["grade", "--transcript"])
+        .arg(root.join("fixtures/sample-pitch.txt"))
+        .arg("--rubric")
+        .arg(root.join("rubrics/ledgerly-sales-pitch.toml"))
+        .env_remove("PITCHGRADE_JUDGE_MODEL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Decision:"), "{stdout}");
+}

@@ -36,10 +36,11 @@ impl ProgramArgs {
         let catalog = self
             .rubrics
             .as_deref()
-            .map(RubricCatalog::load_dir)
+            .map(|dir| RubricCatalog::load_dir(&crate::install::shipped(dir)))
             .transpose()?;
-        let program = Program::load(&self.program, catalog.as_ref())
-            .with_context(|| format!("loading the program {}", self.program.display()))?;
+        let path = crate::install::shipped(&self.program);
+        let program = Program::load(&path, catalog.as_ref())
+            .with_context(|| format!("loading the program {}", path.display()))?;
         let repo = self.storage.repo().await?;
         Ok((program, repo))
     }

@@ -104,7 +104,7 @@ impl JudgeArgs {
                 ))?)
             }
             _ => Box::new(OfflineJudge::load_with(
-                &self.judge_model_dir,
+                &crate::install::shipped(&self.judge_model_dir),
                 self.judge_engine.unwrap_or_default(),
             )?),
         })

@@ -50,7 +50,9 @@ impl CertificationArgs {
     pub fn load(&self, rubrics: &RubricCatalog) -> anyhow::Result<Option<Arc<Program>>> {
         let path = match &self.program {
             Some(p) => p.clone(),
-            None if Path::new(DEFAULT_PROGRAM).exists() => PathBuf::from(DEFAULT_PROGRAM),
+            None if crate::install::shipped(Path::new(DEFAULT_PROGRAM)).exists() => {
+                crate::install::shipped(Path::new(DEFAULT_PROGRAM))
+            }
             None => {
                 warn!("no certification program ({DEFAULT_PROGRAM} is absent): grades will not certify");
                 return Ok(None);

@@ -123,6 +123,7 @@ impl ServiceParts {
     /// Loads the rubric folder: the one read of it a process makes, shared by
     /// intake, the workers and the certification program's checks.
     pub async fn connect(storage: &StorageArgs, rubrics: &Path) -> anyhow::Result<ServiceParts> {
+        let rubrics = &crate::install::shipped(rubrics);
         let catalog = RubricCatalog::load_dir(rubrics)
             .with_context(|| format!("loading rubrics from {}", rubrics.display()))?;
         let repo = storage.repo().await?;

@@ -27,7 +27,7 @@ const KNOWN_SUMS: &[(&str, &str)] = &[
 
 const HOW_TO_GET: &str = "run scripts/fetch-models.sh, or download a ggml model once \
      (e.g. https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin) \
-     into ./models/ and set model_path (PITCHGRADE_WHISPER_MODEL)";
+     into ./models/, or set PITCHGRADE_WHISPER_MODEL (model_path) to where it is";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
@@ -54,9 +54,10 @@ pub enum ModelFileError {
     UnknownSum { path: PathBuf, name: String },
 }
 
-/// The configured path, else [`DEFAULT_MODEL`].
+/// The configured path, else [`DEFAULT_MODEL`], found by the install's rule
+/// (`crate::install::shipped`) when it is not where the command runs.
 pub fn resolve(configured: Option<&Path>) -> PathBuf {
-    configured.map_or_else(|| PathBuf::from(DEFAULT_MODEL), Path::to_path_buf)
+    crate::install::shipped(configured.unwrap_or(Path::new(DEFAULT_MODEL)))
 }
 
 /// Checks `path` against, in order: the configured sum, a `SHA256SUMS` file in
