@@ -50,9 +50,10 @@ impl CertificationArgs {
     pub fn load(&self, rubrics: &RubricCatalog) -> anyhow::Result<Option<Arc<Program>>> {
         let path = match &self.program {
             Some(p) => p.clone(),
-            None if crate::install::shipped(Path::new(DEFAULT_PROGRAM)).exists() => {
-                crate::install::shipped(Path::new(DEFAULT_PROGRAM))
-            }
+            // The program is the operator's configuration, not a shipped
+            // file: a server started elsewhere without one certifies nothing
+            // rather than quietly running the sample program.
+            None if Path::new(DEFAULT_PROGRAM).exists() => PathBuf::from(DEFAULT_PROGRAM),
             None => {
                 warn!("no certification program ({DEFAULT_PROGRAM} is absent): grades will not certify");
                 return Ok(None);
