@@ -293,19 +293,20 @@ pub async fn put_firm(
     // "msp"): stored as given, but said, since the firm's reps would get the
     // default scenario without anyone noticing.
     let warning = match (&body.segment, state.config.program.as_deref()) {
-        (Some(segment), Some(program)) if !program.segments().contains(segment.as_str()) => {
-            Some(format!(
-                "segment {segment:?} is not one the program's adaptive paths name ({}): \
-                 this firm's reps get each track's default scenario",
-                {
-                    let known: Vec<&str> = program.segments().into_iter().collect();
+        (Some(segment), Some(program)) => {
+            let known = program.segments();
+            (!known.contains(segment.as_str())).then(|| {
+                let known: Vec<&str> = known.into_iter().collect();
+                format!(
+                    "segment {segment:?} is not one the program's adaptive paths name ({}): \
+                     this firm's reps get each track's default scenario",
                     if known.is_empty() {
                         "none".to_string()
                     } else {
                         known.join(", ")
                     }
-                }
-            ))
+                )
+            })
         }
         _ => None,
     };

@@ -437,8 +437,13 @@ impl Program for CertifyProgram {
                 },
             );
         let mut roster = Vec::with_capacity(reps.len());
+        let mut by_rep: HashMap<&str, Vec<&crate::store::db::certification::Certification>> =
+            HashMap::new();
+        for c in &certs {
+            by_rep.entry(c.rep_id.as_str()).or_default().push(c);
+        }
         for rep in &reps {
-            let mine: Vec<_> = certs.iter().filter(|c| c.rep_id == rep.id).collect();
+            let mine = by_rep.remove(rep.id.as_str()).unwrap_or_default();
             let latest = repo
                 .list_submissions(&rep.id, 1)
                 .await?
