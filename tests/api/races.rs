@@ -39,7 +39,11 @@ async fn enrol(app: &TestApp, rep: &str) {
 /// 50 uploads at once from a rep with no history: the policy allows none while
 /// one is being graded, so exactly one is accepted and 49 are refused with the
 /// retake sentence — no 500s, no second submission.
-async fn fifty_at_once_make_exactly_one_attempt(db: Db) {
+///
+/// With `servers: 2` the uploads alternate between two API servers on one
+/// database, each with its own connections and in-process locks, as two
+/// `pitchgrade serve` processes would be: the lock must hold across them.
+async fn fifty_at_once_make_exactly_one_attempt(db: Db, servers: usize) {
     let app = spawn_app_with(AppOptions {
         db,
         program: Some(program()),
@@ -49,16 +53,24 @@ async fn fifty_at_once_make_exactly_one_attempt(db: Db) {
     enrol(&app, "carol").await;
     let carol = app.token("rep", Some("carol")).await;
     let (wav, _) = spoken_wav(app.dir.path(), PITCH);
+    let mut peers = Vec::new();
+    for _ in 1..servers {
+        peers.push(app.peer_server().await);
+    }
+    let addresses: Vec<String> = std::iter::once(app.address.clone())
+        .chain(peers.iter().map(|p| p.address.clone()))
+        .collect();
 
     let barrier = Arc::new(tokio::sync::Barrier::new(50));
     let app = Arc::new(app);
     let mut tasks = Vec::new();
-    for _ in 0..50 {
+    for i in 0..50 {
         let (app, carol, wav, barrier) = (app.clone(), carol.clone(), wav.clone(), barrier.clone());
+        let address = addresses[i % addresses.len()].clone();
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             let r = app
-                .upload(&carol, &[("rubric", RUBRIC)], Some(wav), None)
+                .upload_to(&address, &carol, &[("rubric", RUBRIC)], Some(wav), None)
                 .await;
             let status = r.status().as_u16();
             let body: serde_json::Value = r.json().await.unwrap_or_default();
@@ -94,12 +106,22 @@ async fn fifty_at_once_make_exactly_one_attempt(db: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_fifty_at_once_make_exactly_one_attempt() {
-    fifty_at_once_make_exactly_one_attempt(Db::Sqlite).await;
+    fifty_at_once_make_exactly_one_attempt(Db::Sqlite, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_fifty_at_once_make_exactly_one_attempt() {
-    fifty_at_once_make_exactly_one_attempt(Db::Postgres).await;
+    fifty_at_once_make_exactly_one_attempt(Db::Postgres, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_fifty_at_once_across_two_servers_make_exactly_one_attempt() {
+    fifty_at_once_make_exactly_one_attempt(Db::Sqlite, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_fifty_at_once_across_two_servers_make_exactly_one_attempt() {
+    fifty_at_once_make_exactly_one_attempt(Db::Postgres, 2).await;
 }
 
 /// The record page asks the retake policy before the rep records: with an
@@ -170,4 +192,50 @@ async fn the_record_page_says_not_yet_before_the_rep_records() {
         !after.contains("id=\"rec-start\""),
         "no recorder while blocked"
     );
+}
+
+/// The lock behind the policy, directly: a second connection to the same
+/// database (another server process) waits for the first one's hold on a
+/// rep and gets it once released. Deterministic where the HTTP race above
+/// depends on timing.
+async fn a_second_process_waits_for_a_reps_intake_lock(db: Db) {
+    use std::time::Duration;
+    let app = spawn_app_with(AppOptions {
+        db,
+        ..AppOptions::default()
+    })
+    .await;
+    let other = pitchgrade::store::connect(&app.db_url())
+        .await
+        .expect("a second connection");
+    let held = app.parts.repo.lock_rep_intake("carol").await.expect("lock");
+    let waiting =
+        tokio::time::timeout(Duration::from_millis(300), other.lock_rep_intake("carol")).await;
+    assert!(
+        waiting.is_err(),
+        "the other process got carol's lock while it was held"
+    );
+    held.release().await.expect("release");
+    let after = tokio::time::timeout(Duration::from_secs(5), other.lock_rep_intake("carol"))
+        .await
+        .expect("the lock comes free once released")
+        .expect("lock");
+    // And back: the second holder keeps the first out in turn.
+    let first_again = tokio::time::timeout(
+        Duration::from_millis(300),
+        app.parts.repo.lock_rep_intake("carol"),
+    )
+    .await;
+    assert!(first_again.is_err(), "held by the other process now");
+    drop(after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_second_process_waits_for_a_reps_intake_lock() {
+    a_second_process_waits_for_a_reps_intake_lock(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_second_process_waits_for_a_reps_intake_lock() {
+    a_second_process_waits_for_a_reps_intake_lock(Db::Postgres).await;
 }

@@ -90,8 +90,45 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     worker: tokio::sync::OnceCell<Worker>,
     program: Option<Arc<pitchgrade::certify::Program>>,
+    config: ApiConfig,
+    limits: ServerLimits,
     _db: TestDb,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// Another API server on the same database and object store, with its own
+/// connections and in-process state, as a second `pitchgrade serve` process
+/// would have.
+pub struct PeerServer {
+    pub address: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl PeerServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Serves `app` on a random port of 127.0.0.1.
+async fn serve_on_random_port(
+    app: axum::Router,
+    limits: ServerLimits,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        serve(listener, app, limits, CancellationToken::new()).await;
+    });
+    (address, server)
 }
 
 impl Drop for TestApp {
@@ -178,15 +215,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         program: options.program.clone(),
         ..ApiConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let app = router(ApiState::new(parts.clone(), config));
     let limits = options.server_limits;
-    let server = tokio::spawn(async move {
-        serve(listener, app, limits, CancellationToken::new()).await;
-    });
+    let (address, server) =
+        serve_on_random_port(router(ApiState::new(parts.clone(), config.clone())), limits).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -197,12 +228,31 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         dir,
         worker: tokio::sync::OnceCell::new(),
         program: options.program,
+        config,
+        limits,
         _db: db,
         server,
     }
 }
 
 impl TestApp {
+    /// A second server over this app's database and store (see `PeerServer`).
+    pub async fn peer_server(&self) -> PeerServer {
+        let repo = pitchgrade::store::connect(&self.db_url())
+            .await
+            .expect("a second connection to the test database");
+        let parts = ServiceParts {
+            repo,
+            ..self.parts.clone()
+        };
+        let (address, server) = serve_on_random_port(
+            router(ApiState::new(parts, self.config.clone())),
+            self.limits,
+        )
+        .await;
+        PeerServer { address, server }
+    }
+
     /// The test database's URL, for the CLI run against this app's state.
     pub fn db_url(&self) -> String {
         self._db.url.clone()
@@ -252,6 +302,19 @@ impl TestApp {
         file: Option<Vec<u8>>,
         idempotency_key: Option<&str>,
     ) -> reqwest::Response {
+        self.upload_to(&self.address, token, fields, file, idempotency_key)
+            .await
+    }
+
+    /// `upload`, to the server at `address` (this app's, or a peer's).
+    pub async fn upload_to(
+        &self,
+        address: &str,
+        token: &str,
+        fields: &[(&str, &str)],
+        file: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
@@ -264,7 +327,7 @@ impl TestApp {
         }
         let mut request = self
             .client
-            .post(self.url("/v1/submissions"))
+            .post(format!("{address}/v1/submissions"))
             .bearer_auth(token)
             .multipart(form);
         if let Some(key) = idempotency_key {

@@ -15,11 +15,19 @@
 //! - on PostgreSQL, a transaction-scoped advisory lock on top, so API servers
 //!   in other processes sharing the database wait too. It is released when
 //!   its transaction ends, including when a request is cancelled mid-way and
-//!   the guard is dropped. SQLite is one process's database (one writer, a
-//!   file on local disk), so the in-process layer is the whole lock there.
+//!   the guard is dropped;
+//! - on SQLite, an exclusive lock on a file beside the database
+//!   (`<db>-intake.lock`), for the same reason: two `serve` processes on one
+//!   database file each have their own mutexes. A database connection cannot
+//!   be the lock there, because SQLite's write lock is the one the insert
+//!   itself needs. The operating system drops a file lock when its holder
+//!   dies, so a crashed server never leaves reps locked out.
 
 use std::collections::HashMap;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::OwnedMutexGuard;
@@ -99,10 +107,71 @@ impl RepMutexes {
     }
 }
 
+/// The cross-process half on SQLite: one lock file for every rep. Coarser
+/// than per rep, but the section it guards is a few reads and one insert that
+/// SQLite's single writer serialises anyway.
+pub(crate) struct IntakeLockFile {
+    path: PathBuf,
+}
+
+/// How long an intake waits for another process's before it gives up with an
+/// error the rep can retry (a held lock is milliseconds; this is a stuck peer).
+const FILE_LOCK_PATIENCE: Duration = Duration::from_secs(30);
+
+impl IntakeLockFile {
+    /// The lock file beside `database` (`<database>-intake.lock`, next to
+    /// SQLite's own `-wal` and `-shm`).
+    pub(crate) fn beside(database: &Path) -> Self {
+        let mut name = database.as_os_str().to_os_string();
+        name.push("-intake.lock");
+        IntakeLockFile {
+            path: PathBuf::from(name),
+        }
+    }
+
+    /// Waits for the lock by polling `try_lock`, so a waiting request holds
+    /// no thread and is cancelled like any other future.
+    pub(crate) async fn lock(&self) -> Result<Box<dyn SharedLock>, DbError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.path)
+            .map_err(DbError::io(&self.path))?;
+        let deadline = tokio::time::Instant::now() + FILE_LOCK_PATIENCE;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Box::new(HeldFile(file))),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(DbError::io(&self.path)(e)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(DbError::io(&self.path)(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "another process held the intake lock for over 30 s",
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Closing the file releases the lock too; `release` says so explicitly so
+/// an unlock error is seen.
+struct HeldFile(File);
+
+#[async_trait]
+impl SharedLock for HeldFile {
+    async fn release(self: Box<Self>) -> Result<(), DbError> {
+        self.0.unlock().map_err(DbError::io("the intake lock file"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn one_rep_waits_another_does_not() {
@@ -125,5 +194,25 @@ mod tests {
         }
         let len = locks.by_rep.lock().unwrap().len();
         assert!(len < SWEEP_AT, "{len} entries kept");
+    }
+
+    #[tokio::test]
+    async fn the_lock_file_keeps_a_second_holder_out_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("pitchgrade.db");
+        // Two handles on one path stand for two processes: the lock belongs
+        // to the open file, not to the process.
+        let first = IntakeLockFile::beside(&db);
+        let second = IntakeLockFile::beside(&db);
+        let held = first.lock().await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(150), second.lock()).await;
+        assert!(waiting.is_err(), "the second holder waits");
+        held.release().await.unwrap();
+        let after = tokio::time::timeout(Duration::from_millis(500), second.lock()).await;
+        assert!(after.is_ok(), "released explicitly");
+        drop(after);
+        let again = tokio::time::timeout(Duration::from_millis(500), first.lock()).await;
+        assert!(matches!(again, Ok(Ok(_))), "released on drop");
+        assert!(dir.path().join("pitchgrade.db-intake.lock").exists());
     }
 }

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use super::rep_lock::{RepLock, RepMutexes};
+use super::rep_lock::{IntakeLockFile, RepLock, RepMutexes};
 use super::ConnectOptions;
 use crate::store::queue::RetryPolicy;
 use crate::store::DbError;
@@ -30,9 +30,10 @@ pub(crate) struct SqliteRepo {
     writer: SqlitePool,
     readers: SqlitePool,
     retry: RetryPolicy,
-    /// Intakes of one rep, one at a time (`rep_lock`): this process is the
-    /// only writer of the file, so the in-process lock is the whole lock.
+    /// Intakes of one rep, one at a time (`rep_lock`): first in this
+    /// process, then across every process on this database file.
     reps: RepMutexes,
+    intake_file: IntakeLockFile,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -59,6 +60,7 @@ impl SqliteRepo {
             // Another process (say `pitchgrade migrate`) may hold the lock briefly.
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let intake_file = IntakeLockFile::beside(connect.get_filename());
         // A fresh install points at a data directory that may not exist yet.
         if let Some(dir) = connect.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
@@ -85,11 +87,14 @@ impl SqliteRepo {
             readers,
             retry: options.retry,
             reps: RepMutexes::default(),
+            intake_file,
         })
     }
 
     async fn hold_rep(&self, rep_id: &str) -> Result<RepLock, DbError> {
-        Ok(RepLock::new(self.reps.lock(rep_id).await, None))
+        let local = self.reps.lock(rep_id).await;
+        let shared = self.intake_file.lock().await?;
+        Ok(RepLock::new(local, Some(shared)))
     }
 
     async fn begin(&self) -> Result<Tx, DbError> {
