@@ -400,3 +400,28 @@ fn mutated_recordings_are_refused_or_decoded_never_crash() {
         worker.join().expect("the analysis thread ends");
     }
 }
+
+/// Inputs the long fuzz run saved because they were refused as our own
+/// fault (`Internal`, retried and blamed on "our side"): each is the file's
+/// fault, a permanent refusal the rep is told about at once.
+#[test]
+fn fuzz_findings_are_the_files_fault() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures/fuzz") {
+        let path = entry.expect("entry").path();
+        seen += 1;
+        match analyze_file(&path, &Limits::default(), false) {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(
+                    !matches!(e, IngestError::Internal(_)),
+                    "{}: {e:?}",
+                    path.display()
+                );
+                assert!(e.is_permanent(), "{}: {e:?}", path.display());
+            }
+        }
+    }
+    assert!(seen > 0, "no fuzz findings in {}", dir.display());
+}

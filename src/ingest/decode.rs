@@ -384,9 +384,15 @@ fn sniffed_or_reader(sniffed: Sniffed, reader: &dyn FormatReader) -> &'static st
 /// temporary folder: ours to retry) rather than from a demuxer that ran into
 /// impossible offsets in the file (the file's fault, and permanent). The
 /// demuxers make theirs with `io::Error::new`, which carries no OS error
-/// code; reading past the end is a cut file either way.
+/// code; reading past the end is a cut file either way. EINVAL is the
+/// kernel refusing a seek a demuxer computed from the file's own offsets
+/// (fuzzing found 25 such WebM files): the file's fault too.
 fn from_the_system(e: &std::io::Error) -> bool {
-    e.raw_os_error().is_some() && e.kind() != std::io::ErrorKind::UnexpectedEof
+    e.raw_os_error().is_some()
+        && !matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput
+        )
 }
 
 fn probe_error(e: SymphoniaError, sniffed: Sniffed) -> IngestError {
@@ -441,6 +447,12 @@ mod tests {
             ErrorKind::UnexpectedEof,
             "cut"
         )));
+        // A seek to an offset the kernel refuses (EINVAL), computed from the file.
+        let seek = probe_error(
+            SymphoniaError::IoError(Error::from_raw_os_error(22)),
+            Sniffed::WebM,
+        );
+        assert!(seek.is_permanent(), "{seek:?}");
     }
 
     /// The rep reads the sentence; the decoder's words are only in the detail.
