@@ -60,8 +60,29 @@ enum Command {
     },
 }
 
+/// `pitchgrade result ID | head` closes our stdout early. Rust ignores
+/// SIGPIPE, so the next `println!` panics with "failed printing to stdout";
+/// a command-line tool should stop quietly instead, as ripgrep does (exit 0:
+/// the reader had what it wanted).
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info)
+    }));
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    quiet_on_closed_stdout();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PITCHGRADE_LOG")

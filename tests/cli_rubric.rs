@@ -94,6 +94,25 @@ fn schema_is_json_schema_for_the_rubric() {
     assert!(v["properties"]["talking_point"].is_object());
 }
 
+/// `pitchgrade … | head` closes stdout before the command is done: it stops
+/// quietly with success, not with a panic and its backtrace.
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+        .args(["rubric", "schema"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Closed before the first write: every write the command makes fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn grade_json_is_byte_identical_across_runs_and_says_what_was_unscored() {
     let run = || {

@@ -22,7 +22,8 @@ pub struct GradeArgs {
     /// Grade a typed pitch (plain text) or a transcript JSON instead; audio-only criteria are unscored.
     #[arg(long)]
     pub transcript: Option<PathBuf>,
-    /// The rubric file (TOML).
+    /// The rubric: a TOML file, or an installed rubric's id
+    /// (`ledgerly-sales-pitch`).
     #[arg(long)]
     pub rubric: PathBuf,
     #[command(flatten)]
@@ -38,7 +39,7 @@ pub struct GradeArgs {
 }
 
 pub async fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
-    let rubric = rubric::load(&args.rubric)?;
+    let rubric = rubric::load_named(&args.rubric)?;
     let judge = args.judge.build()?;
     let graded: Grade = match (&args.file, &args.transcript) {
         (_, Some(path)) => {

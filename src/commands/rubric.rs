@@ -37,6 +37,7 @@ pub enum RubricCommand {
     /// any mismatch.
     Test {
         dir: PathBuf,
+        /// The rubric: a TOML file, or an installed rubric's id.
         #[arg(long)]
         rubric: PathBuf,
         #[command(flatten)]
@@ -124,7 +125,7 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
             bars,
             json,
         } => {
-            let rubric = rubric::load(&rubric)?;
+            let rubric = rubric::load_named(&rubric)?;
             let judge = judge.build()?;
             let report = match audio_dir {
                 None => {

@@ -14,4 +14,4 @@ pub use criteria::{CriterionKind, CriterionSpec};
 pub use model::{
     Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, Track,
 };
-pub use parse::{lint_files, load, LoadedRubric, RubricError};
+pub use parse::{lint_files, load, load_named, LoadedRubric, RubricError};

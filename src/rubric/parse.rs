@@ -70,6 +70,25 @@ pub fn load(path: &Path) -> Result<LoadedRubric, RubricError> {
     parse(&path.display().to_string(), &bytes)
 }
 
+/// A rubric named on the command line: a file path, or the id of an
+/// installed rubric (`ledgerly-sales-pitch`, as `submit --rubric` takes it),
+/// which is `rubrics/<id>.toml` under the install's shipped files. A path
+/// that exists is always read as given.
+pub fn load_named(named: &Path) -> Result<LoadedRubric, RubricError> {
+    if named.exists() {
+        return load(named);
+    }
+    let looks_like_id = named.extension().is_none() && named.components().count() == 1;
+    if looks_like_id {
+        let file = Path::new("rubrics").join(named).with_extension("toml");
+        let installed = crate::install::shipped(&file);
+        if installed.exists() {
+            return load(&installed);
+        }
+    }
+    load(&crate::install::shipped(named))
+}
+
 /// Same as [`load`] for bytes already in memory; `source` names them in messages.
 pub fn parse(source: &str, bytes: &[u8]) -> Result<LoadedRubric, RubricError> {
     let text = std::str::from_utf8(bytes).map_err(|_| RubricError::NotUtf8 {
