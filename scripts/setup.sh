@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in cmake clang libclang-dev pkg-config espeak-ng ffmpeg sox libsox-fmt-all; do
+for p in cmake clang libclang-dev pkg-config espeak-ng ffmpeg sox libsox-fmt-all curl jq openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
