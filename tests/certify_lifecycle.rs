@@ -339,6 +339,7 @@ async fn a_lapse_pauses_rights_at_the_exact_expiry_and_a_pass_restores_them(repo
     let log = repo
         .audit_log(&AuditFilter {
             rep_id: Some("ana".into()),
+            submission_id: None,
             after_seq: None,
             action_prefix: None,
             limit: 0,

@@ -469,6 +469,7 @@ async fn an_erased_rep_leaves_nothing_behind(rig: &Rig) {
             rep_id: Some(ANA.into()),
             firm_id: None,
             label: format!("{ANA}'s phone"),
+            display_name: String::new(),
             expires_at: None,
         },
         at,

@@ -315,7 +315,7 @@ impl<'a> Plan<'a> {
                     "expired_at": at,
                 }),
             ));
-            self.record_rights(rights::diff(&before, &after), &cert, at);
+            self.record_rights(rights::diff(&before, &after), &cert, None, at);
         }
         due.len()
     }
@@ -437,15 +437,23 @@ impl<'a> Plan<'a> {
                 "rights": granted,
             }),
         ));
-        self.record_rights(rights::diff(&before, &after), &cert, now);
+        self.record_rights(
+            rights::diff(&before, &after),
+            &cert,
+            Some(submission_id),
+            now,
+        );
         (effect, Some(cert.id))
     }
 
     /// Audit lines and events for rights gained or lost at `at` because of `cause`.
+    /// `submission` is the attempt that caused it, when one did (the
+    /// submission's audit trail shows the rights it gave).
     fn record_rights(
         &mut self,
         diff: rights::RightsDiff,
         cause: &Certification,
+        submission: Option<Uuid>,
         at: DateTime<Utc>,
     ) {
         let mut changes = Vec::new();
@@ -467,6 +475,7 @@ impl<'a> Plan<'a> {
                 track: Some(cause.track.clone()),
                 right: Some(right.clone()),
                 certification_id: Some(cause.id),
+                submission_id: submission,
                 detail: json!({ "at": at }),
                 ..self.audit_base(at)
             });

@@ -11,12 +11,14 @@
 //! - [`program`]: the program file (tracks, rights, retakes, paths, tiers);
 //! - [`lifecycle`]: final decisions → certifications (`apply_decision`);
 //! - [`review`]: the borderline queue, claims and reviewers' decisions;
+//! - [`audit_trail`]: a submission's story in sentences, for people;
 //! - [`retake`]: may this rep submit for this track now, and if not, when;
 //! - [`sweep`]: reminders, expiries and reconciliation, one runner at a time;
 //! - [`gating`]: a rep's rights, a firm's tier and coverage;
 //! - [`outbox`] and [`webhook`]: signed webhooks with retries and a delivery log;
 //! - [`reports`]: program health figures for enablement.
 
+pub mod audit_trail;
 pub mod gating;
 mod grade_view;
 pub mod lifecycle;

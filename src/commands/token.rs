@@ -36,6 +36,9 @@ pub struct CreateArgs {
     /// A note for operators ("alice's laptop").
     #[arg(long)]
     pub label: Option<String>,
+    /// The person the token acts as ("Rita"), shown in audit trails.
+    #[arg(long)]
+    pub name: Option<String>,
     /// How long the token works: `90d`, `12h`, or `never`.
     #[arg(long, default_value = "90d")]
     pub expires_in: String,
@@ -78,6 +81,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
             rep: args.rep,
             firm: args.firm,
             label: args.label,
+            name: args.name,
             expires_in: Some(args.expires_in),
         },
     )

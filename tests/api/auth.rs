@@ -221,6 +221,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
                     rep_id: Some("alice".into()),
                     firm_id: None,
                     label: "alice's laptop".into(),
+                    display_name: String::new(),
                     expires_at: None,
                 },
                 now,
@@ -241,6 +242,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             rep_id: None,
             firm_id: None,
             label: String::new(),
+            display_name: String::new(),
             expires_at: None,
         };
         assert!(repo.create_token(&twice, now).await.is_err());
@@ -250,6 +252,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             rep_id: None,
             firm_id: None,
             label: String::new(),
+            display_name: String::new(),
             expires_at: None,
         };
         assert!(repo.create_token(&no_rep, now).await.is_err());
@@ -262,6 +265,7 @@ async fn token_records_round_trip_on_sqlite_and_postgres() {
             rep_id: None,
             firm_id: firm.map(str::to_string),
             label: String::new(),
+            display_name: String::new(),
             expires_at: None,
         };
         assert!(repo

@@ -41,6 +41,7 @@ fn rules() -> BTreeMap<(&'static str, &'static str), Rule> {
     BTreeMap::from([
         (("post", "/v1/submissions"), AnyRepOr(ADMIN)),
         (("get", "/v1/submissions/{id}"), OwnRepOr(READERS)),
+        (("get", "/v1/submissions/{id}/audit"), OwnRepOr(READERS)),
         (("get", "/v1/reps/{rep}/submissions"), OwnRepOr(READERS)),
         (("post", "/v1/uploads"), AnyRepOr(ADMIN)),
         (("post", "/v1/uploads/{id}/complete"), OwnRepOr(ADMIN)),
@@ -255,7 +256,7 @@ impl World {
             .replace(
                 "{id}",
                 match path {
-                    "/v1/submissions/{id}" => &self.submission,
+                    "/v1/submissions/{id}" | "/v1/submissions/{id}/audit" => &self.submission,
                     "/v1/uploads/{id}/complete" => &self.upload,
                     _ => "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
                 },

@@ -428,6 +428,7 @@ async fn tokens_expire_and_old_tokens_without_expiry_keep_working() {
                 rep_id: None,
                 firm_id: None,
                 label: String::new(),
+                display_name: String::new(),
                 expires_at,
             },
             now - chrono::TimeDelta::days(400),

@@ -37,6 +37,7 @@ fn partner_rules() -> BTreeMap<(&'static str, &'static str), Own> {
     BTreeMap::from([
         (("post", "/v1/submissions"), Refused),
         (("get", "/v1/submissions/{id}"), In),
+        (("get", "/v1/submissions/{id}/audit"), In),
         (("get", "/v1/reps/{rep}/submissions"), In),
         (("post", "/v1/uploads"), Refused),
         (("post", "/v1/uploads/{id}/complete"), Refused),
@@ -197,7 +198,7 @@ impl World {
     /// could send, so a refusal can only be about whose data it is.
     fn request(&self, verb: Verb, path: &str, firm: &Firm, token: &str) -> reqwest::RequestBuilder {
         let id = match path {
-            "/v1/submissions/{id}" => firm.submission.to_string(),
+            "/v1/submissions/{id}" | "/v1/submissions/{id}/audit" => firm.submission.to_string(),
             "/v1/uploads/{id}/complete" => firm.upload.to_string(),
             "/v1/reviews/{id}/decision" => firm.review.to_string(),
             "/v1/rubrics/{id}/versions/{version}" => SALES.to_string(),

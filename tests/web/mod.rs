@@ -121,6 +121,7 @@ impl TestServer {
                 rep: rep.map(str::to_string),
                 firm: firm.map(str::to_string),
                 label: Some("browser test".into()),
+                name: None,
                 expires_in: None,
             },
         )

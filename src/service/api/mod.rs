@@ -192,6 +192,7 @@ pub const ROUTES: &[Route] = &[
         },
     },
     route!(Get "/v1/submissions/{id}" => submissions::get_one),
+    route!(Get "/v1/submissions/{id}/audit" => submissions::audit),
     route!(Get "/v1/reps/{rep}/submissions" => submissions::list_for_rep),
     route!(Post "/v1/uploads" => uploads::presign),
     route!(Post "/v1/uploads/{id}/complete" => uploads::complete),

@@ -15,7 +15,9 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::views::{SubmissionList, SubmissionResponse};
 use super::{ApiPath, ApiQuery, ApiState};
+use crate::certify::audit_trail::{self, Audience, TrailLine};
 use crate::intake;
+use crate::store::db::tokens::Role;
 
 /// The multipart form of `POST /v1/submissions` (for the OpenAPI document).
 #[derive(utoipa::ToSchema)]
@@ -231,6 +233,43 @@ pub async fn get_one(
         }
         _ => Err(ApiError::not_found(format!("submission {id} not found"))),
     }
+}
+
+/// A submission's audit trail in order, in sentences: received, graded,
+/// sent to review, claimed, overridden, decided, certified, rights. The rep
+/// sees their own without reviewers' names or claims.
+#[utoipa::path(
+    get,
+    path = "/v1/submissions/{id}/audit",
+    tag = "submissions",
+    params(("id" = Uuid, Path, description = "Submission id")),
+    responses(
+        (status = 200, description = "The trail, oldest first", body = Vec<TrailLine>),
+        (status = 401, description = "No or invalid token", body = ErrorBody),
+        (status = 404, description = "No such submission (or not yours)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn audit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Vec<TrailLine>>, ApiError> {
+    tracing::Span::current().record("submission_id", tracing::field::display(id));
+    let repo = state.parts.repo.as_ref();
+    if !caller.may_read_submission(repo, id).await? {
+        return Err(ApiError::not_found(format!("submission {id} not found")));
+    }
+    let view = match repo.get_submission(id).await? {
+        Some(v) if caller.can_read(&v.submission.rep_id) => v,
+        _ => return Err(ApiError::not_found(format!("submission {id} not found"))),
+    };
+    let audience = if caller.role == Role::Rep {
+        Audience::Rep
+    } else {
+        Audience::Staff
+    };
+    Ok(Json(audit_trail::build(repo, &view, audience).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -27,6 +27,10 @@ pub struct TokenRequest {
     pub firm: Option<String>,
     /// A note for operators ("alice's laptop").
     pub label: Option<String>,
+    /// The person the token acts as ("Rita"): audit trails say
+    /// "Rita (reviewer)" instead of a token id.
+    #[serde(default)]
+    pub name: Option<String>,
     /// How long the token works: `90d`, `12h`, or `never`. New tokens expire
     /// after [`DEFAULT_TOKEN_LIFETIME_DAYS`] days unless told otherwise.
     #[serde(default)]
@@ -74,6 +78,8 @@ pub struct IssuedToken {
     /// The firm the token is confined to, if any.
     pub firm_id: Option<String>,
     pub label: String,
+    /// The person it acts as; empty when none was given.
+    pub name: String,
     pub created_at: DateTime<Utc>,
     /// When the token stops working; absent for a token that never expires.
     pub expires_at: Option<DateTime<Utc>>,
@@ -110,6 +116,18 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
     if label.chars().count() > 200 {
         return Err(ApiError::invalid("a label is at most 200 characters"));
     }
+    let display_name = request
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    // Shown to others on pages and in the audit trail: short, one line.
+    if display_name.chars().count() > 80 || display_name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "a name is one line of at most 80 characters",
+        ));
+    }
     let lifetime = match request.expires_in.as_deref() {
         Some(text) => parse_lifetime(text)?,
         None => Some(TimeDelta::days(DEFAULT_TOKEN_LIFETIME_DAYS)),
@@ -124,6 +142,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
                 rep_id: rep_id.map(str::to_string),
                 firm_id: firm_id.map(str::to_string),
                 label,
+                display_name,
                 expires_at: lifetime.and_then(|l| now.checked_add_signed(l)),
             },
             now,
@@ -136,6 +155,7 @@ pub async fn issue(repo: &dyn Repo, request: &TokenRequest) -> Result<IssuedToke
         rep_id: stored.rep_id,
         firm_id: stored.firm_id,
         label: stored.label,
+        name: stored.display_name,
         created_at: stored.created_at,
         expires_at: stored.expires_at,
     })

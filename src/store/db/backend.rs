@@ -571,9 +571,10 @@ macro_rules! impl_repo {
             ) -> Result<ApiToken, DbError> {
                 validate_token(new)?;
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at, expires_at, firm_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     RETURNING id, role, rep_id, firm_id, label, created_at, revoked_at, expires_at",
+                    "INSERT INTO api_tokens (id, token_hash, role, rep_id, label, created_at, expires_at, firm_id,
+                         display_name)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     RETURNING id, role, rep_id, firm_id, label, display_name, created_at, revoked_at, expires_at",
                 )
                 .bind(Uuid::now_v7())
                 .bind(&new.token_hash)
@@ -583,6 +584,7 @@ macro_rules! impl_repo {
                 .bind(to_db(now))
                 .bind(new.expires_at.map(to_db))
                 .bind(new.firm_id.as_deref().map(str::trim))
+                .bind(new.display_name.trim())
                 .fetch_one(&self.$writer)
                 .await
                 .map_err(DbError::db("storing a token"))?
@@ -591,7 +593,7 @@ macro_rules! impl_repo {
 
             async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError> {
                 sqlx::query_as::<_, TokenRow<Ts>>(
-                    "SELECT id, role, rep_id, firm_id, label, created_at, revoked_at, expires_at FROM api_tokens
+                    "SELECT id, role, rep_id, firm_id, label, display_name, created_at, revoked_at, expires_at FROM api_tokens
                      WHERE token_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(token_hash)
@@ -600,6 +602,16 @@ macro_rules! impl_repo {
                 .map_err(DbError::db("looking up a token"))?
                 .map(TokenRow::into_domain)
                 .transpose()
+            }
+
+            async fn get_token(&self, id: Uuid) -> Result<Option<ApiToken>, DbError> {
+                sqlx::query_as::<_, TokenRow<Ts>>("SELECT id, role, rep_id, firm_id, label, display_name, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.$reader)
+                    .await
+                    .map_err(DbError::db("reading a token"))?
+                    .map(TokenRow::into_domain)
+                    .transpose()
             }
 
             async fn create_session(

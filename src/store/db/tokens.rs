@@ -76,6 +76,9 @@ pub struct NewToken {
     pub firm_id: Option<String>,
     /// Free text for operators ("alice's laptop", "MinIO webhook").
     pub label: String,
+    /// The person the token acts as ("Rita"), shown in audit trails; may be
+    /// empty.
+    pub display_name: String,
     /// When the token stops working; `None` never.
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -87,6 +90,7 @@ pub struct ApiToken {
     pub rep_id: Option<String>,
     pub firm_id: Option<String>,
     pub label: String,
+    pub display_name: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -101,6 +105,9 @@ pub trait TokenRepo: Send + Sync {
     /// The token with this hash unless revoked. An expired one is returned
     /// (with its `expires_at`) so the caller can say it expired.
     async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, DbError>;
+
+    /// The token with this id, revoked or not: who an audit line's actor was.
+    async fn get_token(&self, id: Uuid) -> Result<Option<ApiToken>, DbError>;
 
     /// Revokes a token; false when there was no live token with that id.
     async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError>;
@@ -156,6 +163,7 @@ pub(crate) struct TokenRow<T> {
     rep_id: Option<String>,
     firm_id: Option<String>,
     label: String,
+    display_name: String,
     created_at: T,
     revoked_at: Option<T>,
     expires_at: Option<T>,
@@ -172,6 +180,7 @@ impl<T: DbTime> TokenRow<T> {
             rep_id: self.rep_id,
             firm_id: self.firm_id,
             label: self.label,
+            display_name: self.display_name,
             created_at: self.created_at.to_utc()?,
             revoked_at: self.revoked_at.map(DbTime::to_utc).transpose()?,
             expires_at: self.expires_at.map(DbTime::to_utc).transpose()?,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use uuid::Uuid;
 
+use crate::certify::audit_trail::{self, Audience, TrailLine};
 use crate::rubric::LoadedRubric;
 use crate::store::db::{Submission, SubmissionStatus};
 
@@ -357,6 +358,8 @@ pub struct ResultPage {
     pub recording_gone: Option<&'static str>,
     /// The transcript and quotes were deleted under the retention policy.
     pub transcript_gone: bool,
+    /// The submission's history (for the rep: without reviewers' names).
+    pub trail: Vec<TrailLine>,
 }
 
 impl ResultPage {
@@ -405,6 +408,12 @@ pub async fn result(
     } else {
         None
     };
+    let audience = if viewer.role == Role::Rep {
+        Audience::Rep
+    } else {
+        Audience::Staff
+    };
+    let trail = audit_trail::build(state.parts.repo.as_ref(), &found, audience).await?;
     let home = match viewer.role {
         Role::Rep => "/rep",
         Role::PartnerAdmin => "/firm",
@@ -440,6 +449,7 @@ pub async fn result(
             .as_ref()
             .map(|t| crate::privacy::policy::recording_gone(&t.reason)),
         transcript_gone: s.transcript_deleted_at.is_some(),
+        trail,
     })
 }
 

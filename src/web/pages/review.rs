@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use uuid::Uuid;
 
+use crate::certify::audit_trail::{self, Audience, TrailLine};
 use crate::score::decide::{Decision, Verdict};
 
 use super::super::auth::{visible_submission, Role, Viewer};
@@ -106,6 +107,10 @@ pub struct ReviewPage {
     pub reason: String,
     /// What the page says instead of a player once the recording is deleted.
     pub recording_gone: Option<&'static str>,
+    /// The submission's history, with people's names.
+    pub trail: Vec<TrailLine>,
+    /// Who decided, by name, from the trail.
+    pub decided_by: Option<String>,
 }
 
 impl ReviewPage {
@@ -148,6 +153,12 @@ async fn review_page(
         None => queue.first().map(|q| q.submission_id),
     };
     let decided = state.program.review_of(id).await?;
+    let trail = audit_trail::build(state.parts.repo.as_ref(), &found, Audience::Staff).await?;
+    let decided_by = trail
+        .iter()
+        .rev()
+        .find(|l| l.action == "review.decided")
+        .map(|l| l.actor.clone());
     Ok(ReviewPage {
         chrome: Chrome::for_viewer("Review a borderline grade", "review", viewer, "/review"),
         id,
@@ -169,6 +180,8 @@ async fn review_page(
             .recording_deleted
             .as_ref()
             .map(|t| crate::privacy::policy::recording_gone(&t.reason)),
+        trail,
+        decided_by,
     })
 }
 

@@ -658,12 +658,14 @@ macro_rules! impl_certification_repo {
                      WHERE ($1 IS NULL OR rep_id = $1)
                          AND ($2 IS NULL OR substr(action, 1, length($2)) = $2)
                          AND ($3 IS NULL OR seq > $3)
+                         AND ($5 IS NULL OR submission_id = $5)
                      ORDER BY seq LIMIT $4",
                 )
                 .bind(&filter.rep_id)
                 .bind(&filter.action_prefix)
                 .bind(filter.after_seq)
                 .bind(i64::from(limit))
+                .bind(filter.submission_id)
                 .fetch_all(&self.$reader)
                 .await
                 .map_err(DbError::db("reading the audit log"))?

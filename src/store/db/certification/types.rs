@@ -272,6 +272,8 @@ pub struct NewAudit {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub rep_id: Option<String>,
+    /// Only lines about this submission (its trail).
+    pub submission_id: Option<Uuid>,
     /// Only actions starting with this, e.g. `rights.`.
     pub action_prefix: Option<String>,
     pub after_seq: Option<i64>,
