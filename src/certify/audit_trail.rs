@@ -34,6 +34,18 @@ pub enum Audience {
     Rep,
 }
 
+impl Audience {
+    /// The rep's own view for a rep, the staff view for everyone else who
+    /// may read the submission at all.
+    pub fn of(reader_is_the_rep: bool) -> Audience {
+        if reader_is_the_rep {
+            Audience::Rep
+        } else {
+            Audience::Staff
+        }
+    }
+}
+
 /// One step of the trail.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TrailLine {

@@ -217,21 +217,27 @@ pub async fn get_one(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SubmissionResponse>, ApiError> {
+    let view = visible(&state, &caller, id).await?;
+    Ok(Json(SubmissionResponse::from_view(view)))
+}
+
+/// Submission `id` if `caller` may read it. Another rep's (or another
+/// firm's) submission answers exactly like a missing one, so ids cannot be
+/// probed; the firm check runs before anything of the submission is read.
+async fn visible(
+    state: &ApiState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<crate::store::db::SubmissionView, ApiError> {
     tracing::Span::current().record("submission_id", tracing::field::display(id));
-    if !caller
-        .may_read_submission(state.parts.repo.as_ref(), id)
-        .await?
-    {
-        return Err(ApiError::not_found(format!("submission {id} not found")));
+    let repo = state.parts.repo.as_ref();
+    let not_found = || ApiError::not_found(format!("submission {id} not found"));
+    if !caller.may_read_submission(repo, id).await? {
+        return Err(not_found());
     }
-    let view = state.parts.repo.get_submission(id).await?;
-    // Another rep's submission answers exactly like a missing one, so ids
-    // cannot be probed.
-    match view {
-        Some(v) if caller.can_read(&v.submission.rep_id) => {
-            Ok(Json(SubmissionResponse::from_view(v)))
-        }
-        _ => Err(ApiError::not_found(format!("submission {id} not found"))),
+    match repo.get_submission(id).await? {
+        Some(v) if caller.can_read(&v.submission.rep_id) => Ok(v),
+        _ => Err(not_found()),
     }
 }
 
@@ -255,21 +261,11 @@ pub async fn audit(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<TrailLine>>, ApiError> {
-    tracing::Span::current().record("submission_id", tracing::field::display(id));
-    let repo = state.parts.repo.as_ref();
-    if !caller.may_read_submission(repo, id).await? {
-        return Err(ApiError::not_found(format!("submission {id} not found")));
-    }
-    let view = match repo.get_submission(id).await? {
-        Some(v) if caller.can_read(&v.submission.rep_id) => v,
-        _ => return Err(ApiError::not_found(format!("submission {id} not found"))),
-    };
-    let audience = if caller.role == Role::Rep {
-        Audience::Rep
-    } else {
-        Audience::Staff
-    };
-    Ok(Json(audit_trail::build(repo, &view, audience).await?))
+    let view = visible(&state, &caller, id).await?;
+    let audience = Audience::of(caller.role == Role::Rep);
+    Ok(Json(
+        audit_trail::build(state.parts.repo.as_ref(), &view, audience).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

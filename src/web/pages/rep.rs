@@ -408,11 +408,7 @@ pub async fn result(
     } else {
         None
     };
-    let audience = if viewer.role == Role::Rep {
-        Audience::Rep
-    } else {
-        Audience::Staff
-    };
+    let audience = Audience::of(viewer.role == Role::Rep);
     let trail = audit_trail::build(state.parts.repo.as_ref(), &found, audience).await?;
     let home = match viewer.role {
         Role::Rep => "/rep",
