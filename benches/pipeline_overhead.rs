@@ -37,7 +37,7 @@ use harness::TestDb;
 use pitchgrade::ingest::{Limits, Pcm};
 use pitchgrade::pipeline::Pipeline;
 use pitchgrade::rubric::{Rubric, RubricCatalog};
-use pitchgrade::score::judge::{Evidence, Judge, JudgeError, Question, Verdict};
+use pitchgrade::score::judge::{Evidence, Judge, JudgeError, Judgement, Question};
 use pitchgrade::service::{Metrics, ServiceParts, Worker, WorkerSettings};
 use pitchgrade::store::db::{JobKind, NewJob, NewSubmission};
 use pitchgrade::store::{connect_objects, ObjectKey};
@@ -137,7 +137,7 @@ impl Judge for StandInJudge {
         _rubric: &Rubric,
         q: &Question,
         t: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let started = Instant::now();
         tokio::time::sleep(JUDGE_COST).await;
         let quoted = &t.words[..t.words.len().min(5)];
@@ -153,7 +153,7 @@ impl Judge for StandInJudge {
             }],
             _ => Vec::new(),
         };
-        let verdict = Verdict {
+        let verdict = Judgement {
             criterion_id: q.criterion_id.clone(),
             credit: 0.8,
             level: "met".into(),
@@ -184,7 +184,7 @@ impl Judge for SharedJudge {
         rubric: &Rubric,
         q: &Question,
         t: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         self.0.judge(rubric, q, t).await
     }
 }

@@ -15,9 +15,18 @@ eval "$(scripts/garage.sh)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
 # Incremental state is several GB per test binary and buys nothing on a fresh clone.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
-# Formatting first: it costs a second and fails fast. (Clippy is scripts/lint.sh:
-# its check build of every dependency does not fit a fresh machine's CI budget
-# beside the test build.)
+# Formatting first: it costs a second and fails fast.
 cargo fmt --check
+# Clippy rides on the test build as the workspace's rustc wrapper: it lints our
+# own crates, warnings as errors, while they compile for the tests, so the
+# dependencies are built once (a separate `cargo clippy` checks each again,
+# which a fresh machine's CI budget cannot afford). scripts/lint.sh is the same
+# lint as a plain `cargo clippy`.
+command -v clippy-driver >/dev/null || rustup component add clippy
+export RUSTC_WORKSPACE_WRAPPER=${RUSTC_WORKSPACE_WRAPPER-$(command -v clippy-driver)}
+export CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# `cargo test` does not build the benches; they must still compile (one sat
+# broken for a whole session). In the test profile this reuses the test build.
+cargo test --locked --benches --no-run
 # Plain `cargo test`: lib, bins, integration and doc tests; benches are run by hand (BENCHMARKS.md).
 cargo test --locked -- --test-threads=2

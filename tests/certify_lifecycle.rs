@@ -39,6 +39,7 @@ stories! {
         a_specialty_needs_a_valid_base_certification,
         firm_tier_follows_certified_coverage,
         a_firm_scope_chooses_its_rows_in_the_query,
+        overrides_past_the_lines_raise_one_alert_per_crossing,
     ]
 }
 
@@ -1309,4 +1310,142 @@ async fn a_firm_scope_chooses_its_rows_in_the_query(repo: Arc<dyn Repo>) {
         .unwrap();
     assert_eq!(all.coverage.len(), 2);
     assert_eq!((all.pass_rate.count, all.pass_rate.total), (1, 2));
+}
+
+/// Reviewers keep overriding the machine on one rubric: the decision that
+/// takes its override rate over 20% sends a warning, the one over 30% asks
+/// for recalibration, later overrides at the same level send nothing more; the
+/// report shows the same figures with the alert, per criterion too.
+async fn overrides_past_the_lines_raise_one_alert_per_crossing(repo: Arc<dyn Repo>) {
+    let repo = repo.as_ref();
+    setup(repo).await;
+    let mut p = program();
+    p.calibration.min_sample = 4;
+    for rep in ["eve", "fay", "gus"] {
+        add_rep(repo, rep, "northwind", "sales", true, t0()).await;
+    }
+    // The machine leans fail (67.5 against a bar of 70) on every one; a pass
+    // from the reviewer overrides it.
+    let script = [
+        ("ana", ReviewOutcome::Fail),
+        ("ben", ReviewOutcome::Fail),
+        ("cy", ReviewOutcome::Fail),
+        ("dee", ReviewOutcome::Pass), // 1 of 4 = 25%: warn
+        ("eve", ReviewOutcome::Pass), // 2 of 5 = 40%: recalibrate
+        ("fay", ReviewOutcome::Pass), // 3 of 6 = 50%: still recalibrate, no new alert
+        ("gus", ReviewOutcome::Fail), // 3 of 7 = 43%
+    ];
+    let mut at = t0();
+    for (i, (rep, decision)) in script.iter().enumerate() {
+        at += TimeDelta::hours(1);
+        let sub = seed_grade(
+            repo,
+            rep,
+            SALES,
+            Decision::Borderline,
+            67.5,
+            &[("next_step", Verdict::Partial)],
+            at,
+        )
+        .await;
+        let Applied::QueuedForReview { review: queued, .. } =
+            apply_decision(repo, &p, sub, at).await.unwrap()
+        else {
+            panic!("borderline grades wait for review")
+        };
+        assert_eq!(queued.machine_lean, Outcome::Fail);
+        review::claim(repo, "rita", Some(queued.id), None, at)
+            .await
+            .unwrap()
+            .unwrap();
+        // The first reviewer also says the next step was met, not partial.
+        let criteria = if i == 0 {
+            vec![CriterionInput {
+                id: "next_step".into(),
+                verdict: Verdict::Met,
+            }]
+        } else {
+            Vec::new()
+        };
+        let input = ReviewInput {
+            decision: Some(*decision),
+            criteria,
+            reason: "listened to the recording".into(),
+        };
+        review::decide(repo, &p, queued.id, "rita", &input, at)
+            .await
+            .unwrap();
+    }
+
+    let alerts: Vec<serde_json::Value> = repo
+        .list_outbox(None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "agreement.alert")
+        .map(|e| e.payload["data"].clone())
+        .collect();
+    let levels: Vec<(&str, u64, u64)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["level"].as_str().unwrap_or_default(),
+                a["overridden"].as_u64().unwrap_or_default(),
+                a["reviews"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [("warn", 1, 4), ("recalibrate", 2, 5)],
+        "{alerts:?}"
+    );
+    assert!(alerts.iter().all(|a| a["rubric_id"] == SALES));
+    let message = alerts[1]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("2 of 5"), "{message}");
+    assert!(message.contains("recalibrate"), "{message}");
+
+    let report = pitchgrade::certify::reports::build(repo, &p, at, &Default::default())
+        .await
+        .unwrap();
+    let a = &report.agreement;
+    assert_eq!(a.rubrics.len(), 1);
+    let sales = &a.rubrics[0];
+    assert_eq!(
+        (sales.override_rate.count, sales.override_rate.total),
+        (3, 7)
+    );
+    assert_eq!(
+        sales.level,
+        pitchgrade::certify::calibration::AlertLevel::Recalibrate
+    );
+    assert!(sales
+        .alert
+        .as_deref()
+        .unwrap_or_default()
+        .contains("3 of 7"));
+    let next_step = sales
+        .criteria
+        .iter()
+        .find(|c| c.criterion == "next_step")
+        .expect("next_step agreement");
+    // Machine partial seven times; the reviewer said met once.
+    assert_eq!((next_step.agreement.count, next_step.reviews), (6, 7));
+    let text = pitchgrade::certify::reports::to_text(&report);
+    assert!(
+        text.contains("ALERT ledgerly-sales-pitch: reviewers overrode the machine on 3 of 7"),
+        "{text}"
+    );
+    let csv = pitchgrade::certify::reports::to_csv(&report);
+    assert!(
+        csv.contains("agreement_window,ledgerly-sales-pitch,level,recalibrate"),
+        "{csv}"
+    );
+    // Outside the window the reviews no longer count.
+    let later = at + TimeDelta::days(i64::from(p.calibration.window_days) + 1);
+    let report = pitchgrade::certify::reports::build(repo, &p, later, &Default::default())
+        .await
+        .unwrap();
+    assert!(report.agreement.rubrics.is_empty());
+    assert_eq!(report.agreement.overall.override_rate.total, 0);
 }

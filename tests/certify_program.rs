@@ -9,13 +9,13 @@ mod seed;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pitchgrade::certify::program::{Program, ProgramError, RepProfile, RubricCatalog};
+use pitchgrade::certify::program::{Program, ProgramError, RepProfile, RubricTracks};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn problems(text: &str, catalog: Option<&RubricCatalog>) -> Vec<String> {
+fn problems(text: &str, catalog: Option<&RubricTracks>) -> Vec<String> {
     match Program::parse("test.toml", text, catalog) {
         Err(ProgramError::Invalid { problems, .. }) => problems,
         other => panic!("expected validation problems, got {other:?}"),
@@ -24,7 +24,7 @@ fn problems(text: &str, catalog: Option<&RubricCatalog>) -> Vec<String> {
 
 #[test]
 fn the_shipped_program_loads_against_the_shipped_rubrics() {
-    let catalog = RubricCatalog::load_dir(&root().join("rubrics")).expect("rubrics lint clean");
+    let catalog = RubricTracks::load_dir(&root().join("rubrics")).expect("rubrics lint clean");
     let program = Program::load(&root().join("config/program.toml"), Some(&catalog))
         .expect("config/program.toml is valid");
     let sales = program.track("sales").expect("a sales track");
@@ -34,10 +34,12 @@ fn the_shipped_program_loads_against_the_shipped_rubrics() {
     let msp = RepProfile {
         firm_id: Some("cedar"),
         segment: Some("msp"),
+        role: None,
     };
     let reseller = RepProfile {
         firm_id: Some("acme"),
         segment: None,
+        role: None,
     };
     assert_eq!(
         program.rubric_for(msp, "sales"),
@@ -87,7 +89,7 @@ fn every_problem_is_reported_at_once_by_key() {
 
 #[test]
 fn rubric_ids_are_checked_against_the_rubric_folder() {
-    let catalog = RubricCatalog::load_dir(&root().join("rubrics")).expect("rubrics");
+    let catalog = RubricTracks::load_dir(&root().join("rubrics")).expect("rubrics");
     let text = seed::PROGRAM
         // A sales track pointing at the technical demo...
         .replace(

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Months, TimeDelta, TimeZone, Utc};
 use harness::TestDb;
-use pitchgrade::certify::reports::{self, Health, ReportOptions};
+use pitchgrade::certify::reports::{self, BandHealth, ReportOptions};
 use pitchgrade::certify::review::{self, CriterionInput, ReviewInput, ReviewOutcome};
 use pitchgrade::certify::{apply_decision, gating, retake, sweep, Applied};
 use pitchgrade::score::decide::{Decision, Verdict};
@@ -1297,18 +1297,18 @@ fn compare_report(got: &reports::Report, want: &ExpectedReport) {
     for f in &got.first_attempt {
         let rate = f64::from(f.rate.count) / f64::from(f.rate.total);
         let health = if f.rate.total < 10 {
-            Health::TooFewAttempts
+            BandHealth::TooFewAttempts
         } else if rate > 0.80 {
-            Health::TooEasy
+            BandHealth::TooEasy
         } else if rate < 0.65 {
-            Health::TooHard
+            BandHealth::TooHard
         } else {
-            Health::Healthy
+            BandHealth::Healthy
         };
         assert_eq!(f.health, health, "{}: {rate}", f.rubric_id);
         assert_eq!(
             f.warning.is_some(),
-            matches!(health, Health::TooEasy | Health::TooHard)
+            matches!(health, BandHealth::TooEasy | BandHealth::TooHard)
         );
     }
     assert_eq!(

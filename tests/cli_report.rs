@@ -173,6 +173,29 @@ async fn the_report_matches_figures_worked_out_by_hand() {
         )],
         "too_few_attempts"
     );
+    // The program's `[calibration] min_sample` is the one the report (and the
+    // dashboard) use when no flag says otherwise.
+    let calibrated = dir.path().join("calibrated.toml");
+    std::fs::write(
+        &calibrated,
+        format!("{PROGRAM}\n[calibration]\nmin_sample = 3\n"),
+    )
+    .unwrap();
+    let out = report(&db, &calibrated, at, &["--csv"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rows(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        got[&(
+            "first_attempt_pass_rate".into(),
+            SALES.into(),
+            "health".into()
+        )],
+        "too_hard"
+    );
 }
 
 #[tokio::test]
@@ -426,4 +449,116 @@ async fn commands_find_the_shipped_files_from_any_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Decision:"), "{stdout}");
+}
+
+/// `pitchgrade rubric replay` as enablement runs it before shipping: the diff
+/// as JSON from the real offline judge, `--apply` storing grade versions, and
+/// a second edit under the same version refused once that version is on record.
+#[tokio::test]
+async fn rubric_replay_prints_the_diff_and_applies_only_when_asked() {
+    let db = TestDb::sqlite().await;
+    let repo = db.repo.as_ref();
+    add_firm(repo, "acme", None, t0()).await;
+    add_rep(repo, "a1", "acme", "sales", true, t0()).await;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rubric = pitchgrade::rubric::load(&root.join("rubrics/ledgerly-sales-pitch.toml")).unwrap();
+    let pitch =
+        std::fs::read_to_string(root.join("rubrics/tests/ledgerly-sales-pitch/strong_full.txt"))
+            .unwrap();
+    let transcript = pitchgrade::score::transcript_input::from_text(&pitch);
+    let judge = pitchgrade::score::judge::offline::OfflineJudge::load(
+        &root.join("models/all-MiniLM-L6-v2"),
+    )
+    .unwrap();
+    let grade = pitchgrade::score::grade(&rubric, &transcript, None, &judge).await;
+    let stored = pitchgrade::pipeline::stored::StoredGrade {
+        grade: grade.clone(),
+        transcript: Some(transcript),
+        audio: None,
+        timings: None,
+    };
+    seed_stored(
+        repo,
+        Seeded {
+            object_key: "uploads/test/replayed".into(),
+            grade: stored.to_json().unwrap(),
+            ..Seeded::new("a1", SALES, grade.decision, grade.score, t0())
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.toml");
+    std::fs::write(&program, PROGRAM).unwrap();
+    let v2 = dir.path().join("v2.toml");
+    std::fs::write(
+        &v2,
+        rubric
+            .text
+            .replacen("version = 1", "version = 2", 1)
+            .replacen("score = 70", "score = 99", 1),
+    )
+    .unwrap();
+    let replay = |file: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pitchgrade"))
+            .args(["rubric", "replay"])
+            .arg(file)
+            .args(["--database", &db.url])
+            .arg("--program")
+            .arg(&program)
+            .args(extra)
+            .output()
+            .expect("run pitchgrade rubric replay")
+    };
+    let out = replay(&v2, &["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["replayed"], 1, "{json:#}");
+    assert_eq!(json["new_version"], 2);
+    assert_eq!(json["judge"], "offline");
+    assert!(json["rule"]
+        .as_str()
+        .unwrap()
+        .contains("never changes a certification"));
+    let moved = json["transitions"][0]["to"].as_str().unwrap_or_default();
+    if grade.score < 99.0 - 5.0 {
+        assert_eq!(
+            moved, "fail",
+            "a 99 bar fails a {:.1}: {json:#}",
+            grade.score
+        );
+    }
+    // Nothing stored without --apply.
+    let sub = repo.list_submissions("a1", 10).await.unwrap()[0].id;
+    assert!(repo.grade_versions(sub).await.unwrap().is_empty());
+    let out = replay(&v2, &["--apply"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rule: a replay never changes"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied: 1 re-scored grades"));
+    assert_eq!(repo.grade_versions(sub).await.unwrap().len(), 1);
+    assert!(
+        repo.rubric_version(SALES, 2).await.unwrap().is_some(),
+        "v2's text is on record"
+    );
+    // Other bytes under the recorded v2: --apply refuses, naming the fix.
+    std::fs::write(
+        &v2,
+        std::fs::read_to_string(&v2).unwrap() + "\n# edited again\n",
+    )
+    .unwrap();
+    let out = replay(&v2, &["--apply"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bump `version`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(repo.grade_versions(sub).await.unwrap().len(), 1);
 }

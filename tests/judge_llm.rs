@@ -114,7 +114,7 @@ fn completion(choices: Vec<Value>) -> Value {
 async fn openai(
     server: &MockServer,
     samples: u32,
-) -> Result<pitchgrade::score::judge::Verdict, JudgeError> {
+) -> Result<pitchgrade::score::judge::Judgement, JudgeError> {
     let judge = OpenAiJudge::new(config(server, "/v1", samples)).expect("judge");
     judge.judge(&rubric(), &question(), &transcript()).await
 }
@@ -513,7 +513,7 @@ fn tool_use(input: Value) -> Value {
 async fn anthropic(
     server: &MockServer,
     samples: u32,
-) -> Result<pitchgrade::score::judge::Verdict, JudgeError> {
+) -> Result<pitchgrade::score::judge::Judgement, JudgeError> {
     let judge = AnthropicJudge::new(config(server, "", samples)).expect("judge");
     judge.judge(&rubric(), &question(), &transcript()).await
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use pitchgrade::rubric::Rubric;
 use pitchgrade::score::judge::offline::OfflineJudge;
-use pitchgrade::score::judge::{Judge, JudgedKind, Question, Verdict};
+use pitchgrade::score::judge::{Judge, JudgedKind, Judgement, Question};
 use pitchgrade::transcribe::Transcript;
 
 fn model_dir() -> PathBuf {
@@ -68,7 +68,7 @@ fn tone() -> Question {
     }
 }
 
-fn verdict(q: &Question, text: &str) -> Verdict {
+fn verdict(q: &Question, text: &str) -> Judgement {
     judge()
         .judge_blocking(q, &transcript(text))
         .expect("judged")

@@ -3,7 +3,7 @@
 
 use pitchgrade::rubric::PassRule;
 use pitchgrade::score::decide::{
-    decide, Decision, Outcome, ReasonCode, Signals, Unscored, Verdict,
+    decide, CriterionOutcome, Decision, ReasonCode, Signals, Unscored, Verdict,
 };
 
 fn rule() -> PassRule {
@@ -16,8 +16,8 @@ fn rule() -> PassRule {
 }
 
 /// Two criteria: "value" (required, weight 40) and "other" (weight 60).
-fn outcomes(value: Option<f64>, other: Option<f64>) -> Vec<Outcome<'static>> {
-    let make = |id, weight, credit: Option<f64>, required| Outcome {
+fn outcomes(value: Option<f64>, other: Option<f64>) -> Vec<CriterionOutcome<'static>> {
+    let make = |id, weight, credit: Option<f64>, required| CriterionOutcome {
         id,
         weight,
         credit,
@@ -37,7 +37,7 @@ fn outcomes(value: Option<f64>, other: Option<f64>) -> Vec<Outcome<'static>> {
     ]
 }
 
-fn codes(o: &pitchgrade::score::decide::Outcomes) -> Vec<ReasonCode> {
+fn codes(o: &pitchgrade::score::decide::CriterionOutcomes) -> Vec<ReasonCode> {
     o.reasons.iter().map(|r| r.code).collect()
 }
 

@@ -227,7 +227,7 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
     .await
     .unwrap();
     let rep_token = server.token(ApiRole::Rep, Some("alice")).await;
-    let reviewer_token = server.token(ApiRole::Reviewer, None).await;
+    let reviewer_token = server.named_token(ApiRole::Reviewer, "Rita").await;
     let enablement_token = server.token(ApiRole::Enablement, None).await;
 
     // The machine's grade comes from the real pipeline (Whisper's words, the
@@ -440,6 +440,58 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
         "{seen}"
     );
 
+    // The History card: every step in order, the reviewer by name on the
+    // review page; the rep reads "a reviewer" and no claim.
+    let actions = |t: &serde_json::Value| -> Vec<String> {
+        t.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l["action"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let staff = actions(&seen["reviewerTrail"]);
+    let order = [
+        "submission.received",
+        "grade.written",
+        "review.queued",
+        "review.claimed",
+        "review.decided",
+        "decision.recorded",
+        "certification.issued",
+        "rights.granted",
+    ];
+    let positions: Vec<Option<usize>> = order
+        .iter()
+        .map(|a| staff.iter().position(|s| s == a))
+        .collect();
+    assert!(positions.iter().all(Option::is_some), "{staff:?}");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "in order: {staff:?}"
+    );
+    let staff_text = seen["reviewerTrail"].to_string();
+    assert!(staff_text.contains("Rita (reviewer)"), "{staff_text}");
+    assert!(
+        staff_text.contains(&format!("changed {}", target.id)),
+        "{staff_text}"
+    );
+    let rep_trail = actions(&after["trail"]);
+    assert!(
+        rep_trail.contains(&"review.decided".to_string()),
+        "{rep_trail:?}"
+    );
+    assert!(
+        !rep_trail.contains(&"review.claimed".to_string()),
+        "{rep_trail:?}"
+    );
+    let rep_text = after["trail"].to_string();
+    assert!(
+        rep_text.contains("a reviewer") && !rep_text.contains("Rita"),
+        "{rep_text}"
+    );
+
     // The same through the repository and the API.
     let review = repo.review_for(id).await.unwrap().expect("a review");
     assert_eq!(review.decision, Some(Outcome::Pass));
@@ -491,6 +543,7 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
         &[
             ("BASE_URL", server.base.clone()),
             ("TOKEN", enablement_token.clone()),
+            ("REPLAY_RUBRIC", "ledgerly-sales-pitch".to_string()),
         ],
     )
     .await;
@@ -557,10 +610,78 @@ async fn a_reviewer_overrides_a_borderline_grade_and_the_dashboard_charts_it() {
     // Each chart with data has its numbers as a table; only "expiring in 60
     // days" has none (a fresh 12-month certification).
     assert_eq!(dash["tables"], 4, "{dash}");
+    // One decided review: the agreement table counts it, and one review is
+    // too few to raise an alert (nor to call the first-attempt rate too easy).
+    assert!(
+        dash["agreementTitle"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("last 90 days"),
+        "{dash}"
+    );
+    let agreement = dash["agreementRows"].as_array().expect("agreement rows");
+    assert_eq!(agreement.len(), 2, "all and the one rubric: {dash}");
+    assert_eq!(agreement[0][0], "all", "{dash}");
+    assert_eq!(agreement[0][1], "1", "{dash}");
+    assert!(
+        agreement[0][4]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("too few reviews"),
+        "{dash}"
+    );
+    assert_eq!(dash["alerts"], serde_json::json!([]), "{dash}");
+    let first_classes: Vec<&str> = chart("svg-first-attempt")["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["cls"].as_str())
+        .collect();
+    assert!(
+        !first_classes.is_empty() && first_classes.iter().all(|c| *c == "bar few"),
+        "{dash}"
+    );
     assert_eq!(dash["unlabelled"], serde_json::json!([]));
     // The rubric page lists the version this grade used.
     assert!(dash["history"].as_u64().unwrap() >= 1, "{dash}");
     assert_eq!(dash["unlabelledRubrics"], serde_json::json!([]));
+    // The replay page: prefilled with the rubric, a stricter bar replayed
+    // against alice's stored grade, the diff drawn, nothing unlabelled.
+    assert!(
+        dash["replayLinks"].as_u64().unwrap_or_default() >= 1,
+        "{dash}"
+    );
+    assert_eq!(dash["replayPrefilled"], true, "{dash}");
+    assert!(
+        dash["replayHeading"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("v99 against 1 stored grades"),
+        "{dash}"
+    );
+    let transitions = dash["replayTransitions"].as_array().expect("transitions");
+    assert_eq!(transitions.len(), 1, "one grade, one row: {dash}");
+    // Her grade was stored borderline (a reviewer passed it); at a bar of 99
+    // it fails, or goes to review again if the judge is unsure.
+    assert_eq!(transitions[0][0], "review", "{dash}");
+    assert_ne!(
+        transitions[0][1], "pass",
+        "a bar of 99 does not pass her: {dash}"
+    );
+    let moved = u64::from(transitions[0][0] != transitions[0][1]);
+    assert_eq!(dash["replayChanged"], moved, "{dash}");
+    assert!(
+        dash["replayFirstAttempt"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("100% (1 of 1) before"),
+        "{dash}"
+    );
+    assert!(
+        dash["replayCriteria"].as_u64().unwrap_or_default() >= 5,
+        "{dash}"
+    );
+    assert_eq!(dash["unlabelledReplay"], serde_json::json!([]), "{dash}");
     server.stop().await;
 }
 

@@ -76,8 +76,8 @@ fn main() -> ExitCode {
         slowest = slowest.max(t.elapsed());
         execs += 1;
         match outcome {
-            Outcome::Ok => ok += 1,
-            Outcome::Refused(kind) => {
+            Classification::Ok => ok += 1,
+            Classification::Refused(kind) => {
                 // `Internal` is "our fault, try again": a worker retries it as
                 // transient, so garbage that lands there costs a rep retries
                 // instead of a clear refusal. Kept, to turn into tests.
@@ -92,7 +92,7 @@ fn main() -> ExitCode {
                 }
                 *refused.entry(kind).or_default() += 1
             }
-            Outcome::Crash(why) => {
+            Classification::Crash(why) => {
                 found += 1;
                 let _ = std::fs::create_dir_all(&crashes);
                 let path = crashes.join(format!("crash-{seed}-{execs}.bin"));
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     }
 }
 
-enum Outcome {
+enum Classification {
     Ok,
     Refused(String),
     Crash(&'static str),
@@ -142,7 +142,7 @@ enum Outcome {
 
 /// One input on its own thread, so a panic is seen as one and a hang is
 /// bounded by [`HANG`].
-fn run_one(input: &Path, limits: &Limits) -> Outcome {
+fn run_one(input: &Path, limits: &Limits) -> Classification {
     let (tx, rx) = mpsc::channel();
     let (input, limits) = (input.to_path_buf(), limits.clone());
     let handle = std::thread::spawn(move || {
@@ -152,16 +152,16 @@ fn run_one(input: &Path, limits: &Limits) -> Outcome {
     match rx.recv_timeout(HANG) {
         Ok(Ok(())) => {
             let _ = handle.join();
-            Outcome::Ok
+            Classification::Ok
         }
         Ok(Err(kind)) => {
             let _ = handle.join();
-            Outcome::Refused(kind)
+            Classification::Refused(kind)
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => Outcome::Crash("hang"),
+        Err(mpsc::RecvTimeoutError::Timeout) => Classification::Crash("hang"),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             let _ = handle.join();
-            Outcome::Crash("panic")
+            Classification::Crash("panic")
         }
     }
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::grade_view::GradeView;
+use super::grade_view::GradeFacts;
 use super::{CertifyError, SYSTEM};
 use crate::store::db::certification::{AuditEntry, AuditFilter};
 use crate::store::db::{Decision, SubmissionView};
@@ -81,7 +81,7 @@ pub async fn build(
         what: format!("submitted a recording for {}", submission.rubric_id),
     }];
     if let Some(grade) = &view.grade {
-        let doc = GradeView::parse(&grade.grade);
+        let doc = GradeFacts::parse(&grade.grade);
         let version = doc
             .rubric_version()
             .map(|v| format!(" v{v}"))
@@ -141,6 +141,14 @@ fn step(action: &str) -> u8 {
 }
 
 /// Actor strings of the log turned into labels, each token looked up once.
+/// A reviewer as staff read them ("Rita (reviewer)"), from the id a claim or
+/// decision stores (`<role>:<token id>`): the review queue's "claimed by".
+pub async fn reviewer_label(repo: &dyn Repo, reviewer: &str) -> Result<String, CertifyError> {
+    Names::new(repo, Audience::Staff)
+        .label(&format!("reviewer:{reviewer}"))
+        .await
+}
+
 struct Names<'a> {
     repo: &'a dyn Repo,
     audience: Audience,
@@ -279,6 +287,25 @@ fn sentence(entry: &AuditEntry) -> Option<String> {
         "rights.granted" => format!("granted {}", right(entry)),
         "rights.restored" => format!("restored {}", right(entry)),
         "rights.paused" => format!("paused {}", right(entry)),
+        "grade.replayed" => {
+            let num = |key: &str| entry.detail.get(key).and_then(|v| v.as_f64());
+            let version = |key: &str| {
+                entry
+                    .detail
+                    .get(key)
+                    .and_then(|v| v.as_u64())
+                    .map_or_else(String::new, |v| format!(" v{v}"))
+            };
+            format!(
+                "re-scored it with rubric{} (a replay; it was graded with{}): {} {:.1} then, {} {:.1} now; the decision and any certification stay as they were",
+                version("to_version"),
+                version("from_version"),
+                text(entry, "decision_before").unwrap_or("?"),
+                num("score_before").unwrap_or_default(),
+                text(entry, "decision_after").unwrap_or("?"),
+                num("score_after").unwrap_or_default(),
+            )
+        }
         "certification.reminder_skipped" => return None,
         other => other.replace(['.', '_'], " "),
     })

@@ -11,7 +11,7 @@ use crate::score::Grade;
 use crate::store::db::certification::{CriterionVerdict, Outcome, ReviewReason};
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct GradeView {
+pub(crate) struct GradeFacts {
     grade: Option<Grade>,
 }
 
@@ -25,15 +25,15 @@ pub(crate) struct CriterionView {
     pub max: f64,
 }
 
-impl GradeView {
-    pub fn parse(stored: &serde_json::Value) -> GradeView {
+impl GradeFacts {
+    pub fn parse(stored: &serde_json::Value) -> GradeFacts {
         match StoredGrade::from_json(stored) {
-            Ok(stored) => GradeView {
+            Ok(stored) => GradeFacts {
                 grade: Some(stored.grade),
             },
             Err(e) => {
                 tracing::warn!(error = %e, "certifying from the grade row alone");
-                GradeView::default()
+                GradeFacts::default()
             }
         }
     }

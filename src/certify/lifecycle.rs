@@ -19,15 +19,15 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::grade_view::GradeView;
+use super::grade_view::GradeFacts;
 use super::outbox::{self, event};
 use super::program::{Program, Track};
 use super::rights;
 use super::{CertifyError, SYSTEM};
-use crate::rubric::Track as TrackKind;
+use crate::rubric::TrackKind;
 use crate::score::decide::Decision;
 use crate::store::db::certification::*;
-use crate::store::db::{Grade, Submission};
+use crate::store::db::{GradeRecord, Submission};
 use crate::store::Repo;
 
 /// How many times a plan is remade when the rep's ledger keeps changing under it.
@@ -78,6 +78,7 @@ pub async fn apply_decision(
         review: None,
         actor: SYSTEM.to_string(),
         audit: Vec::new(),
+        events: Vec::new(),
     };
     decide(repo, program, &view.submission, &grade, &input, now).await
 }
@@ -90,13 +91,15 @@ pub(crate) struct FinalDecision {
     pub actor: String,
     /// Extra audit lines written with it (a reviewer's overrides).
     pub audit: Vec<NewAudit>,
+    /// Extra events written with it (an agreement alert the decision raises).
+    pub events: Vec<NewEvent>,
 }
 
 pub(crate) async fn decide(
     repo: &dyn Repo,
     program: &Program,
     submission: &Submission,
-    grade: &Grade,
+    grade: &GradeRecord,
     input: &FinalDecision,
     now: DateTime<Utc>,
 ) -> Result<Applied, CertifyError> {
@@ -139,11 +142,11 @@ fn plan_decision(
     program: &Program,
     ledger: &RepLedger,
     submission: &Submission,
-    grade: &Grade,
+    grade: &GradeRecord,
     input: &FinalDecision,
     now: DateTime<Utc>,
 ) -> (ChangeSet, CertDecision) {
-    let view = GradeView::parse(&grade.grade);
+    let view = GradeFacts::parse(&grade.grade);
     let rubric_id = view
         .rubric_id()
         .unwrap_or(&submission.rubric_id)
@@ -203,6 +206,7 @@ fn plan_decision(
         ..plan.audit_base(now)
     });
     plan.change.audit.extend(input.audit.iter().cloned());
+    plan.change.events.extend(input.events.iter().cloned());
     plan.change.decision = Some(decision.clone());
     (plan.finish(), decision)
 }
@@ -566,7 +570,7 @@ fn add_months(from: DateTime<Utc>, months: Months) -> DateTime<Utc> {
 async fn queue_review(
     repo: &dyn Repo,
     submission: &Submission,
-    grade: &Grade,
+    grade: &GradeRecord,
     now: DateTime<Utc>,
 ) -> Result<Applied, CertifyError> {
     if let Some(review) = repo.review_for(submission.id).await? {
@@ -575,7 +579,7 @@ async fn queue_review(
             duplicate: true,
         });
     }
-    let view = GradeView::parse(&grade.grade);
+    let view = GradeFacts::parse(&grade.grade);
     let review = Review {
         id: Uuid::now_v7(),
         submission_id: submission.id,

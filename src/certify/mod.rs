@@ -16,14 +16,18 @@
 //! - [`sweep`]: reminders, expiries and reconciliation, one runner at a time;
 //! - [`gating`]: a rep's rights, a firm's tier and coverage;
 //! - [`outbox`] and [`webhook`]: signed webhooks with retries and a delivery log;
-//! - [`reports`]: program health figures for enablement.
+//! - [`reports`]: program health figures for enablement;
+//! - [`calibration`]: AI–reviewer agreement over a window, and its alerts;
+//! - [`replay`]: what a rubric change would do to past grades, before it ships.
 
 pub mod audit_trail;
+pub mod calibration;
 pub mod gating;
 mod grade_view;
 pub mod lifecycle;
 pub mod outbox;
 pub mod program;
+pub mod replay;
 pub mod reports;
 pub mod retake;
 pub mod review;
@@ -35,7 +39,7 @@ pub mod webhook;
 use uuid::Uuid;
 
 pub use lifecycle::{apply_decision, Applied};
-pub use program::{Program, ProgramError, RubricCatalog};
+pub use program::{Program, ProgramError, RubricTracks};
 
 use crate::store::DbError;
 

@@ -21,9 +21,10 @@ pub const RIGHTS_GRANTED: &str = "rights.granted";
 pub const RIGHTS_PAUSED: &str = "rights.paused";
 pub const RIGHTS_RESTORED: &str = "rights.restored";
 pub const GRADE_NEEDS_REVIEW: &str = "grade.needs_review";
+pub const AGREEMENT_ALERT: &str = "agreement.alert";
 
 /// Every event type a receiver may see.
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 9] = [
     CERTIFICATION_ISSUED,
     CERTIFICATION_RENEWED,
     CERTIFICATION_EXPIRING,
@@ -32,6 +33,7 @@ pub const EVENT_TYPES: [&str; 8] = [
     RIGHTS_PAUSED,
     RIGHTS_RESTORED,
     GRADE_NEEDS_REVIEW,
+    AGREEMENT_ALERT,
 ];
 
 pub(crate) fn event(kind: &str, occurred_at: DateTime<Utc>, data: Value) -> NewEvent {

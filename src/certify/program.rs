@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::rubric::{self, Track as TrackKind};
+use crate::rubric::{self, TrackKind};
 
 /// Terms a certification may run for; 24 is for stable products.
 pub const ALLOWED_TERMS_MONTHS: [u32; 2] = [12, 24];
@@ -45,31 +45,31 @@ pub enum ProgramError {
 /// What the program needs to know about each rubric file: its track, so a
 /// sales track cannot point at a technical demo by mistake.
 #[derive(Debug, Clone, Default)]
-pub struct RubricCatalog {
-    rubrics: BTreeMap<String, CatalogEntry>,
+pub struct RubricTracks {
+    rubrics: BTreeMap<String, RubricTrack>,
 }
 
 #[derive(Debug, Clone)]
-pub struct CatalogEntry {
+pub struct RubricTrack {
     pub track: TrackKind,
     pub version: u32,
     pub path: PathBuf,
 }
 
-impl RubricCatalog {
+impl RubricTracks {
     /// Loads and lints every `*.toml` directly inside `dir`, with the one
     /// loader the service uses (`rubric::RubricCatalog`). For callers that
     /// have not loaded the rubrics already, such as `pitchgrade report`.
-    pub fn load_dir(dir: &Path) -> Result<RubricCatalog, ProgramError> {
+    pub fn load_dir(dir: &Path) -> Result<RubricTracks, ProgramError> {
         let bad = |message: String| ProgramError::Catalog {
             dir: dir.to_path_buf(),
             message,
         };
         match rubric::RubricCatalog::load_dir(dir) {
-            Ok(rubrics) => Ok(RubricCatalog::from_rubrics(&rubrics)),
+            Ok(rubrics) => Ok(RubricTracks::from_rubrics(&rubrics)),
             // No rubrics is for the program's own checks to report, by the
             // track that names a missing one.
-            Err(rubric::CatalogError::Empty(_)) => Ok(RubricCatalog::default()),
+            Err(rubric::CatalogError::Empty(_)) => Ok(RubricTracks::default()),
             Err(rubric::CatalogError::Io { source, .. }) => Err(bad(source.to_string())),
             Err(e) => Err(bad(e.to_string())),
         }
@@ -77,8 +77,8 @@ impl RubricCatalog {
 
     /// What the program needs from rubrics already loaded, so a service reads
     /// (and lints) its rubric folder once.
-    pub fn from_rubrics(rubrics: &rubric::RubricCatalog) -> RubricCatalog {
-        let mut catalog = RubricCatalog::default();
+    pub fn from_rubrics(rubrics: &rubric::RubricCatalog) -> RubricTracks {
+        let mut catalog = RubricTracks::default();
         for loaded in rubrics.iter() {
             catalog.insert(
                 loaded.rubric.id.clone(),
@@ -93,7 +93,7 @@ impl RubricCatalog {
     pub fn insert(&mut self, id: String, track: TrackKind, version: u32, path: PathBuf) {
         self.rubrics.insert(
             id,
-            CatalogEntry {
+            RubricTrack {
                 track,
                 version,
                 path,
@@ -101,7 +101,7 @@ impl RubricCatalog {
         );
     }
 
-    pub fn get(&self, id: &str) -> Option<&CatalogEntry> {
+    pub fn get(&self, id: &str) -> Option<&RubricTrack> {
         self.rubrics.get(id)
     }
 }
@@ -125,6 +125,10 @@ pub struct Program {
     /// How long recordings and transcripts are kept (`[retention]`).
     #[serde(default)]
     pub retention: crate::privacy::RetentionPolicy,
+    /// When AI–reviewer agreement raises an alert, and how much evidence any
+    /// health verdict needs (`[calibration]`).
+    #[serde(default)]
+    pub calibration: super::calibration::CalibrationPolicy,
 }
 
 /// What partner admins may see beyond their firm's progress and grades.
@@ -255,17 +259,27 @@ pub struct TierRule {
     pub min_coverage: f64,
 }
 
-/// Who is asking for a rubric: the rep's firm and the firm's segment.
+/// Who is asking for a rubric: the rep's firm, the firm's segment and the
+/// rep's role. `None` where the roster does not say (a rep not on it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RepProfile<'a> {
     pub firm_id: Option<&'a str>,
     pub segment: Option<&'a str>,
+    pub role: Option<&'a str>,
+}
+
+/// A scenario a rep may record: a track open to them and the rubric its
+/// adaptive paths give their firm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Offer {
+    pub track_id: String,
+    pub rubric_id: String,
 }
 
 impl Program {
     /// Reads and validates a program file; with a catalog, every rubric id must
     /// name a rubric of the right track.
-    pub fn load(path: &Path, catalog: Option<&RubricCatalog>) -> Result<Program, ProgramError> {
+    pub fn load(path: &Path, catalog: Option<&RubricTracks>) -> Result<Program, ProgramError> {
         use std::io::Read;
         let io = |source| ProgramError::Io {
             path: path.to_path_buf(),
@@ -292,7 +306,7 @@ impl Program {
     pub fn parse(
         source_name: &str,
         text: &str,
-        catalog: Option<&RubricCatalog>,
+        catalog: Option<&RubricTracks>,
     ) -> Result<Program, ProgramError> {
         let mut program: Program = toml::from_str(text).map_err(|e| ProgramError::Syntax {
             source_name: source_name.to_string(),
@@ -342,7 +356,7 @@ impl Program {
     }
 
     /// Every problem in the file, each prefixed with the key it concerns.
-    fn problems(&self, catalog: Option<&RubricCatalog>) -> Vec<String> {
+    fn problems(&self, catalog: Option<&RubricTracks>) -> Vec<String> {
         let mut out = Vec::new();
         for name in self.rights.keys() {
             if !is_name(name) {
@@ -354,6 +368,7 @@ impl Program {
         if self.tracks.is_empty() {
             out.push("tracks: the program has no track".into());
         }
+        out.extend(self.calibration.problems());
         let mut rubric_owner: HashMap<&str, &str> = HashMap::new();
         for (id, t) in &self.tracks {
             let at = format!("tracks.{id}");
@@ -534,6 +549,29 @@ impl Program {
                     .is_some_and(|s| p.segments.iter().any(|x| x == s))
         });
         Some(hit.map_or(t.rubric.as_str(), |p| p.rubric.as_str()))
+    }
+
+    /// Whether a rep of this profile may take `track`: a track certifies one
+    /// role (a specialty its base track's role), so a support engineer is not
+    /// offered the sales pitch. A rep whose role the roster does not give is
+    /// not held to one.
+    pub fn open_to(&self, rep: RepProfile<'_>, track: &Track) -> bool {
+        rep.role.is_none_or(|role| role == track.role())
+    }
+
+    /// Every scenario a rep of this profile may record, in track order: one
+    /// per open track, the one its paths give the rep's firm.
+    pub fn offered(&self, rep: RepProfile<'_>) -> Vec<Offer> {
+        self.tracks
+            .values()
+            .filter(|t| self.open_to(rep, t))
+            .filter_map(|t| {
+                Some(Offer {
+                    track_id: t.id.clone(),
+                    rubric_id: self.rubric_for(rep, &t.id)?.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// The rights one track unlocks.

@@ -6,7 +6,8 @@
 //! - **first-attempt pass rate per rubric**: for every (rep, track), the first
 //!   final decision (by submission time), grouped by the rubric it used. Healthy
 //!   between 65% and 80%: above, the rubric is too easy; below, too hard (or the
-//!   content is). Fewer than `min_sample` first attempts give no verdict;
+//!   content is). Fewer than `min_sample` first attempts give no verdict (the
+//!   program's `[calibration] min_sample`, the dashboard's too);
 //! - **retake rate**: (rep, track) pairs that submitted again after a fail / all
 //!   pairs with a final decision;
 //! - **median time to certification**: for every (rep, track) ever certified,
@@ -17,6 +18,8 @@
 //!   machine's lean (its score against the bar) / decided reviews;
 //! - **AI–reviewer agreement**: Cohen's kappa between the machine's lean and the
 //!   reviewer's decision (pass/fail), `None` when undefined (one class only);
+//!   over all time here, and per rubric and criterion over the program's
+//!   rolling window with alerts in `agreement` (see [`super::calibration`]);
 //! - **tier forecast**: firms that fall below their tier within `forecast_days`
 //!   if nobody renews, and when;
 //! - **criterion miss rates**: per rubric and criterion, machine verdicts
@@ -28,6 +31,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::calibration::{self, Agreement};
 use super::gating::{self, Coverage, TierDrop};
 use super::program::Program;
 use super::CertifyError;
@@ -42,8 +46,9 @@ pub const HEALTHY_BAND: (f64, f64) = (0.65, 0.80);
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub forecast_days: u32,
-    /// Below this many first attempts a rubric gets no healthy/unhealthy verdict.
-    pub min_sample: u32,
+    /// Below this many first attempts a rubric gets no healthy/unhealthy
+    /// verdict; `None` takes the program's `[calibration] min_sample`.
+    pub min_sample: Option<u32>,
     /// One partner firm's report: every figure from that firm's reps alone
     /// (what its partner admin is shown). The rows are chosen in the
     /// repository's queries, so another firm's rows are never read.
@@ -54,7 +59,7 @@ impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             forecast_days: 60,
-            min_sample: 10,
+            min_sample: None,
             firm: None,
         }
     }
@@ -69,7 +74,7 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn of(count: usize, total: usize) -> Rate {
+    pub(crate) fn of(count: usize, total: usize) -> Rate {
         let count = u32::try_from(count).unwrap_or(u32::MAX);
         let total = u32::try_from(total).unwrap_or(u32::MAX);
         Rate {
@@ -82,7 +87,7 @@ impl Rate {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Health {
+pub enum BandHealth {
     Healthy,
     TooEasy,
     TooHard,
@@ -94,7 +99,7 @@ pub struct FirstAttempt {
     pub rubric_id: String,
     pub track: Option<String>,
     pub rate: Rate,
-    pub health: Health,
+    pub health: BandHealth,
     pub warning: Option<String>,
 }
 
@@ -137,6 +142,8 @@ pub struct Report {
     pub forecast_days: u32,
     pub tier_forecast: Vec<TierDrop>,
     pub criterion_misses: Vec<CriterionMisses>,
+    /// AI–reviewer agreement over the program's window, with its alerts.
+    pub agreement: Agreement,
 }
 
 /// Reads everything a report needs and computes it as of `now`.
@@ -221,7 +228,8 @@ pub fn compute(
         .into_iter()
         .map(|(rubric, (track, total, passed))| {
             let rate = Rate::of(passed, total);
-            let (health, warning) = health(rate, options.min_sample);
+            let min_sample = options.min_sample.unwrap_or(program.calibration.min_sample);
+            let (health, warning) = health(rate, min_sample);
             FirstAttempt {
                 rubric_id: rubric.to_string(),
                 track: track.map(str::to_string),
@@ -288,18 +296,21 @@ pub fn compute(
         forecast_days: options.forecast_days,
         tier_forecast,
         criterion_misses: criterion_misses(decisions),
+        agreement: calibration::compute(reviews, decisions, &program.calibration, now),
     }
 }
 
-fn health(rate: Rate, min_sample: u32) -> (Health, Option<String>) {
+/// Where a first-attempt pass rate stands against the healthy band: the one
+/// definition the report and the dashboard both show.
+pub fn health(rate: Rate, min_sample: u32) -> (BandHealth, Option<String>) {
     let Some(r) = rate.rate.filter(|_| rate.total >= min_sample) else {
-        return (Health::TooFewAttempts, None);
+        return (BandHealth::TooFewAttempts, None);
     };
     let (low, high) = HEALTHY_BAND;
     let pct = |x: f64| format!("{:.0}%", x * 100.0);
     if r > high {
         (
-            Health::TooEasy,
+            BandHealth::TooEasy,
             Some(format!(
                 "first-attempt pass rate {} is above the healthy {}–{} band: the rubric may be too easy",
                 pct(r),
@@ -309,7 +320,7 @@ fn health(rate: Rate, min_sample: u32) -> (Health, Option<String>) {
         )
     } else if r < low {
         (
-            Health::TooHard,
+            BandHealth::TooHard,
             Some(format!(
                 "first-attempt pass rate {} is below the healthy {}–{} band: the rubric or the enablement content may be too hard",
                 pct(r),
@@ -318,7 +329,7 @@ fn health(rate: Rate, min_sample: u32) -> (Health, Option<String>) {
             )),
         )
     } else {
-        (Health::Healthy, None)
+        (BandHealth::Healthy, None)
     }
 }
 
@@ -467,6 +478,35 @@ pub fn to_csv(report: &Report) -> String {
         "kappa",
         num(report.reviews.kappa),
     );
+    let a = &report.agreement;
+    for r in std::iter::once(&a.overall).chain(&a.rubrics) {
+        let section = "agreement_window";
+        rate(&mut row, section, &r.rubric_id, &r.override_rate);
+        row(section, &r.rubric_id, "kappa", num(r.kappa));
+        row(section, &r.rubric_id, "level", r.level.name().into());
+        row(
+            section,
+            &r.rubric_id,
+            "window_days",
+            a.window_days.to_string(),
+        );
+        for c in &r.criteria {
+            let subject = format!("{}/{}", r.rubric_id, c.criterion);
+            row(
+                "criterion_agreement",
+                &subject,
+                "reviews",
+                c.reviews.to_string(),
+            );
+            row(
+                "criterion_agreement",
+                &subject,
+                "agreement",
+                num(c.agreement.rate),
+            );
+            row("criterion_agreement", &subject, "kappa", num(c.kappa));
+        }
+    }
     for d in &report.tier_forecast {
         row(
             "tier_forecast",
@@ -517,18 +557,18 @@ pub fn to_csv(report: &Report) -> String {
     out
 }
 
-fn health_name(h: Health) -> &'static str {
+fn health_name(h: BandHealth) -> &'static str {
     match h {
-        Health::Healthy => "healthy",
-        Health::TooEasy => "too_easy",
-        Health::TooHard => "too_hard",
-        Health::TooFewAttempts => "too_few_attempts",
+        BandHealth::Healthy => "healthy",
+        BandHealth::TooEasy => "too_easy",
+        BandHealth::TooHard => "too_hard",
+        BandHealth::TooFewAttempts => "too_few_attempts",
     }
 }
 
 /// Quotes a CSV field when it needs it; a leading formula character is
 /// neutralised so a spreadsheet does not execute a firm's name.
-fn csv(field: &str) -> String {
+pub(crate) fn csv(field: &str) -> String {
     let guarded = if field.starts_with(['=', '+', '-', '@']) && field.parse::<f64>().is_err() {
         format!("'{field}")
     } else {
@@ -608,6 +648,38 @@ pub fn to_text(report: &Report) -> String {
             .kappa
             .map_or_else(|| "n/a".to_string(), |k| format!("{k:.3}"))
     );
+    let a = &report.agreement;
+    let kappa_text = |k: Option<f64>| k.map_or_else(|| "n/a".to_string(), |k| format!("{k:.2}"));
+    let _ = writeln!(
+        out,
+        "AI-reviewer agreement, reviews decided in the last {} days (alerts from {} reviews; warn above {:.0}%, recalibrate above {:.0}% overridden):",
+        a.window_days,
+        a.min_sample,
+        a.warn_override_rate * 100.0,
+        a.recalibrate_override_rate * 100.0
+    );
+    for r in std::iter::once(&a.overall).chain(&a.rubrics) {
+        let _ = writeln!(
+            out,
+            "  {}: overridden {}, kappa {} [{}]",
+            r.rubric_id,
+            pct(&r.override_rate),
+            kappa_text(r.kappa),
+            r.level.name()
+        );
+        for c in &r.criteria {
+            let _ = writeln!(
+                out,
+                "    {}: kept {}, kappa {}",
+                c.criterion,
+                pct(&c.agreement),
+                kappa_text(c.kappa)
+            );
+        }
+    }
+    for alert in a.alerts().filter_map(|r| r.alert.as_deref()) {
+        let _ = writeln!(out, "  ALERT {alert}");
+    }
     let _ = writeln!(
         out,
         "firms dropping a tier within {} days if nobody renews:",

@@ -14,10 +14,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::program::{Program, RepProfile};
+use super::program::{Offer, Program, RepProfile};
 use super::CertifyError;
-use crate::rubric::Track as TrackKind;
-use crate::store::db::certification::Outcome;
+use crate::rubric::TrackKind;
+use crate::store::db::certification::{Firm, Outcome, Rep};
 use crate::store::db::{SubmissionStatus, MAX_PAGE};
 use crate::store::Repo;
 
@@ -183,19 +183,64 @@ pub async fn scenario(
     let track = program
         .track(track_id)
         .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
+    let (rep, firm) = roster_entry(repo, rep_id).await?;
+    Ok(program
+        .rubric_for(profile(&rep, &firm), track_id)
+        .unwrap_or(&track.rubric)
+        .to_string())
+}
+
+/// The scenarios this rep may record (see [`Program::offered`]).
+pub async fn offered(
+    repo: &dyn Repo,
+    program: &Program,
+    rep_id: &str,
+) -> Result<Vec<Offer>, CertifyError> {
+    let (rep, firm) = roster_entry(repo, rep_id).await?;
+    Ok(program.offered(profile(&rep, &firm)))
+}
+
+/// `Some(sentence)` when the track is not open to this rep's role.
+pub async fn closed_to(
+    repo: &dyn Repo,
+    program: &Program,
+    rep_id: &str,
+    track_id: &str,
+) -> Result<Option<String>, CertifyError> {
+    let track = program
+        .track(track_id)
+        .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
+    let (rep, firm) = roster_entry(repo, rep_id).await?;
+    let who = profile(&rep, &firm);
+    if program.open_to(who, track) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "The {} track certifies the {} role and the roster lists you as {}; ask your partner admin if that is wrong.",
+        track.id,
+        track.role(),
+        who.role.unwrap_or("another role")
+    )))
+}
+
+async fn roster_entry(
+    repo: &dyn Repo,
+    rep_id: &str,
+) -> Result<(Option<Rep>, Option<Firm>), CertifyError> {
     let rep = repo.get_rep(rep_id).await?;
     let firm = match &rep {
         Some(r) => repo.get_firm(&r.firm_id).await?,
         None => None,
     };
-    let profile = RepProfile {
+    Ok((rep, firm))
+}
+
+fn profile<'a>(rep: &'a Option<Rep>, firm: &'a Option<Firm>) -> RepProfile<'a> {
+    RepProfile {
         firm_id: rep.as_ref().map(|r| r.firm_id.as_str()),
         segment: firm.as_ref().and_then(|f| f.segment.as_deref()),
-    };
-    Ok(program
-        .rubric_for(profile, track_id)
-        .unwrap_or(&track.rubric)
-        .to_string())
+        role: rep.as_ref().map(|r| r.role.as_str()),
+    }
 }
 
 fn message(first: Option<&Blocked>, at: Option<DateTime<Utc>>, max: u32) -> String {

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::grade_view::{CriterionView, GradeView};
+use super::calibration;
+use super::grade_view::{CriterionView, GradeFacts};
 use super::lifecycle::{decide as finalise, Applied, FinalDecision};
+use super::outbox;
 use super::program::Program;
 use super::CertifyError;
 use crate::score::decide::Verdict;
@@ -121,7 +123,7 @@ pub async fn decide(
     let grade = view
         .grade
         .ok_or(CertifyError::NotGraded(review.submission_id))?;
-    let grade_view = GradeView::parse(&grade.grade);
+    let grade_view = GradeFacts::parse(&grade.grade);
     let reason = input.reason.trim();
     if reason.is_empty() {
         return Err(CertifyError::InvalidReview(
@@ -184,6 +186,33 @@ pub async fn decide(
             ..base.clone()
         });
     }
+    // An override that pushes the rubric's agreement over a line is told in
+    // the same transaction as the decision, so the alert and its cause agree.
+    let mut events = Vec::new();
+    let decided = repo.list_decided_reviews(None).await?;
+    let policy = &program.calibration;
+    if let Some(alert) = calibration::raised_by(&decided, &review, outcome, policy, now) {
+        let data = json!({
+            "rubric_id": alert.rubric_id,
+            "level": alert.level,
+            "overridden": alert.override_rate.count,
+            "reviews": alert.override_rate.total,
+            "override_rate": alert.override_rate.rate,
+            "kappa": alert.kappa,
+            "window_days": policy.window_days,
+            "message": alert.alert,
+            "review_id": review_id,
+        });
+        audit.push(NewAudit {
+            at: now,
+            actor: actor.clone(),
+            action: "agreement.alert".into(),
+            review_id: Some(review_id),
+            detail: data.clone(),
+            ..NewAudit::default()
+        });
+        events.push(outbox::event(outbox::AGREEMENT_ALERT, now, data));
+    }
     let input = FinalDecision {
         outcome,
         source: DecisionSource::Review,
@@ -197,6 +226,7 @@ pub async fn decide(
         }),
         actor,
         audit,
+        events,
     };
     finalise(repo, program, &view.submission, &grade, &input, now).await
 }
@@ -237,7 +267,7 @@ fn criterion_calls(
 /// The decision the reviewer's verdicts imply: the grade rescored with their
 /// verdicts in place of the machine's (met = full points, partial = half,
 /// missed = none), against the same bar, with every required criterion met.
-fn recomputed(view: &GradeView, machine: &[CriterionView], calls: &[CriterionCall]) -> Outcome {
+fn recomputed(view: &GradeFacts, machine: &[CriterionView], calls: &[CriterionCall]) -> Outcome {
     let mut earned = 0.0;
     let mut possible = 0.0;
     let mut required_ok = true;

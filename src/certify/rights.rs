@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::program::Program;
-use crate::rubric::Track as TrackKind;
+use crate::rubric::TrackKind;
 use crate::store::db::certification::Certification;
 
 /// Whether `cert` gives its track's rights at `t`: valid itself, and its base

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::certify::{Program, RubricCatalog};
+use crate::certify::{Program, RubricTracks};
 use crate::service::StorageArgs;
 use crate::store::Repo;
 
@@ -36,7 +36,7 @@ impl ProgramArgs {
         let catalog = self
             .rubrics
             .as_deref()
-            .map(|dir| RubricCatalog::load_dir(&crate::install::shipped(dir)))
+            .map(|dir| RubricTracks::load_dir(&crate::install::shipped(dir)))
             .transpose()?;
         let path = crate::install::shipped(&self.program);
         let program = Program::load(&path, catalog.as_ref())

@@ -19,9 +19,10 @@ pub struct ReportArgs {
     /// Horizon of the tier forecast, in days.
     #[arg(long, default_value_t = 60)]
     pub forecast_days: u32,
-    /// First attempts a rubric needs before it gets a healthy/unhealthy verdict.
-    #[arg(long, default_value_t = 10)]
-    pub min_sample: u32,
+    /// First attempts a rubric needs before it gets a healthy/unhealthy
+    /// verdict [default: the program's `[calibration] min_sample`, 10 unless set].
+    #[arg(long)]
+    pub min_sample: Option<u32>,
     /// One partner firm's report (its reps only), as its partner admin sees it.
     #[arg(long, value_name = "FIRM")]
     pub firm: Option<String>,

@@ -1,4 +1,4 @@
-//! `pitchgrade rubric lint|schema|test`: tools for the enablement team.
+//! `pitchgrade rubric lint|schema|test|replay`: tools for the enablement team.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,6 +59,50 @@ pub enum RubricCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-score past submissions of this rubric's id with this file (and the
+    /// judge chosen) from their stored transcripts and audio figures, without
+    /// transcribing again, and print what would change: decisions (pass/fail,
+    /// into and out of review) with the criteria that flip and why, the score
+    /// shift, the first-attempt pass rate against the healthy band, and the
+    /// certifications and firm tiers it would move. Changes nothing unless
+    /// --apply, which stores the re-scored grades beside the originals
+    /// (audited) and still changes no certification.
+    Replay {
+        /// The new rubric file (or an installed rubric's id, to compare judges).
+        rubric: PathBuf,
+        /// Only submissions made on or after this day (YYYY-MM-DD) or instant (RFC 3339).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only this firm's reps.
+        #[arg(long, value_name = "FIRM")]
+        firm: Option<String>,
+        /// Replay at most this many grades, oldest first.
+        #[arg(long)]
+        max_grades: Option<u32>,
+        #[command(flatten)]
+        judge: JudgeArgs,
+        #[command(flatten)]
+        program: super::program_args::ProgramArgs,
+        /// Store the re-scored grades as grade versions beside the originals.
+        #[arg(long)]
+        apply: bool,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// One row per changed decision and flipped criterion.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{s:?} is neither a day (2026-01-31) nor an RFC 3339 instant"))
 }
 
 /// Agreement bars on the command line; each overrides the rubric's `[agreement]`.
@@ -113,6 +157,68 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
         },
         RubricCommand::Schema => {
             println!("{}", rubric::schema::rubric_schema_json());
+            ExitCode::SUCCESS
+        }
+        RubricCommand::Replay {
+            rubric,
+            since,
+            firm,
+            max_grades,
+            judge,
+            program,
+            apply,
+            json,
+            csv,
+        } => {
+            let rubric = rubric::load_named(&rubric)?;
+            let judge = judge.build()?;
+            let (program, repo) = program.open().await?;
+            let now = chrono::Utc::now();
+            if let Some(firm) = &firm {
+                if repo.get_firm(firm).await?.is_none() {
+                    anyhow::bail!("no firm {firm:?} in this database");
+                }
+            }
+            // A version already graded with under other bytes would make the
+            // stored versions lie about their text.
+            if let Err(e) =
+                rubric::history::check_files(repo.as_ref(), std::slice::from_ref(&rubric)).await
+            {
+                if apply {
+                    anyhow::bail!("{e}");
+                }
+                eprintln!("warning: {e}");
+            }
+            let options = crate::certify::replay::ReplayOptions {
+                since,
+                firm,
+                max_grades,
+            };
+            let replay = crate::certify::replay::replay(
+                repo.as_ref(),
+                Some(&program),
+                &rubric,
+                judge.as_ref(),
+                &options,
+                now,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&replay)?);
+            } else if csv {
+                print!("{}", crate::certify::replay::to_csv(&replay));
+            } else {
+                print!("{}", crate::certify::replay::to_text(&replay));
+            }
+            if apply {
+                rubric::history::record(repo.as_ref(), &rubric, now).await?;
+                let stored =
+                    crate::certify::replay::apply(repo.as_ref(), &replay, "cli:rubric-replay", now)
+                        .await?;
+                eprintln!(
+                    "applied: {stored} re-scored grades stored beside the originals; no certification changed"
+                );
+            }
             ExitCode::SUCCESS
         }
         RubricCommand::Test {

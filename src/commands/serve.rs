@@ -68,6 +68,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ApiState::new(parts, config),
         crate::web::WebOptions {
             secure_cookies: args.secure_cookies,
+            // Its own judge: a replay on the page must not wait on a grading job.
+            replay_judge: Some(Arc::from(args.worker.judge.build()?)),
         },
     );
     // Tests and scripts read this line to find the port of `--listen …:0`.

@@ -121,7 +121,7 @@ fn analyze(
     // time. The bounded channel keeps memory flat if features fall behind.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(FEATURE_QUEUE);
     let (decoded, measured) = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || -> Result<features::Measured, IngestError> {
+        let worker = scope.spawn(move || -> Result<features::DeliveryMeasures, IngestError> {
             let mut features = Features::new()?;
             for chunk in rx {
                 features.push(&chunk)?;

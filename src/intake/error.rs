@@ -52,6 +52,9 @@ pub enum IntakeError {
         expected: String,
         given: String,
     },
+    /// The track certifies another role than the roster gives this rep.
+    #[error("{message}")]
+    TrackNotOpen { message: String },
     /// `message` already says when the rep may try again; the date is kept
     /// apart for clients that show it their own way.
     #[error("{message}")]

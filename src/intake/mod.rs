@@ -473,9 +473,14 @@ impl Intake {
         let Some(track) = program.track_for_rubric(&new.rubric_id) else {
             return Ok(());
         };
+        let repo = self.repo.as_ref();
+        if let Some(message) =
+            crate::certify::retake::closed_to(repo, program, &new.rep_id, &track.id).await?
+        {
+            return Err(IntakeError::TrackNotOpen { message });
+        }
         let check =
-            crate::certify::retake::check(self.repo.as_ref(), program, &new.rep_id, &track.id, now)
-                .await?;
+            crate::certify::retake::check(repo, program, &new.rep_id, &track.id, now).await?;
         // Adaptive paths: the program, not the client, decides which scenario a
         // rep pitches. Naming another of the track's rubrics would grade the
         // rep against a buyer their firm does not sell to.

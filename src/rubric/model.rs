@@ -14,7 +14,7 @@ pub struct Rubric {
     /// Human title shown to reps and reviewers.
     #[serde(default)]
     pub title: String,
-    pub track: Track,
+    pub track: TrackKind,
     /// Bump on every change that could change a grade.
     pub version: u32,
     pub scenario: Scenario,
@@ -67,7 +67,7 @@ pub struct AgreementBars {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Track {
+pub enum TrackKind {
     Sales,
     Technical,
     Delivery,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::decide::{decide, Decision, Outcome, Signals, Verdict};
+use super::decide::{decide, CriterionOutcome, Decision, Signals, Verdict};
 use crate::rubric::{PassRule, Rubric};
 
 /// Cohen's κ of two raters over the same items. `None` when it is undefined:
@@ -54,7 +54,7 @@ pub fn label_rule(
     injection: bool,
 ) -> Decision {
     let specs = rubric.criteria();
-    let outcomes: Vec<Outcome<'_>> = specs
+    let outcomes: Vec<CriterionOutcome<'_>> = specs
         .iter()
         .filter_map(|spec| {
             let verdict = *verdicts.get(&spec.id)?;
@@ -64,7 +64,7 @@ pub fn label_rule(
                 Verdict::Missed => Some(0.0),
                 Verdict::Unscored => None,
             };
-            Some(Outcome {
+            Some(CriterionOutcome {
                 id: spec.id.as_str(),
                 weight: spec.weight,
                 credit,

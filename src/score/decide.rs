@@ -15,7 +15,7 @@ use crate::rubric::PassRule;
 /// when the rubric does not set its own.
 pub const DEFAULT_MIN_TRANSCRIPT_CONFIDENCE: f64 = 0.6;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Pass,
@@ -48,7 +48,7 @@ pub enum Unscored {
 
 /// One criterion as the decision sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome<'a> {
+pub struct CriterionOutcome<'a> {
     pub id: &'a str,
     pub weight: f64,
     /// Fraction of `weight` earned; `None` when unscored.
@@ -57,7 +57,7 @@ pub struct Outcome<'a> {
     pub unscored: Option<Unscored>,
     pub required: bool,
     /// Why the machine may have under-credited this criterion (see
-    /// [`crate::score::judge::Verdict::unsure`]); `None` when it is confident.
+    /// [`crate::score::judge::Judgement::unsure`]); `None` when it is confident.
     pub unsure: Option<&'a str>,
 }
 
@@ -115,7 +115,7 @@ pub struct Reason {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcomes {
+pub struct CriterionOutcomes {
     pub decision: Decision,
     /// Percent of the weight of the scored criteria, 0–100, rounded to 0.1.
     pub score: f64,
@@ -127,7 +127,11 @@ pub struct Outcomes {
 /// 2. a required criterion missed → fail;
 /// 3. a required criterion only partly met, or a score inside the band → borderline;
 /// 4. otherwise the bar decides.
-pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> Outcomes {
+pub fn decide(
+    rule: &PassRule,
+    criteria: &[CriterionOutcome<'_>],
+    signals: &Signals,
+) -> CriterionOutcomes {
     let mut reasons = Vec::new();
     let mut reason = |code, criterion: Option<&str>, message: String| {
         reasons.push(Reason {
@@ -261,7 +265,7 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
 
     // The best the rep could have scored had the machine heard and judged
     // right every criterion it was unsure of.
-    let doubtful: Vec<&Outcome<'_>> = criteria
+    let doubtful: Vec<&CriterionOutcome<'_>> = criteria
         .iter()
         .filter(|c| c.unsure.is_some() && c.credit.is_some_and(|x| x < 1.0))
         .collect();
@@ -307,7 +311,7 @@ pub fn decide(rule: &PassRule, criteria: &[Outcome<'_>], signals: &Signals) -> O
     } else {
         Decision::Fail
     };
-    Outcomes {
+    CriterionOutcomes {
         decision,
         score,
         reasons,

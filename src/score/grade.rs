@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::decide::{decide, Decision, Outcome, Reason, Signals, Unscored, Verdict};
+use super::decide::{decide, CriterionOutcome, Decision, Reason, Signals, Unscored, Verdict};
 use super::judge::{Evidence, Judge, JudgeError, JudgedKind, Question};
 use super::measured::{measure, Measured, Observation};
 use crate::rubric::{CriterionKind, CriterionSpec, LoadedRubric, Rubric};
@@ -157,9 +157,9 @@ pub async fn grade(
         transcript_confidence: transcript.mean_confidence().map(|c| round(c as f64, 3)),
         injection_flagged: !injection_evidence.is_empty(),
     };
-    let outcomes: Vec<Outcome<'_>> = criteria
+    let outcomes: Vec<CriterionOutcome<'_>> = criteria
         .iter()
-        .map(|c| Outcome {
+        .map(|c| CriterionOutcome {
             id: &c.id,
             weight: c.max,
             credit: c.score.map(|s| if c.max > 0.0 { s / c.max } else { 0.0 }),

@@ -17,7 +17,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::certify::program::RubricCatalog as ProgramCatalog;
+use crate::certify::program::RubricTracks;
 use crate::certify::webhook::{Deliverer, WebhookConfig};
 use crate::certify::{sweep, Program};
 use crate::rubric::RubricCatalog;
@@ -59,7 +59,7 @@ impl CertificationArgs {
                 return Ok(None);
             }
         };
-        let catalog = ProgramCatalog::from_rubrics(rubrics);
+        let catalog = RubricTracks::from_rubrics(rubrics);
         let program = Program::load(&path, Some(&catalog))
             .with_context(|| format!("loading the certification program {}", path.display()))?;
         Ok(Some(Arc::new(program)))

@@ -51,23 +51,23 @@ pub struct Job {
 /// No jitter: the rescuer and claim ordering already spread retries across
 /// workers, and a deterministic schedule is what operators and tests can reason about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct JobBackoff {
     pub base: Duration,
     pub cap: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for JobBackoff {
     fn default() -> Self {
         // A hosted backend's 5xx or rate limit usually clears within seconds to
         // minutes; ten minutes bounds how stale a retried submission can get.
-        RetryPolicy {
+        JobBackoff {
             base: Duration::from_secs(5),
             cap: Duration::from_secs(600),
         }
     }
 }
 
-impl RetryPolicy {
+impl JobBackoff {
     /// Delay before the attempt after `failed_attempt` (1-based) may run.
     pub fn delay(&self, failed_attempt: u32) -> Duration {
         let exponent = failed_attempt.saturating_sub(1).min(31);
@@ -91,7 +91,7 @@ pub enum AfterFailure {
 /// can hold hostnames and key fragments) and stays in the job's `last_error`
 /// and the log, never in the reason the rep reads.
 pub fn after_transient_failure(
-    policy: &RetryPolicy,
+    policy: &JobBackoff,
     attempt: u32,
     max_attempts: u32,
     now: DateTime<Utc>,
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_then_caps() {
-        let p = RetryPolicy {
+        let p = JobBackoff {
             base: Duration::from_secs(2),
             cap: Duration::from_secs(30),
         };
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn last_attempt_dies_with_a_reason_the_rep_can_act_on() {
         let now = Utc::now();
-        let p = RetryPolicy::default();
+        let p = JobBackoff::default();
         match after_transient_failure(&p, 3, 3, now).unwrap() {
             AfterFailure::Dead { reason } => {
                 assert!(reason.contains("gave up after 3 attempts"), "{reason}");

@@ -132,19 +132,25 @@ fn describe_rates(points: &[(String, Option<f64>)]) -> String {
     }
 }
 
-/// Bars of rates (0–1) against a shaded healthy band; bars outside the band
-/// are drawn in the warning colour and say so in their tooltip.
-pub fn band_bars(
-    id: &str,
-    title: &str,
-    bars: &[(String, Option<f64>)],
-    band: (f64, f64),
-) -> String {
+/// One bar of [`band_bars`].
+pub struct BandBar {
+    pub label: String,
+    pub rate: Option<f64>,
+    /// Enough samples to read the rate against the band; a bar without is
+    /// drawn plain and called too few, never too hard or too easy.
+    pub judged: bool,
+}
+
+/// Bars of rates (0–1) against a shaded healthy band; judged bars outside the
+/// band are drawn in the warning colour and say so in their tooltip.
+pub fn band_bars(id: &str, title: &str, bars: &[BandBar], band: (f64, f64)) -> String {
+    let rates: Vec<(String, Option<f64>)> =
+        bars.iter().map(|b| (b.label.clone(), b.rate)).collect();
     let desc = format!(
         "Healthy band {:.0}% to {:.0}%. {}",
         band.0 * 100.0,
         band.1 * 100.0,
-        describe_rates(bars)
+        describe_rates(&rates)
     );
     let mut out = open(id, title, &desc);
     let _ = write!(
@@ -166,10 +172,13 @@ pub fn band_bars(
     let n = bars.len().max(1) as f64;
     let slot = (W - LEFT - RIGHT) / n;
     let width = (slot * 0.6).min(80.0);
-    for (i, (label, rate)) in bars.iter().enumerate() {
+    for (i, bar) in bars.iter().enumerate() {
+        let (label, rate) = (&bar.label, &bar.rate);
         let cx = LEFT + slot * (i as f64 + 0.5);
         if let Some(r) = rate {
-            let class = if *r < band.0 {
+            let class = if !bar.judged {
+                "few"
+            } else if *r < band.0 {
                 "low"
             } else if *r > band.1 {
                 "high"
@@ -179,6 +188,7 @@ pub fn band_bars(
             let verdict = match class {
                 "low" => " (below the band: too hard?)",
                 "high" => " (above the band: too easy?)",
+                "few" => " (too few first attempts to judge)",
                 _ => "",
             };
             let _ = write!(
@@ -315,21 +325,33 @@ mod tests {
         assert!(!svg.contains("<b>"));
     }
 
+    fn bar(label: &str, rate: f64, judged: bool) -> BandBar {
+        BandBar {
+            label: label.into(),
+            rate: Some(rate),
+            judged,
+        }
+    }
+
     #[test]
     fn bars_outside_the_band_are_marked() {
         let svg = band_bars(
             "b",
             "first attempt",
             &[
-                ("easy".into(), Some(0.95)),
-                ("ok".into(), Some(0.7)),
-                ("hard".into(), Some(0.3)),
+                bar("easy", 0.95, true),
+                bar("ok", 0.7, true),
+                bar("hard", 0.3, true),
+                bar("new", 0.2, false),
             ],
             (0.65, 0.80),
         );
         assert!(svg.contains("class=\"bar high\""));
         assert!(svg.contains("class=\"bar ok\""));
         assert!(svg.contains("class=\"bar low\""));
+        assert_eq!(svg.matches("class=\"bar low\"").count(), 1);
+        assert!(svg.contains("class=\"bar few\""));
+        assert!(svg.contains("new: 20% (too few first attempts to judge)"));
     }
 
     #[test]

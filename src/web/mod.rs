@@ -36,14 +36,29 @@ use crate::service::ServiceParts;
 pub use adapters::{ApiTokens, CertifyProgram};
 pub use auth::{Authenticator, Principal, Role};
 pub use error::WebError;
-pub use program::{NoProgram, Program};
+pub use program::{NoProgram, ProgramPages};
 
 /// Settings a deployment may change. (The upload limit is not here: it is the
 /// API's, `ApiConfig::max_upload_bytes`, so both ways in refuse the same file.)
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct WebOptions {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// The judge the replay page re-scores with (the workers' kind); `None`
+    /// and the page points to `pitchgrade rubric replay` instead.
+    pub replay_judge: Option<Arc<dyn crate::score::judge::Judge>>,
+}
+
+impl std::fmt::Debug for WebOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebOptions")
+            .field("secure_cookies", &self.secure_cookies)
+            .field(
+                "replay_judge",
+                &self.replay_judge.as_ref().map(|j| j.name().to_string()),
+            )
+            .finish()
+    }
 }
 
 /// Everything the pages read from. Cheap to clone (all shared).
@@ -54,7 +69,7 @@ pub struct WebState {
     /// size limit, retake policy, adaptive paths), the one the API uses.
     pub api: ApiState,
     pub auth: Arc<dyn Authenticator>,
-    pub program: Arc<dyn Program>,
+    pub program: Arc<dyn ProgramPages>,
     pub options: WebOptions,
     pub(crate) audio: Arc<media::AudioCache>,
 }
@@ -63,7 +78,7 @@ impl WebState {
     pub fn new(
         api: ApiState,
         auth: Arc<dyn Authenticator>,
-        program: Arc<dyn Program>,
+        program: Arc<dyn ProgramPages>,
         options: WebOptions,
     ) -> WebState {
         WebState {
@@ -82,7 +97,7 @@ impl WebState {
 /// tokens; the certification pages use the API's program, or say there is
 /// none when the server runs without one.
 pub fn app(api: ApiState, options: WebOptions) -> Router {
-    let program: Arc<dyn Program> = match &api.config.program {
+    let program: Arc<dyn ProgramPages> = match &api.config.program {
         Some(p) => Arc::new(CertifyProgram::new(api.parts.repo.clone(), p.clone())),
         None => Arc::new(NoProgram),
     };
@@ -99,7 +114,7 @@ pub fn app(api: ApiState, options: WebOptions) -> Router {
 
 /// The pages, merged beside the API (`/v1/...`) by `pitchgrade serve`.
 pub fn router(state: WebState) -> Router {
-    use pages::{dashboard, firm, rep, review, rubrics};
+    use pages::{dashboard, firm, rep, replay, review, rubrics};
     Router::new()
         .route("/", get(pages::home))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
@@ -124,6 +139,16 @@ pub fn router(state: WebState) -> Router {
         .route("/firm", get(firm::own))
         .route("/firms/{firm}", get(firm::any))
         .route("/rubrics", get(rubrics::page))
+        .route(
+            "/rubrics/replay",
+            get(replay::form)
+                .post(replay::run)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    // A rubric file at its largest, form-encoded (up to 3 bytes a byte).
+                    usize::try_from(crate::rubric::MAX_RUBRIC_BYTES * 3 + 4096)
+                        .unwrap_or(usize::MAX),
+                )),
+        )
         .layer(axum::middleware::from_fn(auth::same_origin_writes))
         .with_state(state)
 }

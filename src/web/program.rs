@@ -115,10 +115,15 @@ pub struct RubricRate {
     /// First-attempt pass rate, 0–1; `None` with no first attempts yet.
     pub rate: Option<f64>,
     pub attempts: u64,
+    /// Enough first attempts to read the rate against the band (the
+    /// report's `min_sample`): fewer are shown but not called too hard or easy.
+    pub judged: bool,
+    /// The report's sentence when the rate is outside the band.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FirmCoverage {
+pub struct FirmCoverageView {
     pub firm: String,
     pub tier: String,
     /// Share of the firm's active reps holding a valid certification, 0–1.
@@ -142,10 +147,12 @@ pub struct DashboardData {
     pub first_attempt: Vec<RubricRate>,
     /// The healthy first-attempt band (0.65–0.80 unless configured).
     pub healthy_band: (f64, f64),
-    pub coverage: Vec<FirmCoverage>,
+    pub coverage: Vec<FirmCoverageView>,
     /// Certifications expiring in the next 60 days, soonest first.
     pub expiring: Vec<Expiring>,
     pub override_rate: Vec<PeriodRate>,
+    /// AI–reviewer agreement over the program's window, with its alerts.
+    pub agreement: Option<crate::certify::calibration::Agreement>,
 }
 
 /// One version of a rubric as grades used it.
@@ -224,7 +231,7 @@ pub struct FirmOverview {
 
 /// What the pages ask the certification program.
 #[async_trait]
-pub trait Program: Send + Sync {
+pub trait ProgramPages: Send + Sync {
     /// False when no program is configured: pages say so instead of showing
     /// empty queues and charts as if they were real.
     fn configured(&self) -> bool;
@@ -266,7 +273,7 @@ pub trait Program: Send + Sync {
 pub struct NoProgram;
 
 #[async_trait]
-impl Program for NoProgram {
+impl ProgramPages for NoProgram {
     fn configured(&self) -> bool {
         false
     }

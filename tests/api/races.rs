@@ -128,7 +128,6 @@ async fn postgres_fifty_at_once_across_two_servers_make_exactly_one_attempt() {
 /// attempt still being graded it says so instead of offering the recorder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_record_page_says_not_yet_before_the_rep_records() {
-    use pitchgrade::service::api::{ApiConfig, ApiState};
     let app = spawn_app_with(AppOptions {
         program: Some(program()),
         ..AppOptions::default()
@@ -136,32 +135,12 @@ async fn the_record_page_says_not_yet_before_the_rep_records() {
     .await;
     enrol(&app, "dora").await;
     let dora = app.token("rep", Some("dora")).await;
-    let config = ApiConfig {
-        admin_token: Some(ADMIN_TOKEN.into()),
-        scratch_dir: app.dir.path().to_path_buf(),
-        program: Some(program()),
-        min_recording_share: 0.0,
-        ..ApiConfig::default()
-    };
-    let router = pitchgrade::web::app(
-        ApiState::new(app.parts.clone(), config),
-        pitchgrade::web::WebOptions::default(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = app.pages(Some(program())).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed = client
-        .post(format!("{base}/sign-in"))
-        .form(&[("token", dora.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
+    let cookie = crate::common::app::sign_in(&client, &base, &dora).await;
     let record_page = || async {
         client
             .get(format!("{base}/rep/new/{RUBRIC}"))

@@ -26,6 +26,11 @@ main(async () => {
     Math.min(...texts.map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)));
   // Each chart's numbers are also a table, for screen readers and for copying.
   out.tables = await page.locator(".chart table").count();
+  // AI–reviewer agreement: its table rows and any alerts at the top.
+  out.agreementTitle = await page.locator("#agreement h2").textContent();
+  out.agreementRows = await page.locator("#agreement > table tbody tr").evaluateAll((rows) =>
+    rows.map((r) => Array.from(r.querySelectorAll("td")).map((td) => td.textContent)));
+  out.alerts = await page.locator(".alert").allTextContents();
   out.unlabelled = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "01-dashboard"));
   await page.goto(BASE + "/rubrics");
@@ -33,6 +38,23 @@ main(async () => {
   out.history = await page.locator("table.history tbody tr").count();
   out.unlabelledRubrics = await unlabelledControls(page);
   out.screenshots.push(await shot(page, "02-rubrics"));
+  // Replay a stricter edit of the graded rubric against the past grades.
+  out.replayLinks = await page.locator("a[id^=replay-]").count();
+  await page.goto(BASE + "/rubrics/replay?rubric=" + process.env.REPLAY_RUBRIC);
+  const text = await page.locator("#replay-text").inputValue();
+  out.replayPrefilled = text.includes('id = "' + process.env.REPLAY_RUBRIC + '"');
+  await page.locator("#replay-text").fill(
+    text.replace(/^version = \d+/m, "version = 99").replace(/^score = \d+/m, "score = 99"));
+  await page.getByRole("button", { name: "Replay" }).click();
+  await page.waitForSelector("#replay-result", { timeout: 60000 });
+  out.replayHeading = (await page.locator("#replay-result-h").textContent()).trim();
+  out.replayTransitions = await page.locator("#replay-transitions tbody tr").evaluateAll((rows) =>
+    rows.map((r) => Array.from(r.cells).map((c) => c.textContent.trim())));
+  out.replayChanged = await page.locator("#replay-changed tbody tr").count();
+  out.replayFirstAttempt = (await page.locator("#replay-first-attempt").textContent()).trim();
+  out.replayCriteria = await page.locator("#replay-criteria tbody tr").count();
+  out.unlabelledReplay = await unlabelledControls(page);
+  out.screenshots.push(await shot(page, "03-replay"));
   await browser.close();
   report(out);
 });

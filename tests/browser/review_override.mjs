@@ -8,6 +8,10 @@ import { BASE, launch, main, report, shot, signIn, tabStops, unlabelledControls 
 // A criterion's label as a literal inside a RegExp.
 const escaped = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+// The History card: each line's action and its sentence, in page order.
+const trail = (page) => page.locator("#trail li").evaluateAll((lis) =>
+  lis.map((li) => ({ action: li.dataset.action, text: li.textContent.replace(/\s+/g, " ").trim() })));
+
 async function repView(browser, name, out) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
@@ -21,6 +25,7 @@ async function repView(browser, name, out) {
       rows.map((r) => ({ name: r.cells[0].textContent.trim(), active: r.cells[1].textContent.trim() === "active" }))),
     reviewNote: (await page.locator("#review-note").textContent().catch(() => "")).trim(),
     finalDecision: (await page.locator("#final-decision-label").textContent({ timeout: 1000 }).catch(() => "")).trim(),
+    trail: await trail(page),
   };
   out.screenshots.push(await shot(page, name));
   await ctx.close();
@@ -101,6 +106,8 @@ main(async () => {
   await page.waitForSelector("#decided", { timeout: 15000 });
   out.decided = (await page.locator("#decided").textContent()).replace(/\s+/g, " ").trim();
   out.screenshots.push(await shot(page, "04-decided"));
+  await page.goto(BASE + "/review/" + process.env.SUBMISSION);
+  out.reviewerTrail = await trail(page);
   await page.goto(BASE + "/review");
   out.queueAfter = await page.locator("#queue tbody tr").count();
   await ctx.close();

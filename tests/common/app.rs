@@ -141,7 +141,7 @@ impl Drop for TestApp {
 /// against the shipped rubrics.
 pub fn shipped_program() -> Arc<pitchgrade::certify::Program> {
     let root = repo_root();
-    let catalog = pitchgrade::certify::program::RubricCatalog::load_dir(&root.join("rubrics"))
+    let catalog = pitchgrade::certify::program::RubricTracks::load_dir(&root.join("rubrics"))
         .expect("rubrics");
     Arc::new(
         pitchgrade::certify::Program::load(&root.join("config/program.toml"), Some(&catalog))
@@ -236,6 +236,28 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// The web pages (and the API again) over this app's store on a port of
+    /// their own, with `program`, as `pitchgrade serve` runs them. Returns
+    /// the base URL.
+    pub async fn pages(&self, program: Option<Arc<pitchgrade::certify::Program>>) -> String {
+        use pitchgrade::service::api::{ApiConfig, ApiState};
+        let config = ApiConfig {
+            admin_token: Some(ADMIN_TOKEN.into()),
+            scratch_dir: self.dir.path().to_path_buf(),
+            program,
+            min_recording_share: 0.0,
+            ..ApiConfig::default()
+        };
+        let router = pitchgrade::web::app(
+            ApiState::new(self.parts.clone(), config),
+            pitchgrade::web::WebOptions::default(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        base
+    }
+
     /// A second server over this app's database and store (see `PeerServer`).
     pub async fn peer_server(&self) -> PeerServer {
         let repo = pitchgrade::store::connect(&self.db_url())
@@ -497,4 +519,16 @@ pub fn spoken_m4a(dir: &Path, text: &str) -> (Vec<u8>, f64) {
         .expect("ffmpeg runs (scripts/setup.sh installs it)");
     assert!(status.success(), "ffmpeg made the M4A");
     (std::fs::read(&m4a).expect("read m4a"), seconds)
+}
+
+/// Signs in on the pages at `base` with `token`; the session cookie to send back.
+pub async fn sign_in(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let signed = client
+        .post(format!("{base}/sign-in"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
 }

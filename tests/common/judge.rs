@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use pitchgrade::rubric::Rubric;
-use pitchgrade::score::judge::{Evidence, Judge, JudgeError, Question, Verdict as JudgeVerdict};
+use pitchgrade::score::judge::{Evidence, Judge, JudgeError, Judgement, Question};
 use pitchgrade::transcribe::Transcript;
 
 /// A deterministic judge for these tests: credit per criterion id, or a failure.
@@ -28,7 +28,7 @@ impl Judge for ScriptedJudge {
         _rubric: &Rubric,
         q: &Question,
         t: &Transcript,
-    ) -> Result<JudgeVerdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         if self.failing.contains(&q.criterion_id.as_str()) {
             return Err(JudgeError::Malformed {
                 judge: "scripted".into(),
@@ -51,7 +51,7 @@ impl Judge for ScriptedJudge {
             })
             .into_iter()
             .collect();
-        Ok(JudgeVerdict {
+        Ok(Judgement {
             criterion_id: q.criterion_id.clone(),
             credit,
             level: String::new(),

@@ -27,7 +27,7 @@ use pitchgrade::service::{Metrics, ServiceParts, Worker, WorkerSettings};
 use pitchgrade::store::db::{
     Created, JobKind, NewJob, NewSubmission, SubmissionStatus, SubmissionView,
 };
-use pitchgrade::store::queue::RetryPolicy;
+use pitchgrade::store::queue::JobBackoff;
 use pitchgrade::store::{connect_objects, ConnectOptions, ObjectKey, ObjectStore};
 use pitchgrade::transcribe::{build_transcriber, ApiKey, BackendKind, TranscriberConfig};
 use serde_json::json;
@@ -81,8 +81,8 @@ pub enum Objects {
 }
 
 /// Backoff short enough that a retried job is runnable again within a test.
-pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
+pub fn fast_retry() -> JobBackoff {
+    JobBackoff {
         base: Duration::from_millis(100),
         cap: Duration::from_millis(400),
     }

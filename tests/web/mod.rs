@@ -38,7 +38,7 @@ pub struct TestServer {
 
 /// The shipped program (config/program.toml), checked against the shipped rubrics.
 pub fn shipped_program() -> Arc<pitchgrade::certify::Program> {
-    let catalog = pitchgrade::certify::RubricCatalog::load_dir(&root().join("rubrics"))
+    let catalog = pitchgrade::certify::RubricTracks::load_dir(&root().join("rubrics"))
         .expect("rubric catalog");
     Arc::new(
         pitchgrade::certify::Program::load(&root().join("config/program.toml"), Some(&catalog))
@@ -79,7 +79,15 @@ impl TestServer {
             program: program.clone(),
             ..ApiConfig::default()
         };
-        let app = web::app(ApiState::new(parts.clone(), config), WebOptions::default());
+        let options = WebOptions {
+            // The replay page re-scores with a judge of its own, as `serve` gives it.
+            replay_judge: Some(Arc::new(
+                OfflineJudge::load(&root().join("models/all-MiniLM-L6-v2"))
+                    .expect("offline judge model"),
+            )),
+            ..WebOptions::default()
+        };
+        let app = web::app(ApiState::new(parts.clone(), config), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -114,6 +122,21 @@ impl TestServer {
     /// [`token`](Self::token) bound to a partner firm (a partner admin's, or a
     /// partner-side reviewer's).
     pub async fn firm_token(&self, role: ApiRole, rep: Option<&str>, firm: Option<&str>) -> String {
+        self.issue(role, rep, firm, None).await
+    }
+
+    /// A token carrying the display name of the person it acts as ("Rita").
+    pub async fn named_token(&self, role: ApiRole, name: &str) -> String {
+        self.issue(role, None, None, Some(name)).await
+    }
+
+    async fn issue(
+        &self,
+        role: ApiRole,
+        rep: Option<&str>,
+        firm: Option<&str>,
+        name: Option<&str>,
+    ) -> String {
         issue(
             self.parts.repo.as_ref(),
             &TokenRequest {
@@ -121,7 +144,7 @@ impl TestServer {
                 rep: rep.map(str::to_string),
                 firm: firm.map(str::to_string),
                 label: Some("browser test".into()),
-                name: None,
+                name: name.map(str::to_string),
                 expires_in: None,
             },
         )

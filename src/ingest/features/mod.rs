@@ -24,7 +24,7 @@ pub struct Features {
 }
 
 /// The finished measurements; the caller adds format facts to make a report.
-pub struct Measured {
+pub struct DeliveryMeasures {
     pub speech_seconds: f64,
     pub pauses: Vec<crate::ingest::Pause>,
     pub loudness_lufs: Option<f64>,
@@ -54,8 +54,8 @@ impl Features {
         Ok(())
     }
 
-    pub fn finish(self) -> Measured {
-        Measured {
+    pub fn finish(self) -> DeliveryMeasures {
+        DeliveryMeasures {
             speech_seconds: self.segmenter.speech_seconds(),
             loudness_lufs: self.loudness.lufs().map(|l| (l * 10.0).round() / 10.0),
             pitch_median_hz: self.pitch.median_hz(),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::llm::{self, Answer, LlmConfig};
-use super::{Judge, JudgeError, Question, Verdict};
+use super::{Judge, JudgeError, Judgement, Question};
 use crate::rubric::Rubric;
 use crate::transcribe::Transcript;
 
@@ -115,7 +115,7 @@ impl Judge for AnthropicJudge {
         rubric: &Rubric,
         q: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let url = self.config.endpoint("v1/messages");
         let body = self.body(rubric, q, transcript);
         let mut samples = Vec::new();

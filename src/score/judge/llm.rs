@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{Evidence, JudgeError, JudgedKind, Question, Verdict};
+use super::{Evidence, JudgeError, JudgedKind, Judgement, Question};
 use crate::backend_http::{send_with_retry, BackendHttpError};
 use crate::rubric::Rubric;
 use crate::score::evidence::TokenIndex;
@@ -241,7 +241,7 @@ pub fn combine(
     transcript: &Transcript,
     samples: &[Answer],
     raw: String,
-) -> Result<Verdict, JudgeError> {
+) -> Result<Judgement, JudgeError> {
     let Some(first) = samples.first() else {
         return Err(JudgeError::Malformed {
             judge: judge.into(),
@@ -263,7 +263,7 @@ pub fn combine(
 /// Keeps only quotes that were said (and not in a sentence aimed at the
 /// grader); a level that earns credit with nothing left to rest on is
 /// downgraded to missed.
-pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: String) -> Verdict {
+pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: String) -> Judgement {
     let index = TokenIndex::new(transcript);
     let injected: Vec<(f64, f64)> = detect_injection(transcript)
         .iter()
@@ -302,7 +302,7 @@ pub fn verify(q: &Question, transcript: &Transcript, answer: &Answer, raw: Strin
         ));
         level = Level::Missed;
     }
-    Verdict {
+    Judgement {
         criterion_id: q.criterion_id.clone(),
         credit: level.credit(),
         level: level.name().into(),

@@ -47,7 +47,7 @@ pub struct Evidence {
 
 /// A judge's answer to one question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct Judgement {
     pub criterion_id: String,
     /// Fraction of the criterion's weight earned, 0.0..=1.0 (partial credit).
     pub credit: f64,
@@ -105,5 +105,5 @@ pub trait Judge: Send + Sync {
         rubric: &Rubric,
         question: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError>;
+    ) -> Result<Judgement, JudgeError>;
 }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use self::embedder::{cosine, Embedder, Engine, Pooled};
 use self::windows::{Window, Windows};
-use super::{Evidence, Judge, JudgeError, JudgedKind, Question, Verdict};
+use super::{Evidence, Judge, JudgeError, JudgedKind, Judgement, Question};
 use crate::rubric::Rubric;
 use crate::score::untrusted::mm_ss;
 use crate::transcribe::Transcript;
@@ -123,7 +123,7 @@ impl OfflineJudge {
         &self,
         question: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         self.inner.judge(question, &[], transcript)
     }
 
@@ -135,7 +135,7 @@ impl OfflineJudge {
         rubric: &Rubric,
         question: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         self.inner
             .judge(question, &rivals(rubric, question), transcript)
     }
@@ -169,7 +169,7 @@ impl Judge for OfflineJudge {
         rubric: &Rubric,
         question: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let inner = Arc::clone(&self.inner);
         let rivals = rivals(rubric, question);
         let (question, transcript) = (question.clone(), transcript.clone());
@@ -188,7 +188,7 @@ impl Inner {
         q: &Question,
         rivals: &[Question],
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         if q.description.trim().is_empty() && q.examples.iter().all(|e| e.trim().is_empty()) {
             return Err(setup(format!(
                 "criterion {} has no description or examples to compare with",
@@ -216,7 +216,7 @@ impl Inner {
         t: &Transcript,
         e: &Embedded,
         own: &[&str],
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let anchors = self.anchor_vectors(own)?;
         let mut rival_anchors = Vec::with_capacity(rivals.len());
         for r in rivals {
@@ -314,7 +314,7 @@ impl Inner {
             ),
             _ => format!("No sentence makes this point: {}", q.description.trim()),
         };
-        Ok(Verdict {
+        Ok(Judgement {
             unsure,
             ..verdict(q, level, credit, evidence.into_iter().collect(), rationale)
         })
@@ -328,7 +328,7 @@ impl Inner {
         t: &Transcript,
         e: &Embedded,
         own: &[&str],
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let answer_anchors = self.anchor_vectors(own)?;
         let concern = q
             .raised_as
@@ -350,7 +350,7 @@ impl Inner {
                     PARTIAL,
                 )
             });
-            return Ok(Verdict {
+            return Ok(Judgement {
                 unsure,
                 ..verdict(
                     q,
@@ -483,7 +483,7 @@ impl Inner {
         if !missing.is_empty() {
             rationale.push_str(&format!(" Missing: {}.", missing.join(", ")));
         }
-        Ok(Verdict {
+        Ok(Judgement {
             unsure,
             ..verdict(q, level, credit, evidence, rationale)
         })
@@ -497,7 +497,7 @@ impl Inner {
         t: &Transcript,
         e: &Embedded,
         own: &[&str],
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let mut wanted: Vec<&str> = own.to_vec();
         wanted.extend_from_slice(anchors::CONSULTATIVE);
         let wanted = self.anchor_vectors(&wanted)?;
@@ -702,8 +702,8 @@ fn verdict(
     credit: f64,
     evidence: Vec<Evidence>,
     rationale: String,
-) -> Verdict {
-    Verdict {
+) -> Judgement {
+    Judgement {
         criterion_id: q.criterion_id.clone(),
         credit,
         level: level.into(),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::llm::{self, Answer, LlmConfig};
-use super::{Judge, JudgeError, Question, Verdict};
+use super::{Judge, JudgeError, Judgement, Question};
 use crate::rubric::Rubric;
 use crate::transcribe::Transcript;
 
@@ -117,7 +117,7 @@ impl Judge for OpenAiJudge {
         rubric: &Rubric,
         q: &Question,
         transcript: &Transcript,
-    ) -> Result<Verdict, JudgeError> {
+    ) -> Result<Judgement, JudgeError> {
         let url = self.config.endpoint("chat/completions");
         let wanted = self.config.samples as usize;
         let mut samples = Vec::new();

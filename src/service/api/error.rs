@@ -178,6 +178,9 @@ impl From<IntakeError> for ApiError {
             e @ IntakeError::WrongScenario { .. } => {
                 ApiError::new(unprocessable, "wrong_scenario", e.to_string())
             }
+            e @ IntakeError::TrackNotOpen { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "track_not_open", e.to_string())
+            }
             e @ IntakeError::RetakeNotAllowed { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "retake_not_allowed", e.to_string())
             }

@@ -69,7 +69,7 @@ macro_rules! impl_repo {
             async fn grade_of(
                 exec: &mut <$db as sqlx::Database>::Connection,
                 submission_id: Uuid,
-            ) -> Result<Option<Grade>, DbError> {
+            ) -> Result<Option<GradeRecord>, DbError> {
                 sqlx::query_as::<_, GradeRow<Ts>>("SELECT * FROM grades WHERE submission_id = $1")
                     .bind(submission_id)
                     .fetch_optional(exec)
@@ -302,6 +302,36 @@ macro_rules! impl_repo {
                 .collect()
             }
 
+            async fn graded_of_rubric(
+                &self,
+                filter: &GradedFilter,
+                after: Option<(DateTime<Utc>, Uuid)>,
+                limit: u32,
+            ) -> Result<Vec<(Uuid, DateTime<Utc>)>, DbError> {
+                let rows: Vec<(Uuid, Ts)> = sqlx::query_as(
+                    "SELECT s.id, s.created_at FROM submissions s
+                     WHERE s.rubric_id = $1
+                       AND EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = s.id)
+                       AND ($2 IS NULL OR s.created_at >= $2)
+                       AND ($3 IS NULL OR s.rep_id IN (SELECT r.id FROM reps r WHERE r.firm_id = $3))
+                       AND ($4 IS NULL OR s.created_at > $4 OR (s.created_at = $4 AND s.id > $5))
+                     ORDER BY s.created_at, s.id LIMIT $6",
+                )
+                .bind(&filter.rubric_id)
+                .bind(filter.since.map(to_db))
+                .bind(filter.firm_id.as_deref())
+                .bind(after.map(|(t, _)| to_db(t)))
+                .bind(after.map(|(_, id)| id))
+                .bind(i64::from(limit.min(MAX_PAGE)))
+                .fetch_all(&self.$reader)
+                .await
+                .map_err(DbError::db("listing graded submissions of a rubric"))?;
+                use $crate::store::db::rows::DbTime;
+                rows.into_iter()
+                    .map(|(id, at)| Ok((id, at.to_utc()?)))
+                    .collect()
+            }
+
             async fn get_job(&self, id: Uuid) -> Result<Option<Job>, DbError> {
                 sqlx::query_as::<_, JobRow<Ts>>("SELECT * FROM jobs WHERE id = $1")
                     .bind(id)
@@ -389,7 +419,7 @@ macro_rules! impl_repo {
                 attempt: u32,
                 grade: &NewGrade,
                 now: DateTime<Utc>,
-            ) -> Result<Grade, DbError> {
+            ) -> Result<GradeRecord, DbError> {
                 let mut tx = self.begin().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
                 if queue::check_fence(&job, attempt, Some(JobState::Completed))? == Fence::AlreadyDone {

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::queue::RetryPolicy;
+use super::queue::JobBackoff;
 pub use super::queue::{Job, JobState};
 pub use error::DbError;
 pub use rep_lock::RepLock;
@@ -180,7 +180,7 @@ pub struct NewGrade {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Grade {
+pub struct GradeRecord {
     pub id: Uuid,
     pub submission_id: Uuid,
     pub job_id: Uuid,
@@ -192,11 +192,21 @@ pub struct Grade {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which graded submissions a replay reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GradedFilter {
+    pub rubric_id: String,
+    /// Submitted at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Of this firm's reps only.
+    pub firm_id: Option<String>,
+}
+
 /// A submission as read back, with its grade once there is one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubmissionView {
     pub submission: Submission,
-    pub grade: Option<Grade>,
+    pub grade: Option<GradeRecord>,
 }
 
 /// A job a worker now holds. `attempt` is its fencing token: every later write
@@ -302,6 +312,16 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + RetentionRepo + Sen
     /// The rep's submissions, newest first, at most `min(limit, MAX_PAGE)`.
     async fn list_submissions(&self, rep_id: &str, limit: u32) -> Result<Vec<Submission>, DbError>;
 
+    /// Graded submissions matching `filter`, oldest first, after the cursor
+    /// `(created_at, id)` of the last one seen, at most `min(limit, MAX_PAGE)`:
+    /// what a rubric replay re-scores.
+    async fn graded_of_rubric(
+        &self,
+        filter: &GradedFilter,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>, DbError>;
+
     /// The rep's submission created with this idempotency key, if any (keys
     /// are per rep, so another rep's use of the same key is not found).
     async fn find_submission_by_idempotency_key(
@@ -342,7 +362,7 @@ pub trait Repo: CertificationRepo + TokenRepo + UploadRepo + RetentionRepo + Sen
         attempt: u32,
         grade: &NewGrade,
         now: DateTime<Utc>,
-    ) -> Result<Grade, DbError>;
+    ) -> Result<GradeRecord, DbError>;
 
     /// A failure that may clear (backend 5xx, timeout): retry later with backoff,
     /// or, out of attempts, the job dies and the submission fails.
@@ -381,7 +401,7 @@ pub const MAX_PAGE: u32 = 500;
 /// Tuning that deployments may change; the defaults suit the embedded install.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    pub retry: RetryPolicy,
+    pub retry: JobBackoff,
     /// Pool size for PostgreSQL, and for SQLite's readers (it has one writer).
     pub max_connections: u32,
 }
@@ -389,7 +409,7 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            retry: RetryPolicy::default(),
+            retry: JobBackoff::default(),
             max_connections: 8,
         }
     }

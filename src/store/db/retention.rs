@@ -109,10 +109,10 @@ pub(crate) fn rename_in(value: &mut serde_json::Value, from: &str, to: &str) -> 
     }
 }
 
-/// Parameters: the repository type, its timestamp type, the function turning
+/// Parameters: the repository type, its sqlx database, its timestamp type, the function turning
 /// a `DateTime<Utc>` into it, and the pool used for reads.
 macro_rules! impl_retention_repo {
-    ($repo:ty, $ts:ty, $db:path, $reader:ident) => {
+    ($repo:ty, $dbt:ty, $ts:ty, $db:path, $reader:ident) => {
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
@@ -120,6 +120,50 @@ macro_rules! impl_retention_repo {
 
         use $crate::store::db::retention::{rename_in, RepErasure, RetentionRepo, StoredRecording};
         use $crate::store::DbError;
+
+        /// Renames an erased rep inside the JSON `column` of every row of
+        /// `table` that mentions them; rows are keyed by `key` of type `K`.
+        async fn rename_in_json<K>(
+            tx: &mut sqlx::Transaction<'static, $dbt>,
+            table: &'static str,
+            key: &'static str,
+            column: &'static str,
+            rep: &str,
+            alias: &str,
+        ) -> Result<u64, DbError>
+        where
+            K: for<'r> sqlx::Decode<'r, $dbt>
+                + for<'q> sqlx::Encode<'q, $dbt>
+                + sqlx::Type<$dbt>
+                + Send
+                + Unpin
+                + 'static,
+        {
+            let rows: Vec<(K, Json<serde_json::Value>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {key}, {column} FROM {table}
+                     WHERE REPLACE(CAST({column} AS TEXT), $1, '') <> CAST({column} AS TEXT)"
+                )))
+                .bind(rep)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(DbError::db("finding an erased rep in stored JSON"))?;
+            let mut touched = 0;
+            for (id, Json(mut value)) in rows {
+                if rename_in(&mut value, rep, alias) {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {table} SET {column} = $2 WHERE {key} = $1"
+                    )))
+                    .bind(id)
+                    .bind(Json(&value))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(DbError::db("renaming an erased rep in stored JSON"))?;
+                    touched += 1;
+                }
+            }
+            Ok(touched)
+        }
 
         /// Groups `(submission, key)` rows, in their order, into recordings.
         fn grouped(rows: Vec<(Uuid, String)>) -> Vec<StoredRecording> {
@@ -390,49 +434,8 @@ macro_rules! impl_retention_repo {
                 // Inside JSON (webhook events, audit details) the id is
                 // replaced in string values only, after parsing: a textual
                 // replace could hit a key or a number ("12345" is a fine rep id).
-                let contains = "REPLACE(CAST({column} AS TEXT), $1, '') <> CAST({column} AS TEXT)";
-                let events: Vec<(Uuid, Json<serde_json::Value>)> = sqlx::query_as(
-                    sqlx::AssertSqlSafe(format!(
-                        "SELECT id, payload FROM outbox WHERE {}",
-                        contains.replace("{column}", "payload")
-                    )),
-                )
-                .bind(rep)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(DbError::db("finding an erased rep's events"))?;
-                for (id, Json(mut payload)) in events {
-                    if rename_in(&mut payload, rep, alias) {
-                        sqlx::query("UPDATE outbox SET payload = $2 WHERE id = $1")
-                            .bind(id)
-                            .bind(Json(&payload))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(DbError::db("renaming an erased rep in events"))?;
-                        touched += 1;
-                    }
-                }
-                let details: Vec<(i64, Json<serde_json::Value>)> = sqlx::query_as(
-                    sqlx::AssertSqlSafe(format!(
-                        "SELECT seq, detail FROM audit_log WHERE {}",
-                        contains.replace("{column}", "detail")
-                    )),
-                )
-                .bind(rep)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(DbError::db("finding an erased rep's audit details"))?;
-                for (seq, Json(mut detail)) in details {
-                    if rename_in(&mut detail, rep, alias) {
-                        sqlx::query("UPDATE audit_log SET detail = $2 WHERE seq = $1")
-                            .bind(seq)
-                            .bind(Json(&detail))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(DbError::db("renaming an erased rep in the audit log"))?;
-                        touched += 1;
-                    }
-                }
+                touched += rename_in_json::<Uuid>(&mut tx, "outbox", "id", "payload", rep, alias).await?;
+                touched += rename_in_json::<i64>(&mut tx, "audit_log", "seq", "detail", rep, alias).await?;
                 if touched == 0 {
                     tx.rollback()
                         .await

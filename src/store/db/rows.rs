@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{parse_decision, to_u32, Grade, Job, Submission, Tombstone};
+use super::{parse_decision, to_u32, GradeRecord, Job, Submission, Tombstone};
 use crate::store::DbError;
 
 pub(crate) trait DbTime {
@@ -89,8 +89,8 @@ pub(crate) struct GradeRow<T> {
 }
 
 impl<T: DbTime> GradeRow<T> {
-    pub(crate) fn into_domain(self) -> Result<Grade, DbError> {
-        Ok(Grade {
+    pub(crate) fn into_domain(self) -> Result<GradeRecord, DbError> {
+        Ok(GradeRecord {
             id: self.id,
             submission_id: self.submission_id,
             job_id: self.job_id,

@@ -1,4 +1,4 @@
-//! The certification program as the pages see it: [`Program`] over
+//! The certification program as the pages see it: [`ProgramPages`] over
 //! `crate::certify`. Every answer comes from the module the API uses (review
 //! queue, claim and decide, gating, retake checks, reports), so a page and an
 //! API call never disagree about a rep's rights or a review's state.
@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::certify::review::{self, CriterionInput, ReviewInput, ReviewOutcome};
-use crate::certify::{gating, reports, retake, Program as Certification};
+use crate::certify::{audit_trail, gating, reports, retake, Program};
 use crate::pipeline::stored::StoredGrade;
 use crate::score::decide::Decision;
 use crate::store::db::certification::{
@@ -23,9 +23,10 @@ use crate::store::Repo;
 use super::super::auth::Principal;
 use super::super::error::WebError;
 use super::super::program::{
-    CertificationView, CriterionOverride, DashboardData, Expiring, FirmCoverage, FirmOverview,
-    FirmRep, OutcomeView, PeriodRate, Program, QueueItem, RepStanding, RetakeView, ReviewDecision,
-    ReviewRecord, RightView, RubricRate, RubricVersionView, TierForecast, TrackCoverage,
+    CertificationView, CriterionOverride, DashboardData, Expiring, FirmCoverageView, FirmOverview,
+    FirmRep, OutcomeView, PeriodRate, ProgramPages, QueueItem, RepStanding, RetakeView,
+    ReviewDecision, ReviewRecord, RightView, RubricRate, RubricVersionView, TierForecast,
+    TrackCoverage,
 };
 
 /// How many weeks the charts over time cover.
@@ -41,11 +42,11 @@ const QUEUE_LIMIT: u32 = 200;
 /// The configured certification program, for the pages.
 pub struct CertifyProgram {
     repo: Arc<dyn Repo>,
-    program: Arc<Certification>,
+    program: Arc<Program>,
 }
 
 impl CertifyProgram {
-    pub fn new(repo: Arc<dyn Repo>, program: Arc<Certification>) -> CertifyProgram {
+    pub fn new(repo: Arc<dyn Repo>, program: Arc<Program>) -> CertifyProgram {
         CertifyProgram { repo, program }
     }
 
@@ -114,7 +115,7 @@ fn weekly(
 }
 
 #[async_trait]
-impl Program for CertifyProgram {
+impl ProgramPages for CertifyProgram {
     fn configured(&self) -> bool {
         true
     }
@@ -232,6 +233,12 @@ impl Program for CertifyProgram {
             })
             .collect();
         items.sort_by_key(|q| (q.waiting_since, q.submission_id));
+        // Who holds a claim, by the name on their token rather than its id.
+        for item in &mut items {
+            if let Some(who) = &item.claimed_by {
+                item.claimed_by = Some(audit_trail::reviewer_label(self.repo.as_ref(), who).await?);
+            }
+        }
         Ok(items)
     }
 
@@ -277,9 +284,13 @@ impl Program for CertifyProgram {
         .await?
         .is_none()
         {
-            let holder = found
+            let holder = match found
                 .claimed_by
-                .filter(|_| found.claim_expires_at.is_some_and(|t| t > now));
+                .filter(|_| found.claim_expires_at.is_some_and(|t| t > now))
+            {
+                Some(who) => Some(audit_trail::reviewer_label(repo, &who).await?),
+                None => None,
+            };
             return Err(WebError::Refused {
                 status: axum::http::StatusCode::CONFLICT,
                 code: "conflict",
@@ -334,6 +345,8 @@ impl Program for CertifyProgram {
                 rubric_id: f.rubric_id.clone(),
                 rate: f.rate.rate,
                 attempts: u64::from(f.rate.total),
+                judged: f.health != reports::BandHealth::TooFewAttempts,
+                warning: f.warning.clone(),
             })
             .collect();
 
@@ -365,7 +378,7 @@ impl Program for CertifyProgram {
                     .filter(|id| valid.iter().any(|c| c.rep_id == **id))
                     .count() as u64;
                 let active = active.len() as u64;
-                FirmCoverage {
+                FirmCoverageView {
                     firm: if f.name.is_empty() {
                         f.firm_id.clone()
                     } else {
@@ -403,6 +416,7 @@ impl Program for CertifyProgram {
             coverage,
             expiring,
             override_rate,
+            agreement: Some(report.agreement),
         })
     }
 

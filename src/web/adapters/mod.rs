@@ -1,5 +1,5 @@
 //! The pages' ports ([`Authenticator`](super::Authenticator) and
-//! [`Program`](super::Program)) implemented over the real service: the API's
+//! [`ProgramPages`](super::ProgramPages)) implemented over the real service: the API's
 //! token store and the certification module. `pitchgrade serve` wires these;
 //! page tests may still use `StaticTokens` and `NoProgram`.
 

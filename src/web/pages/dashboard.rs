@@ -12,6 +12,7 @@ use super::super::error::WebError;
 use super::super::program::{DashboardData, PeriodRate};
 use super::super::WebState;
 use super::{render, Chrome};
+use crate::certify::calibration::{Agreement, AlertLevel};
 
 /// A chart and the rows of its data table.
 pub struct Chart {
@@ -24,12 +25,24 @@ pub struct Chart {
     pub note: Option<String>,
 }
 
+/// AI–reviewer agreement over the program's window: a table, not a chart, and
+/// its alerts at the top of the page where nobody can miss them.
+pub struct AgreementCard {
+    pub title: String,
+    /// `(level, sentence)`: level is `warn` or `recalibrate`.
+    pub alerts: Vec<(&'static str, String)>,
+    pub rows: Vec<Vec<String>>,
+    pub criteria: Vec<Vec<String>>,
+    pub note: String,
+}
+
 #[derive(Template)]
 #[template(path = "web/dashboard.html")]
 pub struct DashboardPage {
     pub chrome: Chrome,
     pub configured: bool,
     pub charts: Vec<Chart>,
+    pub agreement: Option<AgreementCard>,
 }
 
 pub async fn page(
@@ -43,7 +56,74 @@ pub async fn page(
         chrome: Chrome::for_viewer("Program dashboard", "dashboard", &viewer, "/program"),
         configured: state.program.configured(),
         charts: build_charts(&data, now),
+        agreement: data.agreement.as_ref().map(agreement_card),
     })
+}
+
+fn kappa(k: Option<f64>) -> String {
+    k.map(|k| format!("{k:.2}")).unwrap_or_else(|| "–".into())
+}
+
+/// The agreement table and its alerts, in the report's words.
+pub fn agreement_card(a: &Agreement) -> AgreementCard {
+    let status = |l: AlertLevel| match l {
+        AlertLevel::TooFewReviews => format!("too few reviews (under {})", a.min_sample),
+        AlertLevel::Ok => "ok".into(),
+        AlertLevel::Warn => "warning".into(),
+        AlertLevel::Recalibrate => "recalibrate".into(),
+    };
+    let all = std::iter::once(&a.overall).chain(&a.rubrics);
+    AgreementCard {
+        title: format!("AI–reviewer agreement, last {} days", a.window_days),
+        alerts: a
+            .alerts()
+            .filter_map(|r| {
+                let level = if r.level == AlertLevel::Recalibrate {
+                    "recalibrate"
+                } else {
+                    "warn"
+                };
+                Some((level, r.alert.clone()?))
+            })
+            .collect(),
+        rows: all
+            .map(|r| {
+                vec![
+                    r.rubric_id.clone(),
+                    r.override_rate.total.to_string(),
+                    format!(
+                        "{} ({})",
+                        pct(r.override_rate.rate),
+                        r.override_rate.count
+                    ),
+                    kappa(r.kappa),
+                    status(r.level),
+                ]
+            })
+            .collect(),
+        criteria: a
+            .rubrics
+            .iter()
+            .flat_map(|r| {
+                r.criteria.iter().map(|c| {
+                    vec![
+                        r.rubric_id.clone(),
+                        c.criterion.clone(),
+                        c.reviews.to_string(),
+                        pct(c.agreement.rate),
+                        kappa(c.kappa),
+                    ]
+                })
+            })
+            .collect(),
+        note: format!(
+            "Decided reviews since {}. Above {:.0}% overridden warns, above {:.0}% asks for recalibration; a rubric needs {} decided reviews before it is judged. Reviews are the machine's borderline cases, so agreement here is lower than over all pitches.",
+            a.since.format("%Y-%m-%d"),
+            a.warn_override_rate * 100.0,
+            a.recalibrate_override_rate * 100.0,
+            a.min_sample
+        ),
+    }
 }
 
 fn pct(r: Option<f64>) -> String {
@@ -74,19 +154,11 @@ fn period_rows(rates: &[PeriodRate]) -> Vec<Vec<String>> {
 /// The five charts, in the order enablement reads them.
 pub fn build_charts(d: &DashboardData, now: DateTime<Utc>) -> Vec<Chart> {
     let band = d.healthy_band;
+    // The report's own sentences: one definition and one minimum sample.
     let outside: Vec<String> = d
         .first_attempt
         .iter()
-        .filter_map(|r| {
-            let rate = r.rate?;
-            if rate < band.0 {
-                Some(format!("{} is below the band (too hard?)", r.rubric_id))
-            } else if rate > band.1 {
-                Some(format!("{} is above the band (too easy?)", r.rubric_id))
-            } else {
-                None
-            }
-        })
+        .filter_map(|r| r.warning.clone())
         .collect();
 
     // Expiring in the next 60 days, bucketed by week from today.
@@ -131,7 +203,11 @@ pub fn build_charts(d: &DashboardData, now: DateTime<Utc>) -> Vec<Chart> {
                 "First-attempt pass rate per rubric",
                 &d.first_attempt
                     .iter()
-                    .map(|r| (r.rubric_id.clone(), r.rate))
+                    .map(|r| charts::BandBar {
+                        label: r.rubric_id.clone(),
+                        rate: r.rate,
+                        judged: r.judged,
+                    })
                     .collect::<Vec<_>>(),
                 band,
             ),

@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod firm;
 pub mod rep;
+pub mod replay;
 pub mod review;
 pub mod rubrics;
 

@@ -91,10 +91,12 @@ pub async fn index(
         }
         pitches.push(row);
     }
+    let offered = offered_rubrics(&state, &viewer.id).await?;
     let rubrics = state
         .parts
         .rubrics
         .iter()
+        .filter(|r| offered.as_ref().is_none_or(|o| o.allows(&r.rubric.id)))
         .map(|r| RubricChoice {
             id: r.rubric.id.clone(),
             title: title_of(r),
@@ -170,6 +172,15 @@ pub async fn new_pitch(
         .rubrics
         .get(&rubric_id)
         .ok_or_else(|| WebError::NotFound(format!("rubric {rubric_id:?}")))?;
+    if let Some(offered) = offered_rubrics(&state, &viewer.id).await? {
+        if !offered.allows(&rubric_id) {
+            return Err(WebError::Refused {
+                status: axum::http::StatusCode::FORBIDDEN,
+                code: "not_your_scenario",
+                message: "This scenario is not one of yours: your role and firm have their own. Go back to My pitches to see them.".into(),
+            });
+        }
+    }
     let r = &loaded.rubric;
     let objections = r
         .scenario
@@ -201,6 +212,36 @@ pub async fn new_pitch(
         max_mb: state.api.config.max_upload_bytes / (1024 * 1024),
         blocked: retake_blocked(&state, &viewer.id, &r.id).await?,
     })
+}
+
+/// The rubrics a rep may record under the program: the scenarios of the
+/// tracks open to their role, as their firm's paths give them, and any rubric
+/// outside the program (practice, certifying nothing).
+struct Offered<'a> {
+    program: &'a crate::certify::Program,
+    rubrics: std::collections::BTreeSet<String>,
+}
+
+impl Offered<'_> {
+    fn allows(&self, rubric_id: &str) -> bool {
+        self.rubrics.contains(rubric_id) || self.program.track_for_rubric(rubric_id).is_none()
+    }
+}
+
+/// `None` without a program: then every installed rubric is open.
+async fn offered_rubrics<'a>(
+    state: &'a WebState,
+    rep_id: &str,
+) -> Result<Option<Offered<'a>>, WebError> {
+    let Some(program) = state.api.config.program.as_deref() else {
+        return Ok(None);
+    };
+    let offers =
+        crate::certify::retake::offered(state.parts.repo.as_ref(), program, rep_id).await?;
+    Ok(Some(Offered {
+        program,
+        rubrics: offers.into_iter().map(|o| o.rubric_id).collect(),
+    }))
 }
 
 /// The retake policy's answer for this rep and this rubric's track, when it

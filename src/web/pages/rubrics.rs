@@ -50,6 +50,8 @@ pub struct RubricsPage {
     pub chrome: Chrome,
     pub rubrics: Vec<RubricCard>,
     pub configured: bool,
+    /// Enablement and admins may replay a change (reviewers only read).
+    pub can_replay: bool,
 }
 
 pub async fn page(
@@ -66,6 +68,7 @@ pub async fn page(
         chrome: Chrome::for_viewer("Rubrics", "plain", &viewer, "/rubrics"),
         rubrics,
         configured: state.program.configured(),
+        can_replay: matches!(viewer.role, Role::Enablement | Role::Admin),
     })
 }
 

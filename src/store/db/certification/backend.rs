@@ -674,6 +674,60 @@ macro_rules! impl_certification_repo {
                 .collect()
             }
 
+            async fn add_grade_versions(&self, versions: &[NewGradeVersion]) -> Result<(), DbError> {
+                let mut tx = self.begin().await?;
+                for n in versions {
+                    let v = &n.version;
+                    sqlx::query(
+                        "INSERT INTO grade_versions (id, submission_id, rubric_id, rubric_version,
+                             rubric_sha256, judge, decision, score, summary, actor, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(v.id)
+                    .bind(v.submission_id)
+                    .bind(&v.rubric_id)
+                    .bind(to_i32(v.rubric_version, "rubric_version")?)
+                    .bind(&v.rubric_sha256)
+                    .bind(&v.judge)
+                    .bind(decision_text(v.decision))
+                    .bind(v.score)
+                    .bind(Json(&v.summary))
+                    .bind(&v.actor)
+                    .bind($db(v.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::db("writing a grade version"))?;
+                    sqlx::query(
+                        "INSERT INTO audit_log (at, recorded_at, actor, action, rep_id, submission_id, detail)
+                         VALUES ($1, $1, $2, 'grade.replayed', $3, $4, $5)",
+                    )
+                    .bind($db(v.created_at))
+                    .bind(&v.actor)
+                    .bind(&n.rep_id)
+                    .bind(v.submission_id)
+                    .bind(Json(&n.audit))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(DbError::db("auditing a grade version"))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(DbError::db("committing grade versions"))
+            }
+
+            async fn grade_versions(&self, submission_id: Uuid) -> Result<Vec<GradeVersion>, DbError> {
+                sqlx::query_as::<_, GradeVersionRow<$ts>>(
+                    "SELECT * FROM grade_versions WHERE submission_id = $1 ORDER BY created_at, id",
+                )
+                .bind(submission_id)
+                .fetch_all(&self.$reader)
+                .await
+                .map_err(DbError::db("reading grade versions"))?
+                .into_iter()
+                .map(GradeVersionRow::into_domain)
+                .collect()
+            }
+
             async fn try_lease(
                 &self,
                 name: &str,

@@ -95,6 +95,13 @@ pub trait CertificationRepo: Send + Sync {
     /// Audit entries in the order they were written.
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, DbError>;
 
+    /// Writes re-scored grades beside the originals, each with an audit line
+    /// (`grade.replayed`), all in one transaction.
+    async fn add_grade_versions(&self, versions: &[NewGradeVersion]) -> Result<(), DbError>;
+
+    /// A submission's grade versions, oldest first.
+    async fn grade_versions(&self, submission_id: Uuid) -> Result<Vec<GradeVersion>, DbError>;
+
     /// Takes (or extends) the named lease for `owner` until `now + ttl`, unless
     /// another owner holds it unexpired. Exactly one process wins.
     async fn try_lease(

@@ -284,3 +284,36 @@ impl<T: DbTime> DeliveryRow<T> {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GradeVersionRow<T> {
+    id: Uuid,
+    submission_id: Uuid,
+    rubric_id: String,
+    rubric_version: i32,
+    rubric_sha256: String,
+    judge: String,
+    decision: String,
+    score: f64,
+    summary: Json<serde_json::Value>,
+    actor: String,
+    created_at: T,
+}
+
+impl<T: DbTime> GradeVersionRow<T> {
+    pub(crate) fn into_domain(self) -> Result<GradeVersion, DbError> {
+        Ok(GradeVersion {
+            id: self.id,
+            submission_id: self.submission_id,
+            rubric_id: self.rubric_id,
+            rubric_version: to_u32(self.rubric_version, "rubric_version")?,
+            rubric_sha256: self.rubric_sha256,
+            judge: self.judge,
+            decision: parse_decision(&self.decision)?,
+            score: self.score,
+            summary: self.summary.0,
+            actor: self.actor,
+            created_at: self.created_at.to_utc()?,
+        })
+    }
+}

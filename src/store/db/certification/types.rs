@@ -365,3 +365,29 @@ pub enum ChangeOutcome {
     /// The review is not (or no longer) claimed by this reviewer, or already decided.
     NotClaimed,
 }
+
+/// A grade re-scored by a rubric replay, kept beside the submission's grade
+/// (which it never replaces). `summary` holds verdicts and points, no quotes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradeVersion {
+    pub id: Uuid,
+    pub submission_id: Uuid,
+    pub rubric_id: String,
+    pub rubric_version: u32,
+    pub rubric_sha256: String,
+    pub judge: String,
+    pub decision: Decision,
+    pub score: f64,
+    pub summary: serde_json::Value,
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A grade version to write, with the rep it concerns (for its audit line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewGradeVersion {
+    pub version: GradeVersion,
+    pub rep_id: String,
+    /// The audit line's detail (what changed from the original).
+    pub audit: serde_json::Value,
+}

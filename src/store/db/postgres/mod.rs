@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use super::rep_lock::{RepLock, RepMutexes, SharedLock};
 use super::ConnectOptions;
-use crate::store::queue::RetryPolicy;
+use crate::store::queue::JobBackoff;
 use crate::store::DbError;
 
 type Ts = DateTime<Utc>;
@@ -27,7 +27,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/db/postgres
 
 pub(crate) struct PgRepo {
     pool: PgPool,
-    retry: RetryPolicy,
+    retry: JobBackoff,
     /// Intakes of one rep, one at a time, first in this process (`rep_lock`)…
     reps: RepMutexes,
     /// …then across processes: a few connections of their own that only hold
@@ -162,5 +162,5 @@ mod certify {
 mod retention {
     use super::{ts, PgRepo};
 
-    crate::store::db::retention::impl_retention_repo!(PgRepo, super::Ts, ts, pool);
+    crate::store::db::retention::impl_retention_repo!(PgRepo, sqlx::Postgres, super::Ts, ts, pool);
 }

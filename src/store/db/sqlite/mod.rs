@@ -16,7 +16,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::rep_lock::{IntakeLockFile, RepLock, RepMutexes};
 use super::ConnectOptions;
-use crate::store::queue::RetryPolicy;
+use crate::store::queue::JobBackoff;
 use crate::store::DbError;
 
 /// Stored timestamps: milliseconds since the Unix epoch.
@@ -29,7 +29,7 @@ pub(crate) struct SqliteRepo {
     /// Exactly one connection: SQLite's single writer, queued for in-process.
     writer: SqlitePool,
     readers: SqlitePool,
-    retry: RetryPolicy,
+    retry: JobBackoff,
     /// Intakes of one rep, one at a time (`rep_lock`): first in this
     /// process, then across every process on this database file.
     reps: RepMutexes,
@@ -155,5 +155,5 @@ mod certify {
 mod retention {
     use super::{ms, SqliteRepo};
 
-    crate::store::db::retention::impl_retention_repo!(SqliteRepo, i64, ms, readers);
+    crate::store::db::retention::impl_retention_repo!(SqliteRepo, sqlx::Sqlite, i64, ms, readers);
 }
