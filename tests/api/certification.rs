@@ -459,3 +459,136 @@ async fn sqlite_the_audit_trail_reads_in_order_with_names() {
 async fn postgres_the_audit_trail_reads_in_order_with_names() {
     the_audit_trail_reads_in_order_with_names(crate::common::app::Db::Postgres).await;
 }
+
+/// A rep is offered the scenarios of the tracks their role may take, as their
+/// firm's paths give them, and nothing else: on the pages (the list and the
+/// record page) and at intake, where another role's track is refused before
+/// the recording is stored.
+#[tokio::test]
+async fn a_rep_sees_only_the_scenarios_their_role_and_firm_allow() {
+    let app = spawn_app_with(AppOptions {
+        program: Some(program()),
+        ..AppOptions::default()
+    })
+    .await;
+    let admin = crate::common::app::ADMIN_TOKEN;
+    for (firm, segment) in [("cedar", Some("msp")), ("acme", None)] {
+        let (s, body) = put(
+            &app,
+            admin,
+            &format!("/v1/firms/{firm}"),
+            json!({"name": firm, "segment": segment}),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    for (rep, firm, role) in [
+        ("sam", "acme", "sales"),
+        ("mo", "cedar", "sales"),
+        ("dee", "acme", "support"),
+        ("del", "acme", "delivery"),
+    ] {
+        let (s, body) = put(
+            &app,
+            admin,
+            &format!("/v1/reps/{rep}"),
+            json!({"firm": firm, "role": role}),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let base = app.pages(Some(program())).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut tokens = std::collections::HashMap::new();
+    let mut cookies = std::collections::HashMap::new();
+    for rep in ["sam", "mo", "dee", "del"] {
+        let token = app.token("rep", Some(rep)).await;
+        cookies.insert(
+            rep,
+            crate::common::app::sign_in(&client, &base, &token).await,
+        );
+        tokens.insert(rep, token);
+    }
+    let get = |rep: &'static str, path: String| {
+        let (client, cookie, base) = (client.clone(), cookies[rep].clone(), base.clone());
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let offered = |page: &str| -> Vec<String> {
+        let mut ids: Vec<String> = page
+            .match_indices("href=\"/rep/new/")
+            .map(|(at, m)| {
+                let rest = &page[at + m.len()..];
+                rest[..rest.find('"').unwrap_or(0)].to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let (_, page) = get("sam", "/rep".into()).await;
+    assert_eq!(
+        offered(&page),
+        ["ledgerly-multi-entity-specialist", "ledgerly-sales-pitch"],
+        "a reseller's sales rep: the sales pitch and the specialty built on it"
+    );
+    let (_, page) = get("mo", "/rep".into()).await;
+    assert_eq!(
+        offered(&page),
+        [
+            "ledgerly-multi-entity-specialist",
+            "ledgerly-sales-pitch-msp"
+        ],
+        "an MSP's sales rep gets the MSP scenario instead"
+    );
+    let (_, page) = get("dee", "/rep".into()).await;
+    assert_eq!(offered(&page), ["ledgerly-support-ticket"]);
+    let (_, page) = get("del", "/rep".into()).await;
+    assert_eq!(offered(&page), ["ledgerly-delivery-walkthrough"]);
+
+    // The record page of another role's scenario is refused, in words.
+    let (status, page) = get("dee", format!("/rep/new/{RUBRIC}")).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("not one of yours"), "{page}");
+    let (status, _) = get("dee", "/rep/new/ledgerly-support-ticket".into()).await;
+    assert_eq!(status, 200);
+
+    // Intake refuses it too, whichever way the recording comes.
+    let (wav, _) = spoken_wav(app.dir.path(), PITCH);
+    let refused = app
+        .upload(
+            &tokens["dee"],
+            &[("rubric", RUBRIC)],
+            Some(wav.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "track_not_open", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("certifies the sales role"),
+        "{body}"
+    );
+    let accepted = app
+        .upload(
+            &tokens["dee"],
+            &[("rubric", "ledgerly-support-ticket")],
+            Some(wav),
+            None,
+        )
+        .await;
+    assert_eq!(accepted.status(), 202);
+}
