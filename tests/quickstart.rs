@@ -170,8 +170,14 @@ fn the_four_walk_throughs_work_in_order_on_a_fresh_install() {
     );
 
     // Enablement: the rubric lints clean, the labelled set is measured, the
-    // report counts what just happened and the sweep looks a year ahead.
+    // report counts what just happened, an edit is replayed against the two
+    // grades, and the sweep looks a year ahead.
     let out = walk(dir.path(), "enablement.sh", &env);
     assert!(out.contains("κ") || out.contains("kappa"), "{out}");
     assert!(out.contains("acme"), "the report covers the firm: {out}");
+    assert!(
+        out.contains("Replay of ledgerly-sales-pitch v2") && out.contains("over 2 stored grades"),
+        "the edit is replayed against alice's and ben's grades: {out}"
+    );
+    assert!(out.contains("rule: a replay never changes a certification"), "{out}");
 }

@@ -18,6 +18,13 @@ pitchgrade rubric test rubrics/tests/ledgerly-sales-pitch --rubric ledgerly-sale
 #    tier forecast (reads ./pitchgrade-data unless --database-url says otherwise).
 pitchgrade report
 
-# 4. What the sweep would do in a year: reminders, expiries, paused rights
+# 4. Before shipping an edit, what it would do to past grades: the same
+#    pitches scored again from their stored transcripts, decisions that move
+#    and why, certifications at stake (nothing changes without --apply).
+sed -e 's/^version = 1$/version = 2/' -e 's/^score = 70$/score = 80/' \
+  rubrics/ledgerly-sales-pitch.toml > next-quarter.toml
+pitchgrade rubric replay next-quarter.toml
+
+# 5. What the sweep would do in a year: reminders, expiries, paused rights
 #    (a dry run; nothing is written).
 pitchgrade sweep --at "$(date -u -d '+1 year' +%F)"
