@@ -179,5 +179,8 @@ fn the_four_walk_throughs_work_in_order_on_a_fresh_install() {
         out.contains("Replay of ledgerly-sales-pitch v2") && out.contains("over 2 stored grades"),
         "the edit is replayed against alice's and ben's grades: {out}"
     );
-    assert!(out.contains("rule: a replay never changes a certification"), "{out}");
+    assert!(
+        out.contains("rule: a replay never changes a certification"),
+        "{out}"
+    );
 }
