@@ -676,7 +676,8 @@ fn summary(g: &Grade) -> serde_json::Value {
     })
 }
 
-fn decision_word(d: Decision) -> &'static str {
+/// How a decision reads in a diff: review for a borderline grade.
+pub fn decision_word(d: Decision) -> &'static str {
     match d {
         Decision::Pass => "pass",
         Decision::Fail => "fail",

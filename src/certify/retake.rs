@@ -48,6 +48,11 @@ pub struct RetakeCheck {
     pub max_attempts: u32,
     /// A sentence for the rep.
     pub message: String,
+    /// Set when the track certifies another role than the roster gives this
+    /// rep: the sentence intake refuses with (`track_not_open`). Read from the
+    /// same roster entry as the scenario, so intake looks the rep up once.
+    #[serde(skip)]
+    pub not_open: Option<String>,
 }
 
 pub async fn check(
@@ -60,7 +65,20 @@ pub async fn check(
     let track = program
         .track(track_id)
         .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
-    let rubric_id = scenario(repo, program, rep_id, track_id).await?;
+    let (rep, firm) = roster_entry(repo, rep_id).await?;
+    let who = profile(&rep, &firm);
+    let rubric_id = program
+        .rubric_for(who, track_id)
+        .unwrap_or(&track.rubric)
+        .to_string();
+    let not_open = (!program.open_to(who, track)).then(|| {
+        format!(
+            "The {} track certifies the {} role and the roster lists you as {}; ask your partner admin if that is wrong.",
+            track.id,
+            track.role(),
+            who.role.unwrap_or("another role")
+        )
+    });
     let rubrics: Vec<&str> = std::iter::once(track.rubric.as_str())
         .chain(track.paths.iter().map(|p| p.rubric.as_str()))
         .collect();
@@ -166,6 +184,7 @@ pub async fn check(
         rubric_id,
         next_allowed_at,
         blocked_by: blocks.into_iter().map(|(b, _)| b).collect(),
+        not_open,
         attempts_in_window: attempts,
         max_attempts: max,
         message,
@@ -198,29 +217,6 @@ pub async fn offered(
 ) -> Result<Vec<Offer>, CertifyError> {
     let (rep, firm) = roster_entry(repo, rep_id).await?;
     Ok(program.offered(profile(&rep, &firm)))
-}
-
-/// `Some(sentence)` when the track is not open to this rep's role.
-pub async fn closed_to(
-    repo: &dyn Repo,
-    program: &Program,
-    rep_id: &str,
-    track_id: &str,
-) -> Result<Option<String>, CertifyError> {
-    let track = program
-        .track(track_id)
-        .ok_or_else(|| CertifyError::UnknownTrack(track_id.to_string()))?;
-    let (rep, firm) = roster_entry(repo, rep_id).await?;
-    let who = profile(&rep, &firm);
-    if program.open_to(who, track) {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "The {} track certifies the {} role and the roster lists you as {}; ask your partner admin if that is wrong.",
-        track.id,
-        track.role(),
-        who.role.unwrap_or("another role")
-    )))
 }
 
 async fn roster_entry(

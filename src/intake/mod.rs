@@ -474,13 +474,12 @@ impl Intake {
             return Ok(());
         };
         let repo = self.repo.as_ref();
-        if let Some(message) =
-            crate::certify::retake::closed_to(repo, program, &new.rep_id, &track.id).await?
-        {
-            return Err(IntakeError::TrackNotOpen { message });
-        }
         let check =
             crate::certify::retake::check(repo, program, &new.rep_id, &track.id, now).await?;
+        // Another role's track: refused before the scenario or the retake rules.
+        if let Some(message) = check.not_open {
+            return Err(IntakeError::TrackNotOpen { message });
+        }
         // Adaptive paths: the program, not the client, decides which scenario a
         // rep pitches. Naming another of the track's rubrics would grade the
         // rep against a buyer their firm does not sell to.

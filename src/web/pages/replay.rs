@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
-use crate::certify::replay::{self, Replay, ReplayOptions};
+use crate::certify::replay::{self, decision_word as word, Replay, ReplayOptions};
 use crate::score::decide::Decision;
 use crate::store::db::certification::Outcome;
 
@@ -162,14 +162,6 @@ pub async fn run(
     .await?;
     page.result = Some(view(&replay));
     render(&page)
-}
-
-fn word(d: Decision) -> &'static str {
-    match d {
-        Decision::Pass => "pass",
-        Decision::Fail => "fail",
-        Decision::Borderline => "review",
-    }
 }
 
 fn rank(d: Decision) -> u8 {
