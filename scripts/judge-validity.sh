@@ -11,6 +11,9 @@
 #   scripts/judge-validity.sh --audio --sample 8   # from audio, 8 pitches a set
 #                                             # (picked by a hash of the name)
 #   scripts/judge-validity.sh --sets a,b      # only these sets
+#   scripts/judge-validity.sh --calibrated    # and each rubric's bars fitted to its
+#                                             # own labels (`rubric calibrate`),
+#                                             # reported cross-validated only
 #   scripts/judge-validity.sh --robustness    # the same speech in six containers,
 #                                             # with 4 s pauses and at 230 wpm
 #   JUDGE_FLAGS="--judge-engine f32" scripts/judge-validity.sh
@@ -22,15 +25,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 audio=0
 robust=0
+calibrated=0
 sample=0
 sets=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --audio) audio=1 ;;
     --robustness) robust=1 ;;
+    --calibrated) calibrated=1 ;;
     --sets) sets="$2"; shift ;;
     --sample) sample="$2"; shift ;;
-    *) echo "usage: $0 [--audio] [--sets a,b]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--audio] [--calibrated] [--robustness] [--sample N] [--sets a,b]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -58,6 +63,10 @@ for dir in rubrics/tests/*/; do
   echo "judge-validity: $set_name (typed)" >&2
   # Exit 1 only means mismatches; the figures are what this reports.
   "$bin" rubric test "$dir" --rubric "$rubric" --json ${JUDGE_FLAGS:-} > "$out/typed.$set_name.json" || [ $? -eq 1 ]
+  if [ "$calibrated" = 1 ]; then
+    echo "judge-validity: $set_name (typed, calibrated, cross-validated)" >&2
+    "$bin" rubric calibrate "$dir" --rubric "$rubric" --json ${JUDGE_FLAGS:-} > "$out/calibrated.$set_name.json"
+  fi
   if [ "$audio" = 1 ]; then
     audio_dir="$cache/$set_name"
     mkdir -p "$audio_dir"
@@ -76,6 +85,10 @@ for dir in rubrics/tests/*/; do
     fi
     echo "judge-validity: $set_name (audio)" >&2
     "$bin" rubric test "$cases" --rubric "$rubric" --audio-dir "$audio_dir" --json ${JUDGE_FLAGS:-} > "$out/audio.$set_name.json" || [ $? -eq 1 ]
+    if [ "$calibrated" = 1 ]; then
+      echo "judge-validity: $set_name (audio, calibrated, cross-validated)" >&2
+      "$bin" rubric calibrate "$cases" --rubric "$rubric" --audio-dir "$audio_dir" --json ${JUDGE_FLAGS:-} > "$out/calibrated-audio.$set_name.json"
+    fi
   fi
   if [ "$robust" = 1 ]; then
     var="$cache/variants/$set_name"

@@ -116,11 +116,17 @@ def roles(readme):
 
 def report(out, readme):
     role_of = roles(readme)
-    for mode in ("typed", "audio"):
+    titles = {
+        "typed": "Typed transcripts",
+        "audio": "From audio (espeak-ng, whole pipeline)",
+        "calibrated": "Typed, each rubric's bars fitted to its own labels (`rubric calibrate`), cross-validated",
+        "calibrated-audio": "From audio, each rubric's bars fitted to its own labels, cross-validated",
+    }
+    for mode in titles:
         files = sorted(f for f in os.listdir(out) if f.startswith(mode + ".") and f.endswith(".json"))
         if not files:
             continue
-        print(f"\n### {'Typed transcripts' if mode == 'typed' else 'From audio (espeak-ng, whole pipeline)'}\n")
+        print(f"\n### {titles[mode]}\n")
         print("| set | role | cases | label-rule decision | grade decision | false passes | false fails | to review | paraphrases passed | κ worst / median |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         pools = {}
@@ -133,6 +139,9 @@ def report(out, readme):
             pools.setdefault(role, []).extend(cases)
             fig = figures(cases)
             print(row(s, role, fig))
+            if "shift_fitted" in data:
+                folds = " ".join(f"{x:+.2f}" for x in data["fold_shifts"])
+                notes.append(f"{s}: shift fitted on all {data['shift_fitted']:+.2f}; per fold {folds}")
             # Held-out sets are only measured: which criterion is worst is a
             # hint for tuning, so it is shown for development sets only.
             if fig["worst"] and role == "development":

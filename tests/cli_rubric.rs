@@ -263,3 +263,71 @@ fn rubric_test_reports_agreement_as_json_and_exits_by_its_bars() {
         "{report}"
     );
 }
+
+/// `rubric calibrate` fits a rubric's bars from its own labels: a shift set
+/// far too strict by hand is fitted back and written with the version bumped;
+/// a rubric the fit cannot improve on held-back pitches is left as it is.
+#[test]
+fn rubric_calibrate_fits_back_a_wrong_shift_and_leaves_a_good_rubric_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sales.toml");
+    let calibrate = |extra: &[&str]| {
+        pitchgrade()
+            .args(["rubric", "calibrate", CASES, "--rubric"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let original = std::fs::read_to_string(root().join(SALES)).expect("read");
+
+    std::fs::write(&file, &original).expect("write");
+    let untouched = calibrate(&["--write"]);
+    assert_eq!(untouched.status.code(), Some(1), "{}", stdout(&untouched));
+    assert!(stdout(&untouched).contains("cross-validated (trust this)"));
+    assert!(String::from_utf8_lossy(&untouched.stderr).contains("not written"));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), original);
+
+    // Every met bar 0.10 higher: strong pitches lose their points.
+    let strict = format!("{original}\n[judge_bars]\nshift = 0.10\n");
+    std::fs::write(&file, &strict).expect("write");
+    let report = calibrate(&["--json"]);
+    assert!(report.status.success());
+    let c: serde_json::Value = serde_json::from_slice(&report.stdout).expect("JSON");
+    let cv = c["cross_validated"]["decision_agreement"]
+        .as_f64()
+        .expect("cv");
+    let written = c["as_written"]["decision_agreement"]
+        .as_f64()
+        .expect("as written");
+    assert!(
+        cv > written,
+        "the fit must beat the too-strict bars held back: {c}"
+    );
+    assert_eq!(
+        c["cases"].as_array().map(Vec::len),
+        Some(25),
+        "CV cases listed"
+    );
+
+    let fitted = calibrate(&["--write"]);
+    assert!(fitted.status.success(), "{}", stdout(&fitted));
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(text.matches("[judge_bars]").count(), 1, "{text}");
+    assert!(text.contains("\nversion = 2\n"), "version bumped: {text}");
+    let shift: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("shift = "))
+        .and_then(|v| v.parse().ok())
+        .expect("a shift line");
+    assert!(
+        shift < 0.05,
+        "fitted back towards the judge's own bars: {shift}"
+    );
+    let lint = pitchgrade()
+        .args(["rubric", "lint"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(lint.status.success(), "{}", stdout(&lint));
+}

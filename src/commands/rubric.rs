@@ -1,4 +1,4 @@
-//! `pitchgrade rubric lint|schema|test|replay`: tools for the enablement team.
+//! `pitchgrade rubric lint|schema|test|calibrate|replay`: tools for the enablement team.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +56,34 @@ pub enum RubricCommand {
         #[command(flatten)]
         bars: BarArgs,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit the offline judge's similarity bars to this rubric from its own
+    /// labelled pitches (the folder `rubric test` reads): tries one shift of
+    /// the met/partial bars from -0.10 to +0.06, and reports the figures as
+    /// written, fitted (in sample) and cross-validated. --write stores the
+    /// fitted shift in the rubric file as `[judge_bars]` and bumps `version`,
+    /// only when the cross-validated figures are at least as good as the
+    /// file's own.
+    Calibrate {
+        dir: PathBuf,
+        /// The rubric file to fit (and, with --write, to rewrite).
+        #[arg(long)]
+        rubric: PathBuf,
+        #[command(flatten)]
+        judge: JudgeArgs,
+        /// Fit on recordings of the cases, as `rubric test --audio-dir`.
+        #[arg(long)]
+        audio_dir: Option<PathBuf>,
+        #[command(flatten)]
+        transcriber: TranscriberArgs,
+        /// Folds of the cross-validation.
+        #[arg(long, default_value_t = crate::score::calibrate::DEFAULT_FOLDS)]
+        folds: usize,
+        /// Store the fitted shift in the rubric file and bump its version.
+        #[arg(long)]
+        write: bool,
         #[arg(long)]
         json: bool,
     },
@@ -221,6 +249,79 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
+        RubricCommand::Calibrate {
+            dir,
+            rubric: path,
+            judge,
+            audio_dir,
+            transcriber,
+            folds,
+            write,
+            json,
+        } => {
+            let rubric = rubric::load(&path)?;
+            let judge = judge.build()?;
+            if judge.name() != "offline" {
+                anyhow::bail!(
+                    "calibrate fits the offline judge's bars; the {} judge has none",
+                    judge.name()
+                );
+            }
+            let calibration = match audio_dir {
+                None => {
+                    let grader = TypedGrader {
+                        judge: judge.as_ref(),
+                    };
+                    crate::score::calibrate::calibrate(&dir, &rubric, &grader, folds).await?
+                }
+                Some(audio_dir) => {
+                    let grader = AudioGrader {
+                        pipeline: Pipeline {
+                            limits: Limits::default(),
+                            transcriber: transcriber.build()?,
+                            judge,
+                        },
+                        dir: audio_dir,
+                        retranscribe: false,
+                    };
+                    crate::score::calibrate::calibrate(&dir, &rubric, &grader, folds).await?
+                }
+            };
+            if json {
+                let mut out = serde_json::to_value(&calibration)?;
+                let cases = calibration
+                    .cross_validated_cases
+                    .to_json(&Default::default())["cases"]
+                    .take();
+                out["cases"] = cases;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", crate::score::calibrate::to_text(&calibration));
+            }
+            if !write {
+                ExitCode::SUCCESS
+            } else if !calibration.holds() {
+                eprintln!("not written: the fit does not hold on held-back pitches");
+                ExitCode::FAILURE
+            } else {
+                let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+                let text = crate::score::calibrate::write_shift(&rubric.text, &calibration, &day)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                // The rewritten file must still be a valid rubric before it replaces the old one.
+                rubric::parse(&path.display().to_string(), text.as_bytes())?;
+                let tmp = path.with_extension("toml.calibrate-tmp");
+                std::fs::write(&tmp, &text)?;
+                std::fs::rename(&tmp, &path)?;
+                eprintln!(
+                    "wrote {}: [judge_bars] shift = {:.2}, version {} -> {}",
+                    path.display(),
+                    calibration.shift_fitted,
+                    rubric.rubric.version,
+                    rubric.rubric.version + 1
+                );
+                ExitCode::SUCCESS
+            }
+        }
         RubricCommand::Test {
             dir,
             rubric,
@@ -236,14 +337,12 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
             let report = match audio_dir {
                 None => {
                     let grader = TypedGrader {
-                        rubric: &rubric,
                         judge: judge.as_ref(),
                     };
                     run_cases_with(&dir, &rubric, &grader).await?
                 }
                 Some(audio_dir) => {
                     let grader = AudioGrader {
-                        rubric: &rubric,
                         pipeline: Pipeline {
                             limits: Limits::default(),
                             transcriber: transcriber.build()?,
@@ -294,14 +393,13 @@ const AUDIO_EXTENSIONS: [&str; 7] = ["wav", "flac", "ogg", "opus", "mp3", "m4a",
 /// is most of the time, and a judge change needs none: the transcript and
 /// delivery figures are kept beside the recording and reused while the
 /// recording is older than them and the same transcriber made them.
-struct AudioGrader<'a> {
-    rubric: &'a LoadedRubric,
+struct AudioGrader {
     pipeline: Pipeline,
     dir: PathBuf,
     retranscribe: bool,
 }
 
-impl AudioGrader<'_> {
+impl AudioGrader {
     fn recording(&self, name: &str) -> Option<PathBuf> {
         AUDIO_EXTENSIONS
             .iter()
@@ -329,8 +427,13 @@ impl AudioGrader<'_> {
 }
 
 #[async_trait::async_trait]
-impl CaseGrader for AudioGrader<'_> {
-    async fn grade_case(&self, name: &str, _text: &Path) -> Result<Grade, CaseError> {
+impl CaseGrader for AudioGrader {
+    async fn grade_case(
+        &self,
+        rubric: &LoadedRubric,
+        name: &str,
+        _text: &Path,
+    ) -> Result<Grade, CaseError> {
         let failed = |message: String| CaseError::Grading {
             case: name.to_string(),
             message,
@@ -344,7 +447,7 @@ impl CaseGrader for AudioGrader<'_> {
         })?;
         if let Some((transcript, delivery)) = self.kept(name, &recording) {
             return Ok(grade(
-                self.rubric,
+                rubric,
                 &transcript,
                 Some(&delivery),
                 self.pipeline.judge.as_ref(),
@@ -353,7 +456,7 @@ impl CaseGrader for AudioGrader<'_> {
         }
         let run = self
             .pipeline
-            .grade_file(&recording, self.rubric)
+            .grade_file(&recording, rubric)
             .await
             .map_err(|e| failed(format!("{}: {e}", recording.display())))?;
         let keep = |file: String, json: serde_json::Result<Vec<u8>>| {

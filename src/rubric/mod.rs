@@ -12,6 +12,7 @@ pub mod validate;
 pub use catalog::{CatalogError, RubricCatalog};
 pub use criteria::{CriterionKind, CriterionSpec};
 pub use model::{
-    Delivery, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone, TrackKind,
+    Delivery, JudgeBars, Objection, PassRule, Rubric, Scenario, TalkingPoint, Timing, Tone,
+    TrackKind,
 };
 pub use parse::{lint_files, load, load_named, parse, LoadedRubric, RubricError, MAX_RUBRIC_BYTES};

@@ -36,6 +36,20 @@ pub struct Rubric {
     /// pitches before a change ships; a bar missed exits non-zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<AgreementBars>,
+    /// The offline judge's similarity bars fitted to this rubric's labelled
+    /// pitches (`pitchgrade rubric calibrate --write`); absent, the global bars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_bars: Option<JudgeBars>,
+}
+
+/// A fitted move of the offline judge's bars for this rubric's anchors.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeBars {
+    /// Added to the met and partial similarity bars (−0.10 to +0.10): below
+    /// zero when good pitches land further from this rubric's anchors than
+    /// the judge's defaults expect.
+    pub shift: f32,
 }
 
 /// Agreement bars for a rubric's labelled set. Unset bars are not checked.

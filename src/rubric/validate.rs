@@ -26,6 +26,9 @@ pub struct Finding {
 /// relative, so nothing needs them that large.
 pub const MAX_WEIGHT: f64 = 1000.0;
 
+/// Largest fitted move of the judge's similarity bars (`[judge_bars] shift`).
+pub const MAX_JUDGE_SHIFT: f32 = 0.10;
+
 use Seg::{Index, Key};
 
 pub fn validate(r: &Rubric) -> Vec<Finding> {
@@ -72,6 +75,19 @@ impl Validator {
     }
 
     fn rubric(&mut self, r: &Rubric) {
+        if let Some(bars) = &r.judge_bars {
+            // Beyond a tenth the global bars were wrong for this rubric in a
+            // way a shift cannot honestly mend: met would mean "on the topic".
+            if !bars.shift.is_finite() || bars.shift.abs() > MAX_JUDGE_SHIFT + 1e-6 {
+                self.add(
+                    vec![Key("judge_bars"), Key("shift")],
+                    format!(
+                        "shift must be between -{MAX_JUDGE_SHIFT} and {MAX_JUDGE_SHIFT}, got {}",
+                        bars.shift
+                    ),
+                );
+            }
+        }
         let id_ok = !r.id.is_empty()
             && r.id
                 .chars()

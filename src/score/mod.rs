@@ -2,6 +2,7 @@
 //! evidence checks, and the decision.
 
 pub mod agreement;
+pub mod calibrate;
 pub mod decide;
 pub mod evidence;
 pub mod grade;

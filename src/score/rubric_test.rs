@@ -48,20 +48,31 @@ impl Expectation {
 /// --audio-dir` grades a recording of it through the whole pipeline.
 #[async_trait::async_trait]
 pub trait CaseGrader: Send + Sync {
-    async fn grade_case(&self, name: &str, text: &Path) -> Result<Grade, CaseError>;
+    /// The rubric is an argument, not the grader's own: `rubric calibrate`
+    /// grades each case against several fitted variants of one rubric.
+    async fn grade_case(
+        &self,
+        rubric: &LoadedRubric,
+        name: &str,
+        text: &Path,
+    ) -> Result<Grade, CaseError>;
 }
 
 /// Grades the typed text: no audio, so audio-only criteria are unscored.
 pub struct TypedGrader<'a> {
-    pub rubric: &'a LoadedRubric,
     pub judge: &'a dyn Judge,
 }
 
 #[async_trait::async_trait]
 impl CaseGrader for TypedGrader<'_> {
-    async fn grade_case(&self, _name: &str, text: &Path) -> Result<Grade, CaseError> {
+    async fn grade_case(
+        &self,
+        rubric: &LoadedRubric,
+        _name: &str,
+        text: &Path,
+    ) -> Result<Grade, CaseError> {
         let transcript = load_transcript(text)?;
-        Ok(grade(self.rubric, &transcript, None, self.judge).await)
+        Ok(grade(rubric, &transcript, None, self.judge).await)
     }
 }
 
@@ -422,7 +433,7 @@ pub async fn run_cases(
     rubric: &LoadedRubric,
     judge: &dyn Judge,
 ) -> Result<SuiteReport, CaseError> {
-    run_cases_with(dir, rubric, &TypedGrader { rubric, judge }).await
+    run_cases_with(dir, rubric, &TypedGrader { judge }).await
 }
 
 /// As [`run_cases`], each case graded by `grader`.
@@ -431,52 +442,72 @@ pub async fn run_cases_with(
     rubric: &LoadedRubric,
     grader: &dyn CaseGrader,
 ) -> Result<SuiteReport, CaseError> {
-    let known: Vec<String> = rubric.rubric.criteria().into_iter().map(|c| c.id).collect();
     let mut results = Vec::new();
-    for (name, pitch, expect_path) in find_cases(dir)? {
-        let expected = read_expectation(&expect_path, &known)?;
-        let grade = grader.grade_case(&name, &pitch).await?;
-        let judged: BTreeMap<String, Verdict> = grade
-            .criteria
-            .iter()
-            .filter(|g| expected.criteria.contains_key(&g.id))
-            .map(|g| (g.id.clone(), g.verdict))
-            .collect();
-        let label_rule_decision =
-            label_rule(&rubric.rubric, &judged, grade.flags.injection_flagged);
-        let by_labels = label_rule(
-            &rubric.rubric,
-            &expected.criteria,
-            expected.tagged("injection"),
-        );
-        let inconsistent_label = (by_labels != expected.decision).then_some(by_labels);
-        let mut mismatches = Vec::new();
-        if grade.decision != expected.decision {
-            mismatches.push(format!(
-                "decision {} (expected {})",
-                decision_name(grade.decision),
-                decision_name(expected.decision)
-            ));
-        }
-        for c in &grade.criteria {
-            if let Some(want) = expected.criteria.get(&c.id) {
-                if *want != c.verdict {
-                    mismatches.push(
-                        format!("{} {:?} (expected {:?})", c.id, c.verdict, want).to_lowercase(),
-                    );
-                }
-            }
-        }
-        results.push(CaseResult {
-            name,
-            expected,
-            grade,
-            mismatches,
-            label_rule_decision,
-            inconsistent_label,
-        });
+    for (name, pitch, expected) in labelled_cases(dir, rubric)? {
+        let grade = grader.grade_case(rubric, &name, &pitch).await?;
+        results.push(check_case(rubric, name, expected, grade));
     }
     Ok(SuiteReport { cases: results })
+}
+
+/// Every case of `dir` with its labels read and checked against the rubric's criteria.
+pub fn labelled_cases(
+    dir: &Path,
+    rubric: &LoadedRubric,
+) -> Result<Vec<(String, PathBuf, Expectation)>, CaseError> {
+    let known: Vec<String> = rubric.rubric.criteria().into_iter().map(|c| c.id).collect();
+    find_cases(dir)?
+        .into_iter()
+        .map(|(name, pitch, expect_path)| {
+            Ok((name, pitch, read_expectation(&expect_path, &known)?))
+        })
+        .collect()
+}
+
+/// One graded case against its labels: the disagreements and the label rule's decision.
+pub fn check_case(
+    rubric: &LoadedRubric,
+    name: String,
+    expected: Expectation,
+    grade: Grade,
+) -> CaseResult {
+    let judged: BTreeMap<String, Verdict> = grade
+        .criteria
+        .iter()
+        .filter(|g| expected.criteria.contains_key(&g.id))
+        .map(|g| (g.id.clone(), g.verdict))
+        .collect();
+    let label_rule_decision = label_rule(&rubric.rubric, &judged, grade.flags.injection_flagged);
+    let by_labels = label_rule(
+        &rubric.rubric,
+        &expected.criteria,
+        expected.tagged("injection"),
+    );
+    let inconsistent_label = (by_labels != expected.decision).then_some(by_labels);
+    let mut mismatches = Vec::new();
+    if grade.decision != expected.decision {
+        mismatches.push(format!(
+            "decision {} (expected {})",
+            decision_name(grade.decision),
+            decision_name(expected.decision)
+        ));
+    }
+    for c in &grade.criteria {
+        if let Some(want) = expected.criteria.get(&c.id) {
+            if *want != c.verdict {
+                mismatches
+                    .push(format!("{} {:?} (expected {:?})", c.id, c.verdict, want).to_lowercase());
+            }
+        }
+    }
+    CaseResult {
+        name,
+        expected,
+        grade,
+        mismatches,
+        label_rule_decision,
+        inconsistent_label,
+    }
 }
 
 /// Every case of `dir` whose labelled decision breaks the label rule for its

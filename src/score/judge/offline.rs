@@ -66,6 +66,50 @@ const OBJECTION_REACH: usize = 3;
 /// equally close to two points (a peer's result is both proof and the
 /// faster-close claim) count for both, and keeps float noise from deciding.
 const RIVAL_MARGIN: f32 = 0.02;
+/// The similarity bars for the rubric's own anchors (its descriptions and
+/// examples): [`MET`] and [`PARTIAL`], moved together by the rubric's
+/// `[judge_bars] shift` when `pitchgrade rubric calibrate` fitted one.
+///
+/// Why a per-rubric shift and nothing finer: how close a good sentence lands
+/// to an anchor depends on how the anchors were written (long descriptions,
+/// a product's own jargon, examples in another register), which differs from
+/// rubric to rubric, and one number fitted on thirty labelled pitches is
+/// still well determined where a bar per criterion would fit noise. The
+/// generic anchors (acknowledging, checking back, tone) are the judge's own,
+/// the same for every rubric, so their bars never move.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bars {
+    pub met: f32,
+    pub partial: f32,
+}
+
+impl Default for Bars {
+    fn default() -> Self {
+        Self {
+            met: MET,
+            partial: PARTIAL,
+        }
+    }
+}
+
+impl Bars {
+    /// The bars a rubric's grades use: the global ones, shifted when the
+    /// rubric carries a fitted shift.
+    pub fn of(rubric: &Rubric) -> Self {
+        Self::shifted(rubric.judge_bars.as_ref().map_or(0.0, |b| b.shift))
+    }
+
+    pub fn shifted(shift: f32) -> Self {
+        // On the same 3-decimal grid as the similarities they are compared
+        // with, so 0.55 - 0.03 is 0.52 exactly and not 0.52000004.
+        let grid = |x: f32| (x * 1000.0).round() / 1000.0;
+        Self {
+            met: grid(MET + shift),
+            partial: grid(PARTIAL + shift),
+        }
+    }
+}
+
 /// Words that open a closed (yes/no) question.
 const CLOSED_QUESTION: &[&str] = &[
     "is", "isnt", "does", "doesnt", "do", "dont", "would", "wouldnt", "could", "can", "will",
@@ -124,7 +168,7 @@ impl OfflineJudge {
         question: &Question,
         transcript: &Transcript,
     ) -> Result<Judgement, JudgeError> {
-        self.inner.judge(question, &[], transcript)
+        self.inner.judge(Bars::default(), question, &[], transcript)
     }
 
     /// As [`OfflineJudge::judge_blocking`], knowing the rubric's other
@@ -136,8 +180,12 @@ impl OfflineJudge {
         question: &Question,
         transcript: &Transcript,
     ) -> Result<Judgement, JudgeError> {
-        self.inner
-            .judge(question, &rivals(rubric, question), transcript)
+        self.inner.judge(
+            Bars::of(rubric),
+            question,
+            &rivals(rubric, question),
+            transcript,
+        )
     }
 }
 
@@ -172,8 +220,9 @@ impl Judge for OfflineJudge {
     ) -> Result<Judgement, JudgeError> {
         let inner = Arc::clone(&self.inner);
         let rivals = rivals(rubric, question);
+        let bars = Bars::of(rubric);
         let (question, transcript) = (question.clone(), transcript.clone());
-        tokio::task::spawn_blocking(move || inner.judge(&question, &rivals, &transcript))
+        tokio::task::spawn_blocking(move || inner.judge(bars, &question, &rivals, &transcript))
             .await
             .map_err(|e| JudgeError::Setup {
                 judge: NAME.into(),
@@ -185,6 +234,7 @@ impl Judge for OfflineJudge {
 impl Inner {
     fn judge(
         &self,
+        bars: Bars,
         q: &Question,
         rivals: &[Question],
         transcript: &Transcript,
@@ -201,9 +251,9 @@ impl Inner {
         own.retain(|s| !s.trim().is_empty());
         let verdict = match q.kind {
             JudgedKind::TalkingPoint => {
-                self.talking_point(q, rivals, transcript, &embedded, &own)?
+                self.talking_point(bars, q, rivals, transcript, &embedded, &own)?
             }
-            JudgedKind::Objection => self.objection(q, transcript, &embedded, &own)?,
+            JudgedKind::Objection => self.objection(bars, q, transcript, &embedded, &own)?,
             JudgedKind::Tone => self.tone(q, transcript, &embedded, &own)?,
         };
         Ok(verdict)
@@ -211,6 +261,7 @@ impl Inner {
 
     fn talking_point(
         &self,
+        bars: Bars,
         q: &Question,
         rivals: &[Question],
         t: &Transcript,
@@ -258,7 +309,7 @@ impl Inner {
             .best(&anchors, |w, i| {
                 candidate(w, i) && long_enough(w) && concrete(w)
             })
-            .filter(|b| b.similarity >= MET);
+            .filter(|b| b.similarity >= bars.met);
         // When the point is a proposal (most of its examples put a course of
         // action to the buyer), a window that proposes something with a time
         // has the point's shape: its topic need only be near, not the same
@@ -274,12 +325,12 @@ impl Inner {
                     })
                 })
                 .flatten()
-                .filter(|b| b.similarity >= PARTIAL)
+                .filter(|b| b.similarity >= bars.partial)
         });
         let best = e.best(&anchors, candidate);
         let (best, level, credit) = match (met, best) {
             (Some(m), _) => (Some(m), "met", 1.0),
-            (None, Some(b)) if b.similarity >= PARTIAL => (Some(b), "partial", 0.5),
+            (None, Some(b)) if b.similarity >= bars.partial => (Some(b), "partial", 0.5),
             (None, b) => (b, "missed", 0.0),
         };
         let closest_full = e
@@ -288,14 +339,14 @@ impl Inner {
             })
             .map(|b| b.similarity);
         let unsure = match (level, best) {
-            ("missed", Some(b)) if b.similarity >= PARTIAL - NEAR => Some(near_miss(
+            ("missed", Some(b)) if b.similarity >= bars.partial - NEAR => Some(near_miss(
                 e.evidence(t, b.window).map(|ev| ev.start),
                 b.similarity,
-                PARTIAL,
+                bars.partial,
             )),
             ("partial", Some(b)) => closest_full
-                .filter(|s| *s >= MET - NEAR)
-                .map(|s| near_miss(e.evidence(t, b.window).map(|ev| ev.start), s, MET)),
+                .filter(|s| *s >= bars.met - NEAR)
+                .map(|s| near_miss(e.evidence(t, b.window).map(|ev| ev.start), s, bars.met)),
             _ => None,
         };
         let evidence = best
@@ -324,6 +375,7 @@ impl Inner {
     /// others count; acknowledging and checking back are searched near it.
     fn objection(
         &self,
+        bars: Bars,
         q: &Question,
         t: &Transcript,
         e: &Embedded,
@@ -342,14 +394,16 @@ impl Inner {
             }
         };
         let closest = e.best(&answer_anchors, |w, _| e.may_claim(w));
-        let Some(answer) = closest.filter(|b| b.similarity >= PARTIAL) else {
-            let unsure = closest.filter(|b| b.similarity >= PARTIAL - NEAR).map(|b| {
-                near_miss(
-                    e.evidence(t, b.window).map(|ev| ev.start),
-                    b.similarity,
-                    PARTIAL,
-                )
-            });
+        let Some(answer) = closest.filter(|b| b.similarity >= bars.partial) else {
+            let unsure = closest
+                .filter(|b| b.similarity >= bars.partial - NEAR)
+                .map(|b| {
+                    near_miss(
+                        e.evidence(t, b.window).map(|ev| ev.start),
+                        b.similarity,
+                        bars.partial,
+                    )
+                });
             return Ok(Judgement {
                 unsure,
                 ..verdict(
@@ -417,7 +471,7 @@ impl Inner {
                 s.end <= around.start || s.start >= around.end
             })
         };
-        if answer.similarity < MET && !apart(&ack) && !apart(&check) {
+        if answer.similarity < bars.met && !apart(&ack) && !apart(&check) {
             return Ok(verdict(
                 q,
                 "missed",
@@ -433,7 +487,7 @@ impl Inner {
         let wants_figure =
             !q.examples.is_empty() && q.examples.iter().all(|x| windows::states_figure(x));
         let concrete = !wants_figure || e.windows.states_figure(&e.windows.windows[answer.window]);
-        let answer_credit = if answer.similarity >= MET && concrete {
+        let answer_credit = if answer.similarity >= bars.met && concrete {
             1.0
         } else {
             0.5
@@ -448,11 +502,11 @@ impl Inner {
             + f64::from(u8::from(check.is_some())))
             / 3.0;
         let level = if credit >= 1.0 { "met" } else { "partial" };
-        let unsure = (answer_credit < 1.0 && answer.similarity >= MET - NEAR).then(|| {
+        let unsure = (answer_credit < 1.0 && answer.similarity >= bars.met - NEAR).then(|| {
             near_miss(
                 e.evidence(t, answer.window).map(|ev| ev.start),
                 answer.similarity,
-                MET,
+                bars.met,
             )
         });
         let mut evidence = Vec::new();
