@@ -281,8 +281,23 @@ fn rubric_calibrate_fits_back_a_wrong_shift_and_leaves_a_good_rubric_alone() {
     };
     let original = std::fs::read_to_string(root().join(SALES)).expect("read");
 
+    // Pitches that miss everything at every shift: no fit can do better.
+    let hopeless = tempfile::tempdir().expect("tempdir");
+    for name in ["off_topic", "buzzword_list"] {
+        for ext in ["txt", "expect.toml"] {
+            let f = format!("{name}.{ext}");
+            std::fs::copy(root().join(CASES).join(&f), hopeless.path().join(&f)).expect("copy");
+        }
+    }
     std::fs::write(&file, &original).expect("write");
-    let untouched = calibrate(&["--write"]);
+    let untouched = pitchgrade()
+        .args(["rubric", "calibrate"])
+        .arg(hopeless.path())
+        .arg("--rubric")
+        .arg(&file)
+        .arg("--write")
+        .output()
+        .expect("runs");
     assert_eq!(untouched.status.code(), Some(1), "{}", stdout(&untouched));
     assert!(stdout(&untouched).contains("cross-validated (trust this)"));
     assert!(String::from_utf8_lossy(&untouched.stderr).contains("not written"));

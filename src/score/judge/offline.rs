@@ -51,6 +51,9 @@ pub const TONE: f32 = 0.40;
 /// a few hundredths; a verdict that close to its bar is the machine's doubt,
 /// and doubt goes to a reviewer, never to a fail.
 pub const NEAR: f32 = 0.05;
+/// How much further below the partial bar a proposal for a named day or
+/// date may land and still make a proposal point (see `talking_point`).
+pub const DATED_PROPOSAL_SLACK: f32 = 0.08;
 /// Fewest words a window needs to make a talking point in full. A short
 /// sentence that names the product ("Tillerly is a finance tool") lands close
 /// to every anchor that names it too, yet claims nothing: it earns partial
@@ -327,6 +330,21 @@ impl Inner {
                 .flatten()
                 .filter(|b| b.similarity >= bars.partial)
         });
+        // A proposal for a named day or date ("Could I visit on Thursday the
+        // fourteenth", "a video call this Friday at 11") is the point's shape
+        // at its most concrete, so its topic may be further still from the
+        // examples: a rep who proposes a different kind of next step, in
+        // words none of the examples use, has still proposed one.
+        let met = met.or_else(|| {
+            wants_proposal
+                .then(|| {
+                    e.best(&anchors, |w, i| {
+                        candidate(w, i) && e.windows.proposes_a_date(w)
+                    })
+                })
+                .flatten()
+                .filter(|b| b.similarity >= bars.partial - DATED_PROPOSAL_SLACK)
+        });
         let best = e.best(&anchors, candidate);
         let (best, level, credit) = match (met, best) {
             (Some(m), _) => (Some(m), "met", 1.0),
@@ -349,6 +367,26 @@ impl Inner {
                 .map(|s| near_miss(e.evidence(t, b.window).map(|ev| ev.start), s, bars.met)),
             _ => None,
         };
+        // Missed only because the closest passage is terse, not because
+        // nothing is near: "Proof: Acme Foods, yogurt packaging, five
+        // lines." reads like a list of terms, as keyword stuffing does, yet a
+        // brisk rep says it so. The filter cannot tell the two apart; a
+        // person can, so the doubt goes to one.
+        let unsure = unsure.or_else(|| {
+            (level == "missed")
+                .then(|| e.best_any(&anchors, |w, i| candidate(w, i) && !e.windows.is_claim(w)))
+                .flatten()
+                .filter(|b| b.similarity >= bars.partial)
+                .map(|b| {
+                    let place = e
+                        .evidence(t, b.window)
+                        .map_or_else(String::new, |ev| format!(" at {}", mm_ss(ev.start)));
+                    format!(
+                        "the closest passage{place} is close to the point (similarity {:.2}) but reads as a list of terms, not a sentence",
+                        b.similarity
+                    )
+                })
+        });
         let evidence = best
             .filter(|_| credit > 0.0)
             .and_then(|b| e.evidence(t, b.window));

@@ -32,6 +32,8 @@ pub struct Sentence {
     pub reports_buyer: bool,
     /// Proposes something to the buyer; see [`proposes`].
     pub proposal: bool,
+    /// Proposes something for a day or a date; see [`proposes_a_time`].
+    pub dated_proposal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,9 +59,16 @@ impl Windows {
             .into_iter()
             .filter(|r| !injected.contains(r))
             .map(|words| {
-                let text = text_of(transcript, words.clone());
+                // What the sentence says without its hesitations: the
+                // evidence quotes the transcript's own words, but meaning and
+                // shape are read from the fluent text, so "So, um, could we
+                // do a, a free pilot" is a proposal and "Does, does that
+                // work?" one closed question.
+                let text = fluent(&text_of(transcript, words.clone()));
+                let dated_proposal = proposes_a_time(&text);
                 Sentence {
-                    claim: reads_as_claim(&text),
+                    claim: reads_as_claim(&text) || dated_proposal,
+                    dated_proposal,
                     figure: states_figure(&text),
                     open_question: open_question(&text),
                     reports_buyer: reports_buyer(&text),
@@ -100,6 +109,13 @@ impl Windows {
             .any(|s| s.proposal && s.figure)
     }
 
+    /// Some sentence of the window proposes something for a day or a date.
+    pub fn proposes_a_date(&self, w: &Window) -> bool {
+        self.sentences[w.sentences.clone()]
+            .iter()
+            .any(|s| s.dated_proposal)
+    }
+
     /// Some sentence of the window states a figure.
     pub fn states_figure(&self, w: &Window) -> bool {
         self.sentences[w.sentences.clone()].iter().any(|s| s.figure)
@@ -137,6 +153,13 @@ const FUNCTION_WORDS: &[&str] = &[
     "we", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with",
     "without", "would", "you", "youd", "youll", "your", "youre", "yours", "weve", "well", "whats",
     "within", "per", "every",
+    // Spoken English contracts its function words; the apostrophe is gone
+    // after normalising, so "here's" is "heres".
+    "heres", "id", "ill", "itll", "theyll", "wed", "wont", "cant", "isnt", "arent", "didnt",
+    "doesnt", "wouldnt", "couldnt", "shouldnt", "hes", "shes", "theyve", "youve", "theres",
+    "wasnt", "werent", "havent", "hasnt", "should", "shall", "might", "must", "also", "both",
+    "such", "other", "now", "yet", "again", "even", "since", "though", "although", "whether",
+    "onto", "upon", "across", "around", "against", "between", "during",
 ];
 
 /// Share of function words a claim needs. Tuned on the test pitches:
@@ -154,13 +177,126 @@ pub fn reads_as_claim(sentence: &str) -> bool {
         .iter()
         .filter(|t| FUNCTION_WORDS.contains(&t.as_str()))
         .count();
+    function as f64 / tokens.len() as f64 >= MIN_FUNCTION_RATIO && !listy(sentence)
+}
+
+/// Mostly a comma-separated list of one- and two-word items: "AI, real time,
+/// dashboards, integration".
+fn listy(sentence: &str) -> bool {
     let items: Vec<usize> = sentence
         .split([',', ';', '/'])
         .map(|item| normalise(item).len())
         .filter(|&n| n > 0)
         .collect();
-    let listy = items.len() >= 3 && items.iter().filter(|&&n| n <= 2).count() * 2 > items.len();
-    function as f64 / tokens.len() as f64 >= MIN_FUNCTION_RATIO && !listy
+    items.len() >= 3 && items.iter().filter(|&&n| n <= 2).count() * 2 > items.len()
+}
+
+/// A proposal with a date or time in it, said tersely: "Next step: a free
+/// thirty-day pilot, twenty sensors on line four, starting Monday the
+/// tenth." Few function words, and commas where the rep paused ("could we
+/// do a free pilot, ten trucks, one depot, starting the first of next
+/// month"), yet a claim: the clipped register of a brisk rep. A list of
+/// terms has no proposal opener and names no day.
+pub fn proposes_a_time(sentence: &str) -> bool {
+    proposes(sentence) && states_time(sentence)
+}
+
+/// Sounds that carry no words: hesitations a recogniser writes down and a
+/// typed transcript of real speech keeps.
+const HESITATIONS: &[&str] = &[
+    "um", "umm", "uh", "uhh", "er", "erm", "hmm", "uhm", "ah", "eh",
+];
+
+/// The sentence without hesitations and without the false start of a word
+/// said twice ("I, I wanted" is "I wanted").
+pub fn fluent(sentence: &str) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    let core = |t: &str| normalise(t).join("");
+    for token in sentence.split_whitespace() {
+        let c = core(token);
+        if HESITATIONS.contains(&c.as_str()) {
+            // "… so, um." ends the sentence: its stop moves to the word before.
+            if let (Some(stop), Some(last)) = (
+                token
+                    .chars()
+                    .last()
+                    .filter(|e| matches!(e, '.' | '?' | '!')),
+                kept.last_mut(),
+            ) {
+                let bare = last.trim_end_matches([',', ';', ':']).len();
+                last.truncate(bare);
+                last.push(stop);
+            }
+            continue;
+        }
+        match kept.last_mut() {
+            Some(prev) if !c.is_empty() && core(prev) == c && prev.ends_with(',') => {
+                *prev = token.to_string();
+            }
+            _ => kept.push(token.to_string()),
+        }
+    }
+    kept.join(" ")
+}
+
+/// Words that name a day or a date on their own.
+const DATE_WORDS: &[&str] = &[
+    "today",
+    "tomorrow",
+    "tonight",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "fortnight",
+];
+
+/// Words that make a time after "next", "this" or "coming" ("next week",
+/// "this Friday").
+const NEAR_TIMES: &[&str] = &[
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "quarter",
+    "year",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "morning",
+    "afternoon",
+];
+
+/// A sentence that names when: a day, a date, or a period counted from now
+/// ("next week", "in two weeks", "within ten days", "the week after next").
+pub fn states_time(sentence: &str) -> bool {
+    let tokens = normalise(sentence);
+    let number = |t: &str| t.chars().all(|c| c.is_ascii_digit()) || FIGURE_WORDS.contains(&t);
+    tokens.iter().any(|t| DATE_WORDS.contains(&t.as_str()))
+        || tokens.windows(2).any(|w| {
+            matches!(w[0].as_str(), "next" | "this" | "coming")
+                && NEAR_TIMES.contains(&w[1].as_str())
+        })
+        || tokens.windows(3).any(|w| {
+            matches!(w[0].as_str(), "in" | "within")
+                && number(&w[1])
+                && matches!(w[2].as_str(), "days" | "weeks" | "months")
+        })
 }
 
 /// Words that state an amount or a point in time on their own. Not "one":
@@ -250,6 +386,11 @@ pub fn open_question(sentence: &str) -> bool {
         "what", "how", "why", "where", "when", "which", "who", "whose",
     ];
     const JOINS: &[&str] = &["and", "but", "so", "or", "then"];
+    // "what I'd love is …", "what we'd do is …": a wh-word before its
+    // subject opens a statement, not a question.
+    const SUBJECTS: &[&str] = &["i", "id", "im", "ive", "ill", "we", "wed", "weve"];
+    // "How about a pilot next month?", "What if we start Monday?": proposals.
+    const PROPOSING: &[&str] = &["about", "if"];
     sentence.trim_end().ends_with('?')
         && sentence.split([',', ';', ':']).any(|clause| {
             let tokens = normalise(clause);
@@ -260,7 +401,9 @@ pub fn open_question(sentence: &str) -> bool {
             } else {
                 first
             };
+            let second = words.next();
             first.is_some_and(|w| WH.contains(&w))
+                && !second.is_some_and(|w| SUBJECTS.contains(&w) || PROPOSING.contains(&w))
         })
 }
 
@@ -300,6 +443,13 @@ const PROPOSAL_OPENERS: &[&[&str]] = &[
     &["next", "step"],
     &["my", "suggestion"],
     &["my", "proposal"],
+    &["my", "recommendation"],
+    &["could", "i"],
+    &["can", "i"],
+    &["may", "i"],
+    &["id", "love"],
+    &["i", "would", "love"],
+    &["what", "about"],
 ];
 
 /// A sentence that puts a course of action to the buyer: "Can we book an
@@ -384,7 +534,55 @@ mod tests {
     }
 
     #[test]
+    fn hesitations_and_false_starts_are_not_what_a_sentence_says() {
+        assert_eq!(
+            fluent("So, um, could we do a, a free pilot, starting, uh, Monday?"),
+            "So, could we do a free pilot, starting, Monday?"
+        );
+        assert_eq!(fluent("Does, does that work?"), "does that work?");
+        assert_eq!(fluent("That is the thing, um."), "That is the thing.");
+        // Words that merely look alike are kept, and so is a repeat without a pause.
+        assert_eq!(fluent("We had had enough."), "We had had enough.");
+        assert_eq!(
+            fluent("Umbrella insurance, erm, matters."),
+            "Umbrella insurance, matters."
+        );
+    }
+
+    #[test]
+    fn a_terse_proposal_for_a_day_is_a_claim_and_a_list_is_not() {
+        let brisk = "Next step: a free thirty-day pilot, twenty sensors on line four, starting Monday the tenth.";
+        assert!(!reads_as_claim(brisk), "few function words");
+        assert!(proposes_a_time(brisk));
+        assert!(proposes_a_time(
+            "So, could we do a free thirty-day pilot, ten trucks, one depot, starting the first of next month?"
+        ));
+        assert!(proposes_a_time(
+            "I would suggest a video call this Friday at 11 with our reliability engineer."
+        ));
+        assert!(proposes_a_time("Can we meet again in two weeks?"));
+        for not in [
+            "Next steps, pilot, value, partnership.",
+            "Let's say an hour of a stopped line costs eleven thousand dollars.",
+            "Our customers close the books by Friday.",
+        ] {
+            assert!(!proposes_a_time(not), "{not}");
+        }
+    }
+
+    #[test]
     fn open_questions_and_restated_buyer_words() {
+        // Proposals and statements that open with a wh-word are not open questions.
+        assert!(!open_question(
+            "So, how about a free thirty-day pilot on line four, starting the week after next?"
+        ));
+        assert!(!open_question(
+            "So, what I'd love is a free pilot, starting Monday the seventeenth?"
+        ));
+        assert!(!open_question(
+            "What if we start with one depot next month?"
+        ));
+        assert!(open_question("So, what does a stopped line cost you?"));
         assert!(open_question(
             "Before I show you anything, how many days does your close take today?"
         ));
