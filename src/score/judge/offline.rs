@@ -113,6 +113,9 @@ impl Bars {
     }
 }
 
+/// How much closer to an objection's answer than to a talking point a window
+/// must be to count as the objection's evidence and not the point's.
+const OBJECTION_RIVAL_MARGIN: f32 = 0.08;
 /// Words that open a closed (yes/no) question.
 const CLOSED_QUESTION: &[&str] = &[
     "is", "isnt", "does", "doesnt", "do", "dont", "would", "wouldnt", "could", "can", "will",
@@ -192,16 +195,18 @@ impl OfflineJudge {
     }
 }
 
-/// The rubric's other talking points: what a window could be evidence of
-/// instead. Not objections: an answer to the migration worry ("we connect to
-/// CoreSuite") may well make the integration point too.
+/// The rubric's other talking points and objections: what a window could be
+/// evidence of instead. An objection outranks a point only by the wider
+/// [`OBJECTION_RIVAL_MARGIN`]: an answer to a migration worry ("we connect
+/// to your ERP") may well make the integration point too, but an answer
+/// about false alarms is not the downtime claim because both mention alerts.
 fn rivals(rubric: &Rubric, question: &Question) -> Vec<Question> {
     rubric
         .criteria()
         .iter()
         .filter(|spec| spec.id != question.criterion_id)
         .filter_map(|spec| crate::score::grade::question_for(rubric, spec))
-        .filter(|q| q.kind == JudgedKind::TalkingPoint)
+        .filter(|q| q.kind != JudgedKind::Tone)
         .collect()
 }
 
@@ -277,14 +282,19 @@ impl Inner {
             let mut texts: Vec<&str> = vec![r.description.as_str()];
             texts.extend(r.examples.iter().map(String::as_str));
             texts.retain(|s| !s.trim().is_empty());
-            rival_anchors.push(self.anchor_vectors(&texts)?);
+            let margin = if r.kind == JudgedKind::Objection {
+                OBJECTION_RIVAL_MARGIN
+            } else {
+                RIVAL_MARGIN
+            };
+            rival_anchors.push((self.anchor_vectors(&texts)?, margin));
         }
         let outranked = |i: usize| {
             let mine = e.max_similarity(i, &anchors);
             rival_anchors
                 .iter()
-                .filter(|r| !r.is_empty())
-                .any(|r| e.max_similarity(i, r) > mine + RIVAL_MARGIN)
+                .filter(|(r, _)| !r.is_empty())
+                .any(|(r, margin)| e.max_similarity(i, r) > mine + margin)
         };
         // When every example phrasing of the point states a figure (days,
         // a percentage, a date), the point is a concrete claim: a window
@@ -292,7 +302,17 @@ impl Inner {
         // but only makes it loosely.
         let wants_figure =
             !q.examples.is_empty() && q.examples.iter().all(|x| windows::states_figure(x));
-        let concrete = |w: &Window| !wants_figure || e.windows.states_figure(w);
+        // The figure must be in a sentence that is itself about the point: in
+        // "…so you catch problems earlier and have less downtime. The sensors
+        // run five years on a battery." the five years make nothing concrete.
+        let concrete = |w: &Window| {
+            !wants_figure
+                || w.sentences.clone().any(|k| {
+                    e.windows.sentences[k].figure
+                        && e.single(k)
+                            .is_some_and(|i| e.max_similarity(i, &anchors) >= bars.partial - NEAR)
+                })
+        };
         let long_enough = |w: &Window| {
             let words: usize = e.windows.sentences[w.sentences.clone()]
                 .iter()
@@ -738,6 +758,14 @@ impl Embedded {
             .map(|a| cosine(v, a))
             .fold(f32::MIN, f32::max);
         (s * 1000.0).round() / 1000.0
+    }
+
+    /// The window of sentence `k` alone.
+    fn single(&self, k: usize) -> Option<usize> {
+        self.windows
+            .windows
+            .iter()
+            .position(|w| w.sentences.start == k && w.sentences.len() == 1)
     }
 
     /// Whether a window can make a talking point or answer an objection.
