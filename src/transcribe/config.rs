@@ -67,6 +67,12 @@ pub struct TranscriberConfig {
     /// split the cores: whisper.cpp's threads spin while they wait for each
     /// other, so oversubscribed cores slow it down many times over.
     pub threads: Option<usize>,
+    /// Most pieces the local backend cuts a long recording into, at pauses,
+    /// to decode side by side with its threads shared out among them
+    /// (`PITCHGRADE_WHISPER_PARTS`); unset = one piece per thread, 1 = one
+    /// decode with every thread. One thread per piece never waits on another,
+    /// so a core taken by another process slows one piece, not all of them.
+    pub parts: Option<usize>,
     /// Beam width for the local backend (`PITCHGRADE_WHISPER_BEAM`, 1–8);
     /// 1 = greedy decoding. 5 by default, as in OpenAI's whisper: with greedy
     /// decoding tiny.en heard one espeak pitch differently in WAV, MP3, M4A,
@@ -115,6 +121,7 @@ impl Default for TranscriberConfig {
             model_path: None,
             model_sha256: None,
             threads: None,
+            parts: None,
             beam_size: DEFAULT_BEAM,
             openai: OpenAiConfig::default(),
             deepgram: DeepgramConfig::default(),
@@ -184,6 +191,16 @@ impl TranscriberConfig {
                 _ => {
                     return Err(format!(
                         "PITCHGRADE_WHISPER_THREADS={t:?}: expected a thread count from 1 to 64"
+                    ))
+                }
+            };
+        }
+        if let Some(t) = var("PITCHGRADE_WHISPER_PARTS") {
+            self.parts = match t.trim().parse::<usize>() {
+                Ok(n @ 1..=64) => Some(n),
+                _ => {
+                    return Err(format!(
+                        "PITCHGRADE_WHISPER_PARTS={t:?}: expected a number of pieces from 1 to 64"
                     ))
                 }
             };

@@ -20,6 +20,7 @@ use whisper_rs::{
 pub use model_file::{ModelFileError, DEFAULT_MODEL};
 use words::{timed_words, TimedToken};
 
+use super::chunk::split_evenly_on_silence;
 use super::config::TranscriberConfig;
 use super::draft::{Draft, DraftSegment};
 use super::energy::SpeechEnergy;
@@ -37,6 +38,7 @@ pub struct LocalTranscriber {
     ctx: Arc<WhisperContext>,
     model: String,
     threads: usize,
+    parts: usize,
     beam_size: u32,
     guards: GuardConfig,
     one_at_a_time: Semaphore,
@@ -95,6 +97,10 @@ impl LocalTranscriber {
                 format!("{model}, greedy")
             },
             threads: cfg.threads.unwrap_or(cores).clamp(1, 64),
+            parts: cfg
+                .parts
+                .unwrap_or_else(|| cfg.threads.unwrap_or(cores))
+                .clamp(1, 64),
             beam_size,
             guards: cfg.guards.clone(),
             one_at_a_time: Semaphore::new(1),
@@ -159,9 +165,9 @@ impl Transcriber for LocalTranscriber {
             })
             .collect();
         let prompt = prompt::whisper_prompt(&options.vocabulary);
-        let (threads, beam_size) = (self.threads, self.beam_size);
+        let (threads, parts, beam_size) = (self.threads, self.parts, self.beam_size);
         let segments = tokio::task::spawn_blocking(move || {
-            decode(&ctx, &samples, &prompt, threads, beam_size)
+            decode_in_parts(&ctx, &samples, &prompt, threads, parts, beam_size)
         })
         .await
         .map_err(|e| permanent(format!("whisper task failed: {e}")))??;
@@ -178,6 +184,72 @@ impl Transcriber for LocalTranscriber {
         };
         Ok(draft.finish(&self.guards, audio))
     }
+}
+
+/// Shortest piece worth a core of its own: whisper.cpp decodes 30 s windows,
+/// and a piece much shorter than two of them wastes its last one.
+const MIN_PART_SECONDS: usize = 45;
+/// How far from the even split a cut may move to land in a pause.
+const CUT_REACH_SECONDS: usize = 8;
+const RATE: usize = crate::ingest::SAMPLE_RATE as usize;
+
+/// Decodes a long recording as up to `parts` pieces cut at pauses, side by
+/// side, each on its share of `threads`, and joins their segments with the
+/// pieces' offsets added back.
+///
+/// Why: whisper.cpp's threads meet at a barrier after every layer and spin
+/// while they wait, so with two threads on two cores, one core taken by
+/// another worker or the database stalls both (a 2-3 minute pitch once took
+/// 6-16 minutes at load 4-5). A piece on one thread waits for nobody: a busy
+/// core slows that piece alone. Each piece is conditioned on its own text
+/// only, which costs little at a pause between sentences.
+fn decode_in_parts(
+    ctx: &WhisperContext,
+    samples: &[f32],
+    prompt: &str,
+    threads: usize,
+    parts: usize,
+    beam_size: u32,
+) -> Result<Vec<DraftSegment>, TranscribeError> {
+    let parts = parts
+        .min(threads)
+        .min(samples.len() / (MIN_PART_SECONDS * RATE))
+        .max(1);
+    if parts == 1 {
+        return decode(ctx, samples, prompt, threads, beam_size);
+    }
+    let ranges = split_evenly_on_silence(samples, parts, CUT_REACH_SECONDS * RATE);
+    let per_part = (threads / ranges.len()).max(1);
+    let decoded: Vec<Result<Vec<DraftSegment>, TranscribeError>> = std::thread::scope(|scope| {
+        let running: Vec<_> = ranges
+            .iter()
+            .map(|r| {
+                let piece = &samples[r.clone()];
+                scope.spawn(move || decode(ctx, piece, prompt, per_part, beam_size))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(permanent("a whisper decoding thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for (range, segments) in ranges.iter().zip(decoded) {
+        let offset = range.start as f64 / RATE as f64;
+        for mut segment in segments? {
+            segment.start += offset;
+            segment.end += offset;
+            for w in &mut segment.words {
+                w.start += offset;
+                w.end += offset;
+            }
+            out.push(segment);
+        }
+    }
+    Ok(out)
 }
 
 fn decode(
