@@ -160,3 +160,59 @@ fn missing_or_damaged_model_is_refused_with_instructions() {
     let err = build_transcriber(&cfg).err().unwrap();
     assert!(err.to_string().contains("expected ed0eed28"), "{err}");
 }
+
+/// A recording long enough to be decoded as two pieces side by side: the
+/// pieces' words come back in order, at their true times in the whole
+/// recording, and heard as well as in one decode.
+#[tokio::test]
+async fn a_long_recording_in_two_pieces_keeps_its_words_in_order_and_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips: Vec<_> = SCRIPT
+        .iter()
+        .enumerate()
+        .map(|(i, line)| common::speech(dir.path(), &format!("clip{i}"), line))
+        .collect();
+    let pause = common::silence(1.0);
+    let mut parts = Vec::new();
+    let mut reference = Vec::new();
+    for _ in 0..4 {
+        for (clip, line) in clips.iter().zip(SCRIPT) {
+            parts.push(clip);
+            parts.push(&pause);
+            reference.push(*line);
+        }
+    }
+    let audio = common::concat(&parts);
+    let duration = audio.duration_seconds();
+    assert!(duration > 95.0, "two pieces need over 90 s, got {duration}");
+    let cfg = TranscriberConfig {
+        model_path: Some(shared_model()),
+        threads: Some(2),
+        parts: Some(2),
+        ..Default::default()
+    };
+    let pieces = build_transcriber(&cfg).unwrap();
+    let t = pieces
+        .transcribe(&audio, &TranscribeOptions::default())
+        .await
+        .unwrap();
+    let wer = word_error_rate(&reference.join(" "), &t.text);
+    assert!(wer <= 0.2, "WER {wer:.3}: {}", t.text);
+    for pair in t.words.windows(2) {
+        assert!(
+            pair[1].start >= pair[0].start,
+            "{:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert!(t.words.iter().all(|w| 0.0 <= w.start && w.end <= duration));
+    // The second piece's words sit in the second half, not back at zero.
+    let late = t.words.iter().filter(|w| w.start > duration * 0.6).count();
+    assert!(late >= 40, "{late} words in the last 40% of the recording");
+    assert!(
+        t.words.last().is_some_and(|w| w.end > duration - 8.0),
+        "{:?}",
+        t.words.last()
+    );
+}
