@@ -64,8 +64,7 @@ pub enum RubricCommand {
     /// the met/partial bars from -0.10 to +0.06, and reports the figures as
     /// written, fitted (in sample) and cross-validated. --write stores the
     /// fitted shift in the rubric file as `[judge_bars]` and bumps `version`,
-    /// only when the cross-validated figures are at least as good as the
-    /// file's own.
+    /// only when the cross-validated figures beat the file's own.
     Calibrate {
         dir: PathBuf,
         /// The rubric file to fit (and, with --write, to rewrite).

@@ -241,9 +241,7 @@ pub fn fluent(sentence: &str) -> String {
 
 /// Words that name a day or a date on their own.
 const DATE_WORDS: &[&str] = &[
-    "today",
     "tomorrow",
-    "tonight",
     "monday",
     "tuesday",
     "wednesday",
@@ -299,8 +297,10 @@ pub fn states_time(sentence: &str) -> bool {
         })
 }
 
-/// Words that state an amount or a point in time on their own. Not "one":
-/// it is far more often a pronoun ("the one thing", "no one") than a figure.
+/// Words that state an amount on their own (days and dates are
+/// [`DATE_WORDS`]). Not "one": it is far more often a pronoun ("the one
+/// thing", "no one") than a figure. "March" is here and not a date word: as a
+/// figure it costs little, as a date it would make "march on" a proposal's time.
 const FIGURE_WORDS: &[&str] = &[
     "two",
     "three",
@@ -340,25 +340,7 @@ const FIGURE_WORDS: &[&str] = &[
     "quarter",
     "percent",
     "dozen",
-    "tomorrow",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
     "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
 ];
 
 /// Units that make a timeframe after "next" or "this" ("next week").
@@ -370,12 +352,13 @@ const PERIODS: &[&str] = &["week", "month", "quarter", "year"];
 /// close easier" lacks.
 pub fn states_figure(sentence: &str) -> bool {
     let tokens = normalise(sentence);
-    tokens
-        .iter()
-        .any(|t| t.chars().any(|c| c.is_ascii_digit()) || FIGURE_WORDS.contains(&t.as_str()))
-        || tokens.windows(2).any(|w| {
-            matches!(w[0].as_str(), "next" | "this" | "coming") && PERIODS.contains(&w[1].as_str())
-        })
+    tokens.iter().any(|t| {
+        t.chars().any(|c| c.is_ascii_digit())
+            || FIGURE_WORDS.contains(&t.as_str())
+            || DATE_WORDS.contains(&t.as_str())
+    }) || tokens.windows(2).any(|w| {
+        matches!(w[0].as_str(), "next" | "this" | "coming") && PERIODS.contains(&w[1].as_str())
+    })
 }
 
 /// A question some clause of which opens with a wh-word: "Before I show you
