@@ -53,7 +53,14 @@ async fn word_error_rate_on_espeak_speech_is_within_the_bar() {
         errors += wer * n as f64;
         words += n;
         assert_eq!(t.backend, "local");
-        assert_eq!(t.model, "ggml-tiny.en.bin, beam 5");
+        // Pieces (one per thread by default) can change what a long recording
+        // is heard as, so the model name says so.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let expected = match threads {
+            1 => "ggml-tiny.en.bin, beam 5".to_string(),
+            n => format!("ggml-tiny.en.bin, beam 5, in up to {} pieces", n.min(64)),
+        };
+        assert_eq!(t.model, expected);
         assert!(t.filler_count_is_lower_bound);
     }
     let total = errors / words as f64;

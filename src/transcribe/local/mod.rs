@@ -88,19 +88,23 @@ impl LocalTranscriber {
         })?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let beam_size = cfg.beam_size.clamp(1, 16);
+        let threads = cfg.threads.unwrap_or(cores).clamp(1, 64);
+        let parts = cfg.parts.unwrap_or(threads).clamp(1, 64).min(threads);
+        // The decoding changes what is heard, so a grade names it with the
+        // model: the beam, and whether a long recording is heard in pieces.
+        let mut name = if beam_size > 1 {
+            format!("{model}, beam {beam_size}")
+        } else {
+            format!("{model}, greedy")
+        };
+        if parts > 1 {
+            name.push_str(&format!(", in up to {parts} pieces"));
+        }
         Ok(Self {
             ctx: Arc::new(ctx),
-            // The decoding changes what is heard, so a grade names it with the model.
-            model: if beam_size > 1 {
-                format!("{model}, beam {beam_size}")
-            } else {
-                format!("{model}, greedy")
-            },
-            threads: cfg.threads.unwrap_or(cores).clamp(1, 64),
-            parts: cfg
-                .parts
-                .unwrap_or_else(|| cfg.threads.unwrap_or(cores))
-                .clamp(1, 64),
+            model: name,
+            threads,
+            parts,
             beam_size,
             guards: cfg.guards.clone(),
             one_at_a_time: Semaphore::new(1),
@@ -211,10 +215,7 @@ fn decode_in_parts(
     parts: usize,
     beam_size: u32,
 ) -> Result<Vec<DraftSegment>, TranscribeError> {
-    let parts = parts
-        .min(threads)
-        .min(samples.len() / (MIN_PART_SECONDS * RATE))
-        .max(1);
+    let parts = parts.min(samples.len() / (MIN_PART_SECONDS * RATE)).max(1);
     if parts == 1 {
         return decode(ctx, samples, prompt, threads, beam_size);
     }
