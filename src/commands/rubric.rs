@@ -10,6 +10,7 @@ use crate::pipeline::backends::{JudgeArgs, TranscriberArgs};
 use crate::pipeline::{delivery_input, Pipeline};
 use crate::rubric::{self, LoadedRubric};
 use crate::score::agreement::Thresholds;
+use crate::score::judge::Judge;
 use crate::score::rubric_test::{run_cases_with, CaseError, CaseGrader, TypedGrader};
 use crate::score::{grade, DeliveryInput, Grade};
 use crate::transcribe::Transcript;
@@ -266,26 +267,9 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
                     judge.name()
                 );
             }
-            let calibration = match audio_dir {
-                None => {
-                    let grader = TypedGrader {
-                        judge: judge.as_ref(),
-                    };
-                    crate::score::calibrate::calibrate(&dir, &rubric, &grader, folds).await?
-                }
-                Some(audio_dir) => {
-                    let grader = AudioGrader {
-                        pipeline: Pipeline {
-                            limits: Limits::default(),
-                            transcriber: transcriber.build()?,
-                            judge,
-                        },
-                        dir: audio_dir,
-                        retranscribe: false,
-                    };
-                    crate::score::calibrate::calibrate(&dir, &rubric, &grader, folds).await?
-                }
-            };
+            let grader = set_grader(judge, audio_dir, &transcriber, false)?;
+            let calibration =
+                crate::score::calibrate::calibrate(&dir, &rubric, grader.as_ref(), folds).await?;
             if json {
                 let mut out = serde_json::to_value(&calibration)?;
                 let cases = calibration
@@ -333,26 +317,8 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
         } => {
             let rubric = rubric::load_named(&rubric)?;
             let judge = judge.build()?;
-            let report = match audio_dir {
-                None => {
-                    let grader = TypedGrader {
-                        judge: judge.as_ref(),
-                    };
-                    run_cases_with(&dir, &rubric, &grader).await?
-                }
-                Some(audio_dir) => {
-                    let grader = AudioGrader {
-                        pipeline: Pipeline {
-                            limits: Limits::default(),
-                            transcriber: transcriber.build()?,
-                            judge,
-                        },
-                        dir: audio_dir,
-                        retranscribe,
-                    };
-                    run_cases_with(&dir, &rubric, &grader).await?
-                }
-            };
+            let grader = set_grader(judge, audio_dir, &transcriber, retranscribe)?;
+            let report = run_cases_with(&dir, &rubric, grader.as_ref()).await?;
             let thresholds = rubric
                 .rubric
                 .agreement
@@ -383,6 +349,47 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// What grades a labelled set's cases: their typed text, or (with
+/// `audio_dir`) recordings of them through the whole pipeline.
+fn set_grader(
+    judge: Box<dyn Judge>,
+    audio_dir: Option<PathBuf>,
+    transcriber: &TranscriberArgs,
+    retranscribe: bool,
+) -> anyhow::Result<Box<dyn CaseGrader>> {
+    Ok(match audio_dir {
+        None => Box::new(OwnedTypedGrader(judge)),
+        Some(dir) => Box::new(AudioGrader {
+            pipeline: Pipeline {
+                limits: Limits::default(),
+                transcriber: transcriber.build()?,
+                judge,
+            },
+            dir,
+            retranscribe,
+        }),
+    })
+}
+
+/// [`TypedGrader`] holding its judge, so one boxed grader serves either way.
+struct OwnedTypedGrader(Box<dyn Judge>);
+
+#[async_trait::async_trait]
+impl CaseGrader for OwnedTypedGrader {
+    async fn grade_case(
+        &self,
+        rubric: &LoadedRubric,
+        name: &str,
+        text: &Path,
+    ) -> Result<Grade, CaseError> {
+        TypedGrader {
+            judge: self.0.as_ref(),
+        }
+        .grade_case(rubric, name, text)
+        .await
+    }
 }
 
 /// Recordings a case may have, in the order they are looked for.
