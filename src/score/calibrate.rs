@@ -147,20 +147,18 @@ pub async fn calibrate(
         best.map_or(0, |(k, _)| k)
     };
     let fitted = best_on(&all);
-    let mut fold_of_case = vec![0usize; table.len()];
-    let mut fold_pick = Vec::with_capacity(folds);
-    for f in 0..folds {
-        let train: Vec<usize> = all.iter().copied().filter(|i| i % folds != f).collect();
-        let k = best_on(&train);
-        fold_pick.push(k);
-        for i in all.iter().copied().filter(|i| i % folds == f) {
-            fold_of_case[i] = f;
-        }
-    }
+    // Case i is in fold i % folds; each fold is graded at the shift fitted
+    // on the other folds.
+    let fold_pick: Vec<usize> = (0..folds)
+        .map(|f| {
+            let train: Vec<usize> = all.iter().copied().filter(|i| i % folds != f).collect();
+            best_on(&train)
+        })
+        .collect();
     let cv_cases = SuiteReport {
         cases: all
             .iter()
-            .map(|&i| table[i][fold_pick[fold_of_case[i]]].clone())
+            .map(|&i| table[i][fold_pick[i % folds]].clone())
             .collect(),
     };
     let cross_validated = cv_cases.summary();

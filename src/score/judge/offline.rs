@@ -88,10 +88,7 @@ pub struct Bars {
 
 impl Default for Bars {
     fn default() -> Self {
-        Self {
-            met: MET,
-            partial: PARTIAL,
-        }
+        Self::shifted(0.0)
     }
 }
 
@@ -309,8 +306,7 @@ impl Inner {
             !wants_figure
                 || w.sentences.clone().any(|k| {
                     e.windows.sentences[k].figure
-                        && e.single(k)
-                            .is_some_and(|i| e.max_similarity(i, &anchors) >= bars.partial - NEAR)
+                        && e.max_similarity(e.windows.single[k], &anchors) >= bars.partial - NEAR
                 })
         };
         let long_enough = |w: &Window| {
@@ -359,7 +355,7 @@ impl Inner {
             wants_proposal
                 .then(|| {
                     e.best(&anchors, |w, i| {
-                        candidate(w, i) && e.windows.proposes_a_date(w)
+                        candidate(w, i) && e.windows.has_dated_proposal(w)
                     })
                 })
                 .flatten()
@@ -758,14 +754,6 @@ impl Embedded {
             .map(|a| cosine(v, a))
             .fold(f32::MIN, f32::max);
         (s * 1000.0).round() / 1000.0
-    }
-
-    /// The window of sentence `k` alone.
-    fn single(&self, k: usize) -> Option<usize> {
-        self.windows
-            .windows
-            .iter()
-            .position(|w| w.sentences.start == k && w.sentences.len() == 1)
     }
 
     /// Whether a window can make a talking point or answer an objection.

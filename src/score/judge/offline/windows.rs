@@ -47,6 +47,8 @@ pub struct Window {
 pub struct Windows {
     pub sentences: Vec<Sentence>,
     pub windows: Vec<Window>,
+    /// `single[k]`: the index of the window that is sentence `k` alone.
+    pub single: Vec<usize>,
 }
 
 impl Windows {
@@ -79,7 +81,9 @@ impl Windows {
             })
             .collect();
         let mut windows = Vec::new();
+        let mut single = Vec::with_capacity(sentences.len());
         for start in 0..sentences.len() {
+            single.push(windows.len());
             for len in 1..=MAX_SENTENCES {
                 let end = start + len;
                 // Only adjacent sentences: an injected one between them breaks the window.
@@ -93,7 +97,11 @@ impl Windows {
                 });
             }
         }
-        Self { sentences, windows }
+        Self {
+            sentences,
+            windows,
+            single,
+        }
     }
 
     /// Every sentence of the window reads as a claim.
@@ -110,7 +118,7 @@ impl Windows {
     }
 
     /// Some sentence of the window proposes something for a day or a date.
-    pub fn proposes_a_date(&self, w: &Window) -> bool {
+    pub fn has_dated_proposal(&self, w: &Window) -> bool {
         self.sentences[w.sentences.clone()]
             .iter()
             .any(|s| s.dated_proposal)
