@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::ingest::Limits;
@@ -292,9 +293,13 @@ pub async fn run(command: RubricCommand) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 // The rewritten file must still be a valid rubric before it replaces the old one.
                 rubric::parse(&path.display().to_string(), text.as_bytes())?;
+                // Written beside it and renamed over it: an interrupted write
+                // never leaves half a rubric.
                 let tmp = path.with_extension("toml.calibrate-tmp");
-                std::fs::write(&tmp, &text)?;
-                std::fs::rename(&tmp, &path)?;
+                std::fs::write(&tmp, &text)
+                    .with_context(|| format!("writing {}", tmp.display()))?;
+                std::fs::rename(&tmp, &path)
+                    .with_context(|| format!("replacing {}", path.display()))?;
                 eprintln!(
                     "wrote {}: [judge_bars] shift = {:.2}, version {} -> {}",
                     path.display(),
