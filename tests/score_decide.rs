@@ -252,3 +252,41 @@ fn the_reason_says_how_many_points_could_be_scored() {
         .iter()
         .all(|r| !r.message.contains("points that could be scored")));
 }
+
+/// A recording heard unclearly turns a would-be fail into a review, for a
+/// missed required point and for a low score alike, and leaves pass and
+/// review alone: mishearing hides points, it does not invent them.
+#[test]
+fn an_unclear_recording_sends_a_fail_to_review_and_leaves_a_pass() {
+    let unclear = Signals {
+        unclear_recording: Some("the recording was heard unclearly: 22% of its words…".into()),
+        ..Signals::default()
+    };
+    let required_missed = decide(&rule(), &outcomes(Some(0.0), Some(1.0)), &unclear);
+    assert_eq!(required_missed.decision, Decision::Borderline);
+    assert!(codes(&required_missed).contains(&ReasonCode::RequiredMissed));
+    assert!(codes(&required_missed).contains(&ReasonCode::UnclearRecording));
+    let why = &required_missed
+        .reasons
+        .iter()
+        .find(|r| r.code == ReasonCode::UnclearRecording)
+        .expect("reason")
+        .message;
+    assert!(why.contains("22% of its words"), "{why}");
+
+    let low_score = decide(&rule(), &outcomes(Some(1.0), Some(0.25)), &unclear);
+    assert_eq!(low_score.decision, Decision::Borderline);
+    assert!(codes(&low_score).contains(&ReasonCode::UnclearRecording));
+
+    let pass = decide(&rule(), &outcomes(Some(1.0), Some(0.8)), &unclear);
+    assert_eq!(pass.decision, Decision::Pass);
+    assert!(!codes(&pass).contains(&ReasonCode::UnclearRecording));
+
+    // The same fail from a clear recording stands.
+    let clear = decide(
+        &rule(),
+        &outcomes(Some(0.0), Some(1.0)),
+        &Signals::default(),
+    );
+    assert_eq!(clear.decision, Decision::Fail);
+}

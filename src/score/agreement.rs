@@ -83,6 +83,7 @@ pub fn label_rule(
     let signals = Signals {
         transcript_confidence: None,
         injection_flagged: injection,
+        unclear_recording: None,
     };
     decide(&rule, &outcomes, &signals).decision
 }

@@ -68,6 +68,10 @@ pub struct Signals {
     pub transcript_confidence: Option<f64>,
     /// The transcript tried to instruct the grader.
     pub injection_flagged: bool,
+    /// Why the recording counts as heard unclearly
+    /// ([`crate::score::clarity::Clarity::is_unclear`]); `None` when it was
+    /// heard clearly or is typed.
+    pub unclear_recording: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +93,9 @@ pub enum ReasonCode {
     /// Below the bar, but the criteria the machine was unsure of could lift
     /// the score into the review band or over the bar.
     UnsureScore,
+    /// The grade would fail the rep, but the recording was heard too
+    /// unclearly for a missed point to be trusted as missed.
+    UnclearRecording,
 }
 
 impl ReasonCode {
@@ -126,7 +133,8 @@ pub struct CriterionOutcomes {
 /// 1. anything that makes the score untrustworthy → borderline;
 /// 2. a required criterion missed → fail;
 /// 3. a required criterion only partly met, or a score inside the band → borderline;
-/// 4. otherwise the bar decides.
+/// 4. otherwise the bar decides;
+/// 5. a fail from a recording heard unclearly → borderline.
 pub fn decide(
     rule: &PassRule,
     criteria: &[CriterionOutcome<'_>],
@@ -310,6 +318,21 @@ pub fn decide(
         Decision::Pass
     } else {
         Decision::Fail
+    };
+    // Only a fail needs the recording heard clearly: what the recogniser
+    // could not hear reads as missed, never as made.
+    let decision = match (decision, &signals.unclear_recording) {
+        (Decision::Fail, Some(why)) => {
+            reasons.push(Reason {
+                code: ReasonCode::UnclearRecording,
+                criterion: None,
+                message: format!(
+                    "{why}; a point that reads as missed may have been said, so a reviewer listens before a fail"
+                ),
+            });
+            Decision::Borderline
+        }
+        (d, _) => d,
     };
     CriterionOutcomes {
         decision,

@@ -91,6 +91,9 @@ pub struct Flags {
     /// near them ("Talerly" for "Tillerly"); the judge read them as the term.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heard_as: Vec<super::hearing::Repair>,
+    /// How clearly the recording was heard; `None` for typed text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clarity: Option<super::clarity::Clarity>,
 }
 
 /// The backend name of a typed transcript: nothing was heard, so nothing is repaired.
@@ -153,9 +156,14 @@ pub async fn grade(
             })
         })
         .collect();
+    let clarity = super::clarity::Clarity::of(transcript);
     let signals = Signals {
         transcript_confidence: transcript.mean_confidence().map(|c| round(c as f64, 3)),
         injection_flagged: !injection_evidence.is_empty(),
+        unclear_recording: clarity
+            .as_ref()
+            .filter(|c| c.is_unclear())
+            .map(super::clarity::Clarity::describe),
     };
     let outcomes: Vec<CriterionOutcome<'_>> = criteria
         .iter()
@@ -187,6 +195,7 @@ pub async fn grade(
                 .any(|c| c.unscored == Some(Unscored::NeedsAudio)),
             transcript_confidence: signals.transcript_confidence,
             heard_as,
+            clarity,
         },
         criteria,
         rubric: RubricRef {

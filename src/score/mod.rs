@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod calibrate;
+pub mod clarity;
 pub mod decide;
 pub mod evidence;
 pub mod grade;
