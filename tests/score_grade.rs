@@ -187,3 +187,56 @@ async fn same_input_twice_gives_byte_identical_json() {
         assert!(v.get(key).is_some(), "missing {key}");
     }
 }
+
+/// The pitch as a recogniser heard it: the same words, with `unsure` of
+/// them (from the first) heard at confidence 0.2 and the rest at 0.95.
+fn heard(unsure: usize) -> Transcript {
+    let mut t = pitch();
+    t.backend = "local".into();
+    t.model = "ggml-tiny.en.bin".into();
+    for (i, w) in t.words.iter_mut().enumerate() {
+        w.confidence = Some(if i < unsure { 0.2 } else { 0.95 });
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_fail_from_a_recording_heard_unclearly_goes_to_review_and_says_where_to_listen() {
+    // The required value proposition reads as missed: a fail from a clear recording.
+    let j = ScriptedJudge {
+        credits: vec![("value_prop", 0.0)],
+        failing: vec![],
+    };
+    let r = sales_rubric();
+    let clear = grade(&r, &heard(1), Some(&good_delivery()), &j).await;
+    assert_eq!(clear.decision, Decision::Fail, "{}", clear.to_json());
+    let clarity = clear
+        .flags
+        .clarity
+        .as_ref()
+        .expect("a heard transcript has a clarity");
+    assert!(!clarity.is_unclear());
+
+    // 4 of 15 words unsure: the same miss may be the recogniser's, so a person listens.
+    let unclear = grade(&r, &heard(4), Some(&good_delivery()), &j).await;
+    assert_eq!(
+        unclear.decision,
+        Decision::Borderline,
+        "{}",
+        unclear.to_json()
+    );
+    let why = unclear
+        .reasons
+        .iter()
+        .find(|r| r.code == ReasonCode::UnclearRecording)
+        .expect("the reason is given");
+    assert!(why.message.contains("27% of its words"), "{}", why.message);
+    assert!(unclear.to_json().contains("\"unsure_word_share\": 0.267"));
+
+    // A pass from the same unclear recording stands, and typed text has no clarity.
+    let pass = grade(&r, &heard(4), Some(&good_delivery()), &judge()).await;
+    assert_eq!(pass.decision, Decision::Pass);
+    let typed = grade(&r, &pitch(), Some(&good_delivery()), &j).await;
+    assert_eq!(typed.decision, Decision::Fail);
+    assert_eq!(typed.flags.clarity, None);
+}

@@ -2,8 +2,8 @@
 //! recording the machine could not hear.
 //!
 //! A small recogniser mishears a hard recording (a phone line, a fast or
-//! accented voice) confidently word by word: "Dunmore Dairy" comes out as
-//! "the more varied", and no single word looks doubtful. But its doubt summed
+//! accented voice) confidently word by word: a reference customer's name
+//! comes out as three ordinary words, and no single word looks doubtful. But its doubt summed
 //! over the whole transcript tracks how much it misheard. Of the 39
 //! development recordings (espeak-ng voices, some on a phone band), 10 had
 //! more than 15% of their words below confidence 0.5, and 8 of those had lost
@@ -164,7 +164,7 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcribe::{Capabilities, Segment, Word};
+    use crate::transcribe::{Segment, Word};
 
     /// Two segments of ten words; `unsure[i]` words of segment `i` heard at 0.2.
     fn heard(unsure: [usize; 2], logprob: Option<f32>, confidences: bool) -> Transcript {
@@ -191,20 +191,7 @@ mod tests {
                 avg_logprob: logprob,
             });
         }
-        Transcript {
-            text: String::new(),
-            words,
-            segments,
-            dropped: vec![],
-            backend: "local".into(),
-            model: "test".into(),
-            capabilities: Capabilities {
-                word_times: true,
-                keeps_fillers: false,
-            },
-            filler_count_is_lower_bound: true,
-            duration_seconds: None,
-        }
+        Transcript::heard_for_tests(words, segments)
     }
 
     #[test]

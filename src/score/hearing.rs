@@ -219,7 +219,7 @@ fn keep_punctuation(heard: &str, term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcribe::{Capabilities, Segment};
+    use crate::transcribe::Segment;
 
     fn heard(text: &str) -> Transcript {
         let words: Vec<Word> = text
@@ -234,26 +234,17 @@ mod tests {
             })
             .collect();
         let n = words.len();
+        let segments = vec![Segment {
+            text: text.into(),
+            start: 0.0,
+            end: n as f64,
+            words: 0..n,
+            no_speech_prob: None,
+            avg_logprob: None,
+        }];
         Transcript {
             text: text.into(),
-            segments: vec![Segment {
-                text: text.into(),
-                start: 0.0,
-                end: n as f64,
-                words: 0..n,
-                no_speech_prob: None,
-                avg_logprob: None,
-            }],
-            words,
-            dropped: vec![],
-            backend: "local".into(),
-            model: "test".into(),
-            capabilities: Capabilities {
-                word_times: true,
-                keeps_fillers: false,
-            },
-            filler_count_is_lower_bound: true,
-            duration_seconds: None,
+            ..Transcript::heard_for_tests(words, segments)
         }
     }
 

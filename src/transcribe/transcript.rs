@@ -88,4 +88,24 @@ impl Transcript {
     pub fn filler_count(&self) -> usize {
         self.words.iter().filter(|w| w.is_filler).count()
     }
+
+    /// A transcript as the local recogniser would give it, for unit tests
+    /// of what reads heard words.
+    #[cfg(test)]
+    pub(crate) fn heard_for_tests(words: Vec<Word>, segments: Vec<Segment>) -> Self {
+        Self {
+            text: String::new(),
+            words,
+            segments,
+            dropped: vec![],
+            backend: "local".into(),
+            model: "test".into(),
+            capabilities: Capabilities {
+                word_times: true,
+                keeps_fillers: false,
+            },
+            filler_count_is_lower_bound: true,
+            duration_seconds: None,
+        }
+    }
 }
