@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::score::untrusted::mm_ss;
-use crate::transcribe::Transcript;
+use crate::transcribe::{Transcript, Word};
 
 /// A word the recogniser gave less than this is one it was unsure of.
 pub const UNSURE_WORD: f32 = 0.5;
@@ -63,17 +63,7 @@ impl Clarity {
     /// `None` when the transcript says nothing of how it was heard (typed
     /// text, or a backend with neither signal).
     pub fn of(t: &Transcript) -> Option<Self> {
-        let spoken = |w: &&crate::transcribe::Word| !w.is_filler && !w.text.trim().is_empty();
-        let confidences: Vec<f32> = t
-            .words
-            .iter()
-            .filter(spoken)
-            .filter_map(|w| w.confidence)
-            .collect();
-        let unsure_word_share = (!confidences.is_empty()).then(|| {
-            let unsure = confidences.iter().filter(|c| **c < UNSURE_WORD).count();
-            round3(unsure as f64 / confidences.len() as f64)
-        });
+        let unsure_word_share = unsure_share(&t.words).map(round3);
         let (sum, words) = t
             .segments
             .iter()
@@ -92,17 +82,7 @@ impl Clarity {
             .segments
             .iter()
             .filter_map(|s| {
-                let words = t.words.get(s.words.clone())?;
-                let known: Vec<f32> = words
-                    .iter()
-                    .filter(spoken)
-                    .filter_map(|w| w.confidence)
-                    .collect();
-                if known.is_empty() {
-                    return None;
-                }
-                let share =
-                    known.iter().filter(|c| **c < UNSURE_WORD).count() as f64 / known.len() as f64;
+                let share = unsure_share(t.words.get(s.words.clone())?)?;
                 (share >= UNCLEAR_PASSAGE_SHARE).then_some((
                     share,
                     Passage {
@@ -157,6 +137,19 @@ impl Clarity {
     }
 }
 
+/// Share of the spoken words (fillers aside) below [`UNSURE_WORD`], over
+/// those that carry a confidence; `None` when none does.
+fn unsure_share(words: &[Word]) -> Option<f64> {
+    let (unsure, known) = words
+        .iter()
+        .filter(|w| !w.is_filler && !w.text.trim().is_empty())
+        .filter_map(|w| w.confidence)
+        .fold((0usize, 0usize), |(u, n), c| {
+            (u + usize::from(c < UNSURE_WORD), n + 1)
+        });
+    (known > 0).then(|| unsure as f64 / known as f64)
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -164,7 +157,7 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcribe::{Segment, Word};
+    use crate::transcribe::Segment;
 
     /// Two segments of ten words; `unsure[i]` words of segment `i` heard at 0.2.
     fn heard(unsure: [usize; 2], logprob: Option<f32>, confidences: bool) -> Transcript {
