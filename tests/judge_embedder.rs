@@ -99,3 +99,19 @@ fn packing_keeps_sentences_apart() {
         assert!(c > 0.99999, "{c} for {text:?}");
     }
 }
+
+#[test]
+fn a_judge_names_the_model_folder_it_loaded() {
+    // Grades say which encoder judged them; with a second encoder on offer
+    // (all-mpnet-base-v2) that is the folder the operator pointed to.
+    use pitchgrade::score::judge::offline::OfflineJudge;
+    use pitchgrade::score::judge::Judge;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let renamed = tmp.path().join("my-encoder");
+    std::os::unix::fs::symlink(model_dir().canonicalize().expect("model folder"), &renamed)
+        .expect("symlink");
+    let judge = OfflineJudge::load(&renamed).expect("judge loads");
+    assert_eq!(judge.model(), "my-encoder");
+    let default = OfflineJudge::load(&model_dir()).expect("judge loads");
+    assert_eq!(default.model(), "all-MiniLM-L6-v2");
+}

@@ -1,5 +1,8 @@
 //! all-MiniLM-L6-v2's BERT forward pass, written for what pitchgrade's
 //! offline judge does: embed dozens of short sentences at once on one CPU core.
+//! The same forward runs all-mpnet-base-v2 (MPNet): its layers are BERT's
+//! with other names, plus a learned bias on attention by relative position
+//! ([`RelativeBias`]) and no segment embedding.
 //!
 //! candle's `BertModel` takes a padded `[batch, width]` block, so every
 //! sentence pays for the longest one in its batch, and each linear layer runs
@@ -153,8 +156,14 @@ pub fn normalise(v: &[f32]) -> Vec<f32> {
 pub struct MiniLm {
     word: Tensor,
     position: Tensor,
-    /// Every text is one segment, so only the first token-type row is ever added.
-    token_type: Tensor,
+    /// Every text is one segment, so only the first token-type row is ever
+    /// added (BERT); MPNet has none.
+    token_type: Option<Tensor>,
+    /// Position id of a text's first token: 0 for BERT; MPNet counts from
+    /// its padding id plus one, as RoBERTa does.
+    first_position: usize,
+    /// MPNet's attention bias by relative position (`None` for BERT).
+    relative: Option<RelativeBias>,
     embedding_norm: Norm,
     layers: Vec<Layer>,
     heads: usize,
@@ -415,6 +424,9 @@ impl MiniLm {
         } else {
             vb.pp("bert")
         };
+        if vb.contains_tensor(RelativeBias::TENSOR) {
+            return Self::load_mpnet(vb, config, precision, calibration);
+        }
         let e = vb.pp("embeddings");
         let word = e.get((config.vocab_size, hidden), "word_embeddings.weight")?;
         let position = e.get(
@@ -427,6 +439,7 @@ impl MiniLm {
                 "token_type_embeddings.weight",
             )?
             .get(0)?;
+        let token_type = Some(token_type);
         let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
@@ -470,10 +483,12 @@ impl MiniLm {
                 out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, config.layer_norm_eps)?,
             });
         }
-        let mut model = Self {
+        let model = Self {
             word,
             position,
             token_type,
+            first_position: 0,
+            relative: None,
             embedding_norm,
             layers,
             heads,
@@ -482,6 +497,111 @@ impl MiniLm {
             device: vb.device().clone(),
             kernel: None,
         };
+        model.at_precision(precision, calibration)
+    }
+
+    /// MPNet (all-mpnet-base-v2): BERT's layers under other names, position
+    /// ids from `pad_token_id + 1`, and one relative-position bias table
+    /// shared by every layer.
+    fn load_mpnet(
+        vb: VarBuilder,
+        config: &Config,
+        precision: Precision,
+        calibration: &[&[u32]],
+    ) -> candle_core::Result<Self> {
+        let hidden = config.hidden_size;
+        let heads = config.num_attention_heads;
+        let eps = config.layer_norm_eps;
+        let e = vb.pp("embeddings");
+        let word = e.get((config.vocab_size, hidden), "word_embeddings.weight")?;
+        let position = e.get(
+            (config.max_position_embeddings, hidden),
+            "position_embeddings.weight",
+        )?;
+        let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, eps)?;
+        let first_position = config.pad_token_id + 1;
+        if first_position >= config.max_position_embeddings {
+            candle_core::bail!(
+                "pad_token_id {} leaves no positions of {}",
+                config.pad_token_id,
+                config.max_position_embeddings
+            );
+        }
+        let table = vb.get_unchecked(RelativeBias::TENSOR)?;
+        let (buckets, table_heads) = table.dims2()?;
+        if table_heads != heads || buckets < 4 || !buckets.is_multiple_of(2) {
+            candle_core::bail!(
+                "{}: shape [{buckets}, {table_heads}] does not fit {heads} heads",
+                RelativeBias::TENSOR
+            );
+        }
+        let relative = RelativeBias {
+            table: table.flatten_all()?.to_vec1()?,
+            buckets,
+            heads,
+        };
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{i}"));
+            let a = l.pp("attention");
+            let s = a.pp("attn");
+            let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
+                Ok((
+                    s.get((hidden, hidden), &format!("{name}.weight"))?,
+                    s.get(hidden, &format!("{name}.bias"))?,
+                ))
+            };
+            let (qw, qb) = part("q")?;
+            let (kw, kb) = part("k")?;
+            let (vw, vb_) = part("v")?;
+            let qkv = Linear::new(
+                Tensor::cat(&[&qw, &kw, &vw], 0)?,
+                Tensor::cat(&[&qb, &kb, &vb_], 0)?,
+                precision,
+            )?;
+            layers.push(Layer {
+                qkv,
+                attention_out: Linear::load(s.pp("o"), hidden, hidden, precision)?,
+                attention_norm: Norm::load(a.pp("LayerNorm"), hidden, eps)?,
+                up: Linear::load(
+                    l.pp("intermediate.dense"),
+                    hidden,
+                    config.intermediate_size,
+                    precision,
+                )?,
+                down: Linear::load(
+                    l.pp("output.dense"),
+                    config.intermediate_size,
+                    hidden,
+                    precision,
+                )?,
+                out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, eps)?,
+            });
+        }
+        let model = Self {
+            word,
+            position,
+            token_type: None,
+            first_position,
+            relative: Some(relative),
+            embedding_norm,
+            layers,
+            heads,
+            hidden,
+            max_positions: config.max_position_embeddings - first_position,
+            device: vb.device().clone(),
+            kernel: None,
+        };
+        model.at_precision(precision, calibration)
+    }
+
+    /// Finishes a load: for [`Precision::Int8`], calibrates the smoothing
+    /// on `calibration` through the f32 forward and quantizes every layer.
+    fn at_precision(
+        mut self,
+        precision: Precision,
+        calibration: &[&[u32]],
+    ) -> candle_core::Result<Self> {
         if precision == Precision::Int8 {
             let kernel = kernel_from_env()?;
             let smoothing = std::env::var(SMOOTHING_ENV).map_or(true, |v| v != "off");
@@ -490,19 +610,19 @@ impl MiniLm {
                 if calibration.is_empty() {
                     candle_core::bail!("int8 needs calibration text for its smoothing factors");
                 }
-                model.forward(calibration, Some(&mut stats))?;
+                self.forward(calibration, Some(&mut stats))?;
             }
             let none = Vec::new();
-            for (i, layer) in model.layers.iter_mut().enumerate() {
+            for (i, layer) in self.layers.iter_mut().enumerate() {
                 let max = |j: usize| stats.get(4 * i + j).unwrap_or(&none);
                 layer.qkv.quantize(max(0), kernel)?;
                 layer.attention_out.quantize(max(1), kernel)?;
                 layer.up.quantize(max(2), kernel)?;
                 layer.down.quantize(max(3), kernel)?;
             }
-            model.kernel = Some(kernel);
+            self.kernel = Some(kernel);
         }
-        Ok(model)
+        Ok(self)
     }
 
     /// The int8 kernel the linear layers run on (`None` unless int8).
@@ -542,11 +662,15 @@ impl MiniLm {
                 .collect());
         }
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
-        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let first = self.first_position as u32;
+        let positions: Vec<u32> = lens.iter().flat_map(|&l| first..first + l as u32).collect();
         let ids = Tensor::from_vec(ids, total, &self.device)?;
         let positions = Tensor::from_vec(positions, total, &self.device)?;
-        let x = (self.word.index_select(&ids, 0)? + self.position.index_select(&positions, 0)?)?
-            .broadcast_add(&self.token_type)?;
+        let mut x =
+            (self.word.index_select(&ids, 0)? + self.position.index_select(&positions, 0)?)?;
+        if let Some(token_type) = &self.token_type {
+            x = x.broadcast_add(token_type)?;
+        }
         if self.kernel.is_some() && stats.is_none() {
             let states = self.forward_int8(x.flatten_all()?.to_vec1::<f32>()?, &lens)?;
             return Ok(self.pool_rows(&states, &lens));
@@ -557,7 +681,14 @@ impl MiniLm {
             let qkv = layer.qkv.forward_vec(&x, true)?;
             let qkv = by_head(&qkv, total, self.hidden / self.heads);
             let mut context = vec![0.0f32; total * self.hidden];
-            attention(&qkv, &lens, self.heads, self.hidden, &mut context);
+            attention(
+                &qkv,
+                &lens,
+                self.heads,
+                self.hidden,
+                self.relative.as_ref(),
+                &mut context,
+            );
             let context = Tensor::from_vec(context, (total, self.hidden), &self.device)?;
             observe(&mut stats, 4 * i + 1, &context)?;
             let attended = layer.attention_out.forward(&context)?;
@@ -630,7 +761,14 @@ impl MiniLm {
             qkv.forward_with(&q, true, |row, c0, y| {
                 store_by_head(&mut wide, total, head, row, c0, y);
             });
-            attention(&wide, lens, self.heads, hidden, &mut context);
+            attention(
+                &wide,
+                lens,
+                self.heads,
+                hidden,
+                self.relative.as_ref(),
+                &mut context,
+            );
 
             attention_out.quantize_into(&context, &mut q);
             attention_out.forward_into(&q, true, &mut sum, |row, c0, y| {
@@ -711,16 +849,72 @@ fn by_head(qkv: &[f32], tokens: usize, head: usize) -> Vec<f32> {
 /// register (two SSE2 ones).
 const LANES: usize = 8;
 
+/// MPNet's learned attention bias: one value per head for each bucket of
+/// key-minus-query distance, added to the scaled scores of every layer.
+/// Near distances have a bucket each, far ones share log-spaced buckets,
+/// and the sign (key before or after the query) picks the half.
+struct RelativeBias {
+    /// `[buckets, heads]`, row-major, as stored.
+    table: Vec<f32>,
+    buckets: usize,
+    heads: usize,
+}
+
+impl RelativeBias {
+    const TENSOR: &'static str = "encoder.relative_attention_bias.weight";
+    /// MPNet's fixed reach: distances from 128 on share the last bucket.
+    const MAX_DISTANCE: f32 = 128.0;
+
+    /// The bucket of `key - query`, as transformers' MPNet computes it
+    /// (in f32, truncating), so the bias matches the trained model's.
+    fn bucket(&self, relative: i64) -> usize {
+        let half = self.buckets / 2;
+        let n = -relative;
+        let mut bucket = if n < 0 { half } else { 0 };
+        let n = n.unsigned_abs() as usize;
+        let exact = half / 2;
+        bucket += if n < exact {
+            n
+        } else {
+            let scaled = (n as f32 / exact as f32).ln() / (Self::MAX_DISTANCE / exact as f32).ln()
+                * (half - exact) as f32;
+            (exact + scaled as usize).min(half - 1)
+        };
+        bucket
+    }
+
+    /// For a sequence of `len` tokens, each head's bias by distance:
+    /// `out[h * (2 len - 1) + (key - query + len - 1)]`.
+    fn for_len(&self, len: usize, out: &mut Vec<f32>) {
+        let width = 2 * len - 1;
+        out.clear();
+        out.resize(self.heads * width, 0.0);
+        for k in 0..width {
+            let bucket = self.bucket(k as i64 - (len as i64 - 1));
+            for h in 0..self.heads {
+                out[h * width + k] = self.table[bucket * self.heads + h];
+            }
+        }
+    }
+}
+
 /// Multi-head self-attention, each sequence attending only to itself.
 /// `qkv` holds queries, keys and values head-major (see [`store_by_head`]);
 /// writes the `[tokens, hidden]` context into `out`.
-fn attention(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out: &mut [f32]) {
+fn attention(
+    qkv: &[f32],
+    lens: &[usize],
+    heads: usize,
+    hidden: usize,
+    relative: Option<&RelativeBias>,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
-        return unsafe { attention_avx2(qkv, lens, heads, hidden, out) };
+        return unsafe { attention_avx2(qkv, lens, heads, hidden, relative, out) };
     }
-    attention_body(qkv, lens, heads, hidden, out);
+    attention_body(qkv, lens, heads, hidden, relative, out);
 }
 
 /// [`attention_body`] compiled for AVX2: the same operations in the same
@@ -733,9 +927,10 @@ unsafe fn attention_avx2(
     lens: &[usize],
     heads: usize,
     hidden: usize,
+    relative: Option<&RelativeBias>,
     out: &mut [f32],
 ) {
-    attention_body(qkv, lens, heads, hidden, out);
+    attention_body(qkv, lens, heads, hidden, relative, out);
 }
 
 /// Head-major, a sequence's queries, keys and values for one head are
@@ -748,7 +943,14 @@ unsafe fn attention_avx2(
 /// [`LANES`] dimensions at a time, and the softmax normalisation is applied
 /// once to it.
 #[inline(always)]
-fn attention_body(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out: &mut [f32]) {
+fn attention_body(
+    qkv: &[f32],
+    lens: &[usize],
+    heads: usize,
+    hidden: usize,
+    relative: Option<&RelativeBias>,
+    out: &mut [f32],
+) {
     let head = hidden / heads;
     let tokens: usize = lens.iter().sum();
     let scale = 1.0 / (head as f32).sqrt();
@@ -757,9 +959,13 @@ fn attention_body(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out:
     };
     let mut keys: Vec<f32> = Vec::new();
     let mut scores: Vec<f32> = Vec::new();
+    let mut bias: Vec<f32> = Vec::new();
     let mut start = 0;
     for &len in lens {
         let padded = len.div_ceil(LANES) * LANES;
+        if let Some(relative) = relative {
+            relative.for_len(len, &mut bias);
+        }
         for h in 0..heads {
             let (queries, values) = (block(0, h, start, len), block(2, h, start, len));
             // keys[(b · head + d) · LANES + l] = key (b · LANES + l), dimension d.
@@ -786,9 +992,21 @@ fn attention_body(qkv: &[f32], lens: &[usize], heads: usize, hidden: usize, out:
                     s.copy_from_slice(&acc);
                 }
                 let scores = &mut scores[..len];
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                for s in scores.iter_mut() {
-                    *s = exp((*s - max) * scale);
+                if relative.is_some() {
+                    // Key j of query i sits at j - i + len - 1 in the head's row.
+                    let row = &bias[h * (2 * len - 1) + (len - 1 - i)..][..len];
+                    for (s, b) in scores.iter_mut().zip(row) {
+                        *s = *s * scale + b;
+                    }
+                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                    for s in scores.iter_mut() {
+                        *s = exp(*s - max);
+                    }
+                } else {
+                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                    for s in scores.iter_mut() {
+                        *s = exp((*s - max) * scale);
+                    }
                 }
                 let inv = 1.0 / scores.iter().sum::<f32>();
                 let o = &mut out[(start + i) * hidden + h * head..][..head];
@@ -964,7 +1182,7 @@ mod tests {
             qkv.extend((0..4).map(|i| base + 100.0 + i as f32)); // v
         }
         let mut out = vec![f32::NAN; 8];
-        attention(&by_head(&qkv, 2, 2), &[1, 1], heads, hidden, &mut out);
+        attention(&by_head(&qkv, 2, 2), &[1, 1], heads, hidden, None, &mut out);
         assert_eq!(
             out,
             vec![100.0, 101.0, 102.0, 103.0, 110.0, 111.0, 112.0, 113.0]
@@ -981,7 +1199,14 @@ mod tests {
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 2.0)
             .collect();
         let mut got = vec![f32::NAN; tokens * hidden];
-        attention(&by_head(&qkv, tokens, head), &lens, heads, hidden, &mut got);
+        attention(
+            &by_head(&qkv, tokens, head),
+            &lens,
+            heads,
+            hidden,
+            None,
+            &mut got,
+        );
         let at = |t: usize, c: usize| f64::from(qkv[t * 3 * hidden + c]);
         let mut start = 0;
         for len in lens {
@@ -1037,8 +1262,8 @@ mod tests {
         let qkv = by_head(&spread(tokens * 3 * hidden), tokens, head);
         let mut dispatched = vec![0.0; tokens * hidden];
         let mut plain = vec![0.0; tokens * hidden];
-        attention(&qkv, &lens, heads, hidden, &mut dispatched);
-        attention_body(&qkv, &lens, heads, hidden, &mut plain);
+        attention(&qkv, &lens, heads, hidden, None, &mut dispatched);
+        attention_body(&qkv, &lens, heads, hidden, None, &mut plain);
         assert!(dispatched
             .iter()
             .zip(&plain)
@@ -1059,5 +1284,315 @@ mod tests {
         for (got, want) in v.iter().zip([0.0, 0.841_345, -0.158_655, 3.999_873]) {
             assert!((got - want).abs() < 1e-5, "{got} vs {want}");
         }
+    }
+}
+
+#[cfg(test)]
+mod mpnet_tests {
+    //! MPNet's forward on a tiny random checkpoint, against a plain f64
+    //! implementation of transformers' `MPNetModel` written out here: the
+    //! real all-mpnet-base-v2 is 438 MB and not part of the test set-up.
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const HIDDEN: usize = 32;
+    const HEADS: usize = 2;
+    const LAYERS: usize = 2;
+    const UP: usize = 64;
+    const VOCAB: usize = 30;
+    const POSITIONS: usize = 40;
+    const BUCKETS: usize = 32;
+
+    /// Deterministic weights in [-0.5, 0.5), a different run per tensor.
+    fn values(seed: u64, n: usize) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    fn checkpoint() -> HashMap<String, Vec<f32>> {
+        let mut shapes: Vec<(String, usize)> = vec![
+            ("embeddings.word_embeddings.weight".into(), VOCAB * HIDDEN),
+            (
+                "embeddings.position_embeddings.weight".into(),
+                POSITIONS * HIDDEN,
+            ),
+            ("embeddings.LayerNorm.weight".into(), HIDDEN),
+            ("embeddings.LayerNorm.bias".into(), HIDDEN),
+            (RelativeBias::TENSOR.into(), BUCKETS * HEADS),
+        ];
+        for l in 0..LAYERS {
+            let p = format!("encoder.layer.{l}.");
+            for part in ["q", "k", "v", "o"] {
+                shapes.push((format!("{p}attention.attn.{part}.weight"), HIDDEN * HIDDEN));
+                shapes.push((format!("{p}attention.attn.{part}.bias"), HIDDEN));
+            }
+            for norm in ["attention.LayerNorm", "output.LayerNorm"] {
+                shapes.push((format!("{p}{norm}.weight"), HIDDEN));
+                shapes.push((format!("{p}{norm}.bias"), HIDDEN));
+            }
+            shapes.push((format!("{p}intermediate.dense.weight"), UP * HIDDEN));
+            shapes.push((format!("{p}intermediate.dense.bias"), UP));
+            shapes.push((format!("{p}output.dense.weight"), HIDDEN * UP));
+            shapes.push((format!("{p}output.dense.bias"), HIDDEN));
+        }
+        shapes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, n))| {
+                let mut v = values(i as u64, n);
+                if name.ends_with("LayerNorm.weight") {
+                    v.iter_mut().for_each(|x| *x += 1.0);
+                }
+                if name == RelativeBias::TENSOR {
+                    // Large enough that a wrong bucket moves the result.
+                    v.iter_mut().for_each(|x| *x *= 6.0);
+                }
+                (name, v)
+            })
+            .collect()
+    }
+
+    fn shape(name: &str) -> Vec<usize> {
+        let n = |s: &str| name.ends_with(s);
+        if name == RelativeBias::TENSOR {
+            vec![BUCKETS, HEADS]
+        } else if n("word_embeddings.weight") {
+            vec![VOCAB, HIDDEN]
+        } else if n("position_embeddings.weight") {
+            vec![POSITIONS, HIDDEN]
+        } else if n("intermediate.dense.weight") {
+            vec![UP, HIDDEN]
+        } else if n("output.dense.weight") {
+            vec![HIDDEN, UP]
+        } else if n(".weight") && name.contains("attn.") {
+            vec![HIDDEN, HIDDEN]
+        } else if n("intermediate.dense.bias") {
+            vec![UP]
+        } else {
+            vec![HIDDEN]
+        }
+    }
+
+    fn load(weights: &HashMap<String, Vec<f32>>, precision: Precision) -> MiniLm {
+        let tensors: HashMap<String, Tensor> = weights
+            .iter()
+            .map(|(name, v)| {
+                let t = Tensor::from_vec(v.clone(), shape(name), &Device::Cpu).expect("tensor");
+                (name.clone(), t)
+            })
+            .collect();
+        let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, &Device::Cpu);
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "vocab_size": VOCAB, "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
+            "num_attention_heads": HEADS, "intermediate_size": UP, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "max_position_embeddings": POSITIONS,
+            "type_vocab_size": 1, "initializer_range": 0.02, "layer_norm_eps": 1e-5,
+            "pad_token_id": 1, "model_type": "mpnet"
+        }))
+        .expect("config");
+        let calibration: [&[u32]; 2] = [&[0, 5, 7, 2], &[0, 9, 2]];
+        MiniLm::load(vb, &config, precision, &calibration).expect("tiny MPNet")
+    }
+
+    /// transformers' `relative_position_bucket` (32 buckets, reach 128),
+    /// written as its Python reads.
+    fn bucket_reference(relative: i64) -> usize {
+        let mut ret = 0;
+        let n = -relative;
+        let half = 16;
+        if n < 0 {
+            ret += half;
+        }
+        let n = n.abs();
+        let exact = half / 2;
+        if n < exact as i64 {
+            return ret + n as usize;
+        }
+        let large = exact as f32
+            + ((n as f32 / exact as f32).ln() / (128.0f32 / exact as f32).ln()
+                * (half - exact) as f32)
+                .trunc();
+        ret + (large as usize).min(half - 1)
+    }
+
+    /// `MPNetModel` in f64: embeddings (positions from pad + 1), then per
+    /// layer attention with the relative bias, post-norm residuals, GELU.
+    /// Returns the sum of the last hidden states (mean pooling's numerator).
+    fn reference(w: &HashMap<String, Vec<f32>>, ids: &[u32]) -> Vec<f64> {
+        let get = |name: &str| -> Vec<f64> { w[name].iter().map(|&v| f64::from(v)).collect() };
+        let len = ids.len();
+        let head = HIDDEN / HEADS;
+        let norm = |x: &[f64], p: &str| -> Vec<f64> {
+            let (g, b) = (get(&format!("{p}.weight")), get(&format!("{p}.bias")));
+            x.chunks(HIDDEN)
+                .flat_map(|row| {
+                    let mean = row.iter().sum::<f64>() / HIDDEN as f64;
+                    let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / HIDDEN as f64;
+                    let inv = 1.0 / (var + 1e-5).sqrt();
+                    (0..HIDDEN)
+                        .map(|c| (row[c] - mean) * inv * g[c] + b[c])
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        // PyTorch's Linear: y = x Wᵀ + b, W as [out, in].
+        let linear = |x: &[f64], p: &str, inputs: usize, outputs: usize| -> Vec<f64> {
+            let (wt, b) = (get(&format!("{p}.weight")), get(&format!("{p}.bias")));
+            x.chunks(inputs)
+                .flat_map(|row| {
+                    (0..outputs)
+                        .map(|o| {
+                            b[o] + (0..inputs)
+                                .map(|i| row[i] * wt[o * inputs + i])
+                                .sum::<f64>()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let word = get("embeddings.word_embeddings.weight");
+        let position = get("embeddings.position_embeddings.weight");
+        let mut x: Vec<f64> = (0..len)
+            .flat_map(|t| {
+                let (id, pos) = (ids[t] as usize, t + 2);
+                (0..HIDDEN)
+                    .map(|c| word[id * HIDDEN + c] + position[pos * HIDDEN + c])
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        x = norm(&x, "embeddings.LayerNorm");
+        let table = get(RelativeBias::TENSOR);
+        for l in 0..LAYERS {
+            let p = format!("encoder.layer.{l}.");
+            let q = linear(&x, &format!("{p}attention.attn.q"), HIDDEN, HIDDEN);
+            let k = linear(&x, &format!("{p}attention.attn.k"), HIDDEN, HIDDEN);
+            let v = linear(&x, &format!("{p}attention.attn.v"), HIDDEN, HIDDEN);
+            let mut context = vec![0.0; len * HIDDEN];
+            for h in 0..HEADS {
+                for i in 0..len {
+                    let scores: Vec<f64> = (0..len)
+                        .map(|j| {
+                            let dot: f64 = (0..head)
+                                .map(|d| {
+                                    q[i * HIDDEN + h * head + d] * k[j * HIDDEN + h * head + d]
+                                })
+                                .sum();
+                            let b = bucket_reference(j as i64 - i as i64);
+                            dot / (head as f64).sqrt() + table[b * HEADS + h]
+                        })
+                        .collect();
+                    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                    let total: f64 = e.iter().sum();
+                    for d in 0..head {
+                        context[i * HIDDEN + h * head + d] = (0..len)
+                            .map(|j| e[j] / total * v[j * HIDDEN + h * head + d])
+                            .sum();
+                    }
+                }
+            }
+            let o = linear(&context, &format!("{p}attention.attn.o"), HIDDEN, HIDDEN);
+            let sum: Vec<f64> = o.iter().zip(&x).map(|(a, b)| a + b).collect();
+            x = norm(&sum, &format!("{p}attention.LayerNorm"));
+            let mut up = linear(&x, &format!("{p}intermediate.dense"), HIDDEN, UP);
+            for u in &mut up {
+                *u = 0.5 * *u * (1.0 + erf_f64(*u / std::f64::consts::SQRT_2));
+            }
+            let down = linear(&up, &format!("{p}output.dense"), UP, HIDDEN);
+            let sum: Vec<f64> = down.iter().zip(&x).map(|(a, b)| a + b).collect();
+            x = norm(&sum, &format!("{p}output.LayerNorm"));
+        }
+        (0..HIDDEN)
+            .map(|c| (0..len).map(|t| x[t * HIDDEN + c]).sum())
+            .collect()
+    }
+
+    fn erf_f64(x: f64) -> f64 {
+        // Abramowitz-Stegun 7.1.26 is too coarse here; the series is exact enough on |x| < 6.
+        let mut term = x;
+        let mut sum = x;
+        for n in 1..400 {
+            term *= -x * x / n as f64;
+            sum += term / (2 * n + 1) as f64;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn buckets_follow_transformers() {
+        let model = load(&checkpoint(), Precision::F32);
+        let bias = model.relative.as_ref().expect("MPNet has a relative bias");
+        for relative in -200..=200 {
+            assert_eq!(
+                bias.bucket(relative),
+                bucket_reference(relative),
+                "{relative}"
+            );
+        }
+        // Landmarks: a key right after the query, right before, and far off.
+        assert_eq!(bias.bucket(0), 0);
+        assert_eq!(bias.bucket(1), 17);
+        assert_eq!(bias.bucket(-1), 1);
+        assert_eq!(bias.bucket(-16), 10);
+        assert_eq!(bias.bucket(-500), 15);
+        assert_eq!(bias.bucket(500), 31);
+    }
+
+    #[test]
+    fn the_packed_forward_is_mpnet() {
+        let weights = checkpoint();
+        // Lengths past 8 and 16 reach the log-spaced buckets; several
+        // sequences in one pass must stay apart.
+        let seqs: Vec<Vec<u32>> = vec![
+            (0..23).map(|i| (i * 7 % VOCAB) as u32).collect(),
+            vec![0, 3, 2],
+            vec![4],
+            (0..12).map(|i| (i * 5 % VOCAB) as u32).collect(),
+        ];
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        for (precision, tolerance) in [
+            (Precision::F32, 1e-4),
+            (Precision::Q8, 0.05),
+            (Precision::Int8, 0.05),
+        ] {
+            let model = load(&weights, precision);
+            let pooled = model.pool(&refs).expect("forward");
+            for (seq, got) in seqs.iter().zip(&pooled) {
+                assert_eq!(got.tokens, seq.len());
+                let want = reference(&weights, seq);
+                let scale = want.iter().map(|v| v.abs()).fold(1.0, f64::max);
+                for (g, w) in got.sum.iter().zip(&want) {
+                    assert!(
+                        (f64::from(*g) - w).abs() / scale < tolerance,
+                        "{precision}, {} tokens: {g} vs {w}",
+                        seq.len()
+                    );
+                }
+            }
+        }
+        // Without the bias the result is another one: the test can see it.
+        let mut flat = weights.clone();
+        flat.insert(RelativeBias::TENSOR.into(), vec![0.0; BUCKETS * HEADS]);
+        let plain = load(&flat, Precision::F32)
+            .pool(&refs[..1])
+            .expect("forward");
+        let want = reference(&weights, &seqs[0]);
+        let off = plain[0]
+            .sum
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (f64::from(*g) - w).abs())
+            .fold(0.0, f64::max);
+        assert!(off > 1e-2, "the relative bias changed nothing ({off})");
     }
 }

@@ -1,8 +1,9 @@
 //! The offline judge, the default: deterministic and meaning-based.
 //!
 //! Every sentence window of the transcript and every anchor (the criterion's
-//! description and example phrasings) is embedded with all-MiniLM-L6-v2; a
-//! criterion is met when some window means nearly the same as some anchor.
+//! description and example phrasings) is embedded with all-MiniLM-L6-v2
+//! (or all-mpnet-base-v2, if configured); a criterion is met when some
+//! window means nearly the same as some anchor.
 //! Meaning, not keywords: a paraphrase lands close to its anchor, and a
 //! window must also read as a claim (clause structure, not a list of terms),
 //! so reciting the buzzwords of a talking point earns nothing. Sentences that
@@ -32,6 +33,7 @@ use crate::score::untrusted::mm_ss;
 use crate::transcribe::Transcript;
 
 const NAME: &str = "offline";
+/// The default embedding model, named in grades when its folder has no name.
 const MODEL: &str = "all-MiniLM-L6-v2";
 
 /// Similarity at which a window makes the claim of an anchor.
@@ -121,6 +123,9 @@ const CLOSED_QUESTION: &[&str] = &[
 
 pub struct OfflineJudge {
     inner: Arc<Inner>,
+    /// The embedding model as grades name it: its folder's name
+    /// (`all-MiniLM-L6-v2`, `all-mpnet-base-v2`).
+    model: String,
 }
 
 struct Inner {
@@ -153,9 +158,13 @@ impl OfflineJudge {
     pub fn load_with(model_dir: &Path, engine: Engine) -> Result<Self, JudgeError> {
         let embedder = Embedder::load_with(model_dir, engine).map_err(|e| JudgeError::Setup {
             judge: NAME.into(),
-            message: format!("loading {MODEL}: {e}"),
+            message: format!("loading {}: {e}", model_dir.display()),
         })?;
+        let model = model_dir
+            .file_name()
+            .map_or_else(|| MODEL.to_string(), |n| n.to_string_lossy().into_owned());
         Ok(Self {
+            model,
             inner: Arc::new(Inner {
                 embedder,
                 anchors: Mutex::new(HashMap::new()),
@@ -214,7 +223,7 @@ impl Judge for OfflineJudge {
     }
 
     fn model(&self) -> &str {
-        MODEL
+        &self.model
     }
 
     async fn judge(

@@ -1,4 +1,5 @@
-//! Sentence embeddings with all-MiniLM-L6-v2 (BERT) on the CPU via candle.
+//! Sentence embeddings with all-MiniLM-L6-v2 (BERT, the default) or
+//! all-mpnet-base-v2 (MPNet, larger and slower) on the CPU via candle.
 //!
 //! Mean pooling over real tokens, then L2 normalisation, as the
 //! sentence-transformers model was trained: a dot product of two outputs is
@@ -115,8 +116,16 @@ impl Embedder {
             path: dir.join(name).display().to_string(),
             message,
         };
-        let config: Config = serde_json::from_slice(&read("config.json")?)
+        let config = model_config(&read("config.json")?)
             .map_err(|e| load_err("config.json", e.to_string()))?;
+        let mpnet = config.model_type.as_deref() == Some("mpnet");
+        if mpnet && engine == Engine::Candle {
+            return Err(load_err(
+                "config.json",
+                "the candle reference engine runs BERT models only; MPNet runs on the packed engine"
+                    .into(),
+            ));
+        }
         let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
             .map_err(|e| load_err("tokenizer.json", e.to_string()))?;
         // The file pads every text to 128 tokens; batching pads only as far as needed.
@@ -250,7 +259,48 @@ impl Embedder {
     }
 }
 
+/// A BERT or MPNet `config.json` as candle's BERT config. MPNet's has no
+/// `type_vocab_size` (it has no segment embedding): one type is assumed, and
+/// the packed forward never reads it for MPNet.
+fn model_config(bytes: &[u8]) -> Result<Config, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("type_vocab_size")
+            .or_insert(serde_json::Value::from(1));
+    }
+    serde_json::from_value(value)
+}
+
 /// Cosine similarity of two normalised vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mpnet_config_reads_as_one_without_segments() {
+        let mpnet = br#"{"model_type": "mpnet", "vocab_size": 30527, "hidden_size": 768,
+            "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+            "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "max_position_embeddings": 514,
+            "initializer_range": 0.02, "layer_norm_eps": 1e-05, "pad_token_id": 1}"#;
+        let config = model_config(mpnet).expect("MPNet config");
+        assert_eq!(config.type_vocab_size, 1);
+        assert_eq!(config.model_type.as_deref(), Some("mpnet"));
+        // A BERT config keeps its own segment count.
+        let bert = String::from_utf8_lossy(mpnet)
+            .replace("\"mpnet\"", "\"bert\"")
+            .replace(
+                "\"pad_token_id\": 1",
+                "\"pad_token_id\": 0, \"type_vocab_size\": 2",
+            );
+        assert_eq!(
+            model_config(bert.as_bytes()).expect("BERT").type_vocab_size,
+            2
+        );
+        assert!(model_config(b"[1, 2]").is_err());
+    }
 }
