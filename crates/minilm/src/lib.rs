@@ -183,6 +183,72 @@ struct Layer {
     out_norm: Norm,
 }
 
+/// Where a checkpoint keeps one encoder layer's tensors, under
+/// `encoder.layer.{i}`: BERT and MPNet name the same parts differently.
+struct LayerNames {
+    query: &'static str,
+    key: &'static str,
+    value: &'static str,
+    attention_out: &'static str,
+    attention_norm: &'static str,
+}
+
+const BERT_LAYER: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_out: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+};
+
+const MPNET_LAYER: LayerNames = LayerNames {
+    query: "attention.attn.q",
+    key: "attention.attn.k",
+    value: "attention.attn.v",
+    attention_out: "attention.attn.o",
+    attention_norm: "attention.LayerNorm",
+};
+
+impl Layer {
+    fn load(
+        l: VarBuilder,
+        names: &LayerNames,
+        config: &Config,
+        precision: Precision,
+    ) -> candle_core::Result<Self> {
+        let (hidden, eps) = (config.hidden_size, config.layer_norm_eps);
+        let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
+            let p = l.pp(name);
+            Ok((p.get((hidden, hidden), "weight")?, p.get(hidden, "bias")?))
+        };
+        let (qw, qb) = part(names.query)?;
+        let (kw, kb) = part(names.key)?;
+        let (vw, vb) = part(names.value)?;
+        Ok(Self {
+            qkv: Linear::new(
+                Tensor::cat(&[&qw, &kw, &vw], 0)?,
+                Tensor::cat(&[&qb, &kb, &vb], 0)?,
+                precision,
+            )?,
+            attention_out: Linear::load(l.pp(names.attention_out), hidden, hidden, precision)?,
+            attention_norm: Norm::load(l.pp(names.attention_norm), hidden, eps)?,
+            up: Linear::load(
+                l.pp("intermediate.dense"),
+                hidden,
+                config.intermediate_size,
+                precision,
+            )?,
+            down: Linear::load(
+                l.pp("output.dense"),
+                config.intermediate_size,
+                hidden,
+                precision,
+            )?,
+            out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, eps)?,
+        })
+    }
+}
+
 struct Norm {
     weight: Tensor,
     bias: Tensor,
@@ -441,48 +507,16 @@ impl MiniLm {
             .get(0)?;
         let token_type = Some(token_type);
         let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?;
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for i in 0..config.num_hidden_layers {
-            let l = vb.pp(format!("encoder.layer.{i}"));
-            let a = l.pp("attention");
-            let s = a.pp("self");
-            let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
-                Ok((
-                    s.get((hidden, hidden), &format!("{name}.weight"))?,
-                    s.get(hidden, &format!("{name}.bias"))?,
-                ))
-            };
-            let (qw, qb) = part("query")?;
-            let (kw, kb) = part("key")?;
-            let (vw, vb_) = part("value")?;
-            let qkv = Linear::new(
-                Tensor::cat(&[&qw, &kw, &vw], 0)?,
-                Tensor::cat(&[&qb, &kb, &vb_], 0)?,
-                precision,
-            )?;
-            layers.push(Layer {
-                qkv,
-                attention_out: Linear::load(a.pp("output.dense"), hidden, hidden, precision)?,
-                attention_norm: Norm::load(
-                    a.pp("output.LayerNorm"),
-                    hidden,
-                    config.layer_norm_eps,
-                )?,
-                up: Linear::load(
-                    l.pp("intermediate.dense"),
-                    hidden,
-                    config.intermediate_size,
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                Layer::load(
+                    vb.pp(format!("encoder.layer.{i}")),
+                    &BERT_LAYER,
+                    config,
                     precision,
-                )?,
-                down: Linear::load(
-                    l.pp("output.dense"),
-                    config.intermediate_size,
-                    hidden,
-                    precision,
-                )?,
-                out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, config.layer_norm_eps)?,
-            });
-        }
+                )
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let model = Self {
             word,
             position,
@@ -540,44 +574,16 @@ impl MiniLm {
             buckets,
             heads,
         };
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for i in 0..config.num_hidden_layers {
-            let l = vb.pp(format!("encoder.layer.{i}"));
-            let a = l.pp("attention");
-            let s = a.pp("attn");
-            let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
-                Ok((
-                    s.get((hidden, hidden), &format!("{name}.weight"))?,
-                    s.get(hidden, &format!("{name}.bias"))?,
-                ))
-            };
-            let (qw, qb) = part("q")?;
-            let (kw, kb) = part("k")?;
-            let (vw, vb_) = part("v")?;
-            let qkv = Linear::new(
-                Tensor::cat(&[&qw, &kw, &vw], 0)?,
-                Tensor::cat(&[&qb, &kb, &vb_], 0)?,
-                precision,
-            )?;
-            layers.push(Layer {
-                qkv,
-                attention_out: Linear::load(s.pp("o"), hidden, hidden, precision)?,
-                attention_norm: Norm::load(a.pp("LayerNorm"), hidden, eps)?,
-                up: Linear::load(
-                    l.pp("intermediate.dense"),
-                    hidden,
-                    config.intermediate_size,
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                Layer::load(
+                    vb.pp(format!("encoder.layer.{i}")),
+                    &MPNET_LAYER,
+                    config,
                     precision,
-                )?,
-                down: Linear::load(
-                    l.pp("output.dense"),
-                    config.intermediate_size,
-                    hidden,
-                    precision,
-                )?,
-                out_norm: Norm::load(l.pp("output.LayerNorm"), hidden, eps)?,
-            });
-        }
+                )
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let model = Self {
             word,
             position,
