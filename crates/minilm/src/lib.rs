@@ -210,6 +210,25 @@ const MPNET_LAYER: LayerNames = LayerNames {
 };
 
 impl Layer {
+    /// Every `encoder.layer.{i}` of a checkpoint.
+    fn load_all(
+        vb: &VarBuilder,
+        names: &LayerNames,
+        config: &Config,
+        precision: Precision,
+    ) -> candle_core::Result<Vec<Self>> {
+        (0..config.num_hidden_layers)
+            .map(|i| {
+                Self::load(
+                    vb.pp(format!("encoder.layer.{i}")),
+                    names,
+                    config,
+                    precision,
+                )
+            })
+            .collect()
+    }
+
     fn load(
         l: VarBuilder,
         names: &LayerNames,
@@ -507,16 +526,7 @@ impl MiniLm {
             .get(0)?;
         let token_type = Some(token_type);
         let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?;
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| {
-                Layer::load(
-                    vb.pp(format!("encoder.layer.{i}")),
-                    &BERT_LAYER,
-                    config,
-                    precision,
-                )
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let layers = Layer::load_all(&vb, &BERT_LAYER, config, precision)?;
         let model = Self {
             word,
             position,
@@ -574,16 +584,7 @@ impl MiniLm {
             buckets,
             heads,
         };
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| {
-                Layer::load(
-                    vb.pp(format!("encoder.layer.{i}")),
-                    &MPNET_LAYER,
-                    config,
-                    precision,
-                )
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        let layers = Layer::load_all(&vb, &MPNET_LAYER, config, precision)?;
         let model = Self {
             word,
             position,
