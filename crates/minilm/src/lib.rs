@@ -183,6 +183,23 @@ struct Layer {
     out_norm: Norm,
 }
 
+/// The word and position tables and the embedding layer norm, named alike
+/// in BERT and MPNet checkpoints (under `embeddings`).
+fn embedding_tables(
+    e: &VarBuilder,
+    config: &Config,
+) -> candle_core::Result<(Tensor, Tensor, Norm)> {
+    let hidden = config.hidden_size;
+    Ok((
+        e.get((config.vocab_size, hidden), "word_embeddings.weight")?,
+        e.get(
+            (config.max_position_embeddings, hidden),
+            "position_embeddings.weight",
+        )?,
+        Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?,
+    ))
+}
+
 /// Where a checkpoint keeps one encoder layer's tensors, under
 /// `encoder.layer.{i}`: BERT and MPNet name the same parts differently.
 struct LayerNames {
@@ -513,11 +530,7 @@ impl MiniLm {
             return Self::load_mpnet(vb, config, precision, calibration);
         }
         let e = vb.pp("embeddings");
-        let word = e.get((config.vocab_size, hidden), "word_embeddings.weight")?;
-        let position = e.get(
-            (config.max_position_embeddings, hidden),
-            "position_embeddings.weight",
-        )?;
+        let (word, position, embedding_norm) = embedding_tables(&e, config)?;
         let token_type = e
             .get(
                 (config.type_vocab_size, hidden),
@@ -525,7 +538,6 @@ impl MiniLm {
             )?
             .get(0)?;
         let token_type = Some(token_type);
-        let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, config.layer_norm_eps)?;
         let layers = Layer::load_all(&vb, &BERT_LAYER, config, precision)?;
         let model = Self {
             word,
@@ -555,14 +567,7 @@ impl MiniLm {
     ) -> candle_core::Result<Self> {
         let hidden = config.hidden_size;
         let heads = config.num_attention_heads;
-        let eps = config.layer_norm_eps;
-        let e = vb.pp("embeddings");
-        let word = e.get((config.vocab_size, hidden), "word_embeddings.weight")?;
-        let position = e.get(
-            (config.max_position_embeddings, hidden),
-            "position_embeddings.weight",
-        )?;
-        let embedding_norm = Norm::load(e.pp("LayerNorm"), hidden, eps)?;
+        let (word, position, embedding_norm) = embedding_tables(&vb.pp("embeddings"), config)?;
         let first_position = config.pad_token_id + 1;
         if first_position >= config.max_position_embeddings {
             candle_core::bail!(
