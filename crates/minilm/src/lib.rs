@@ -1280,6 +1280,18 @@ mod tests {
             .iter()
             .zip(&plain)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // And with MPNet's relative-position bias added to the scores.
+        let relative = RelativeBias {
+            table: spread(32 * heads),
+            buckets: 32,
+            heads,
+        };
+        attention(&qkv, &lens, heads, hidden, Some(&relative), &mut dispatched);
+        attention_body(&qkv, &lens, heads, hidden, Some(&relative), &mut plain);
+        assert!(dispatched
+            .iter()
+            .zip(&plain)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]
