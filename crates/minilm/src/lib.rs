@@ -584,11 +584,13 @@ impl MiniLm {
                 RelativeBias::TENSOR
             );
         }
-        let relative = RelativeBias {
-            table: table.flatten_all()?.to_vec1()?,
+        let max_positions = config.max_position_embeddings - first_position;
+        let relative = RelativeBias::new(
+            &table.flatten_all()?.to_vec1()?,
             buckets,
             heads,
-        };
+            max_positions,
+        );
         let layers = Layer::load_all(&vb, &MPNET_LAYER, config, precision)?;
         let model = Self {
             word,
@@ -600,7 +602,7 @@ impl MiniLm {
             layers,
             heads,
             hidden,
-            max_positions: config.max_position_embeddings - first_position,
+            max_positions,
             device: vb.device().clone(),
             kernel: None,
         };
@@ -866,10 +868,13 @@ const LANES: usize = 8;
 /// Near distances have a bucket each, far ones share log-spaced buckets,
 /// and the sign (key before or after the query) picks the half.
 struct RelativeBias {
-    /// `[buckets, heads]`, row-major, as stored.
-    table: Vec<f32>,
     buckets: usize,
-    heads: usize,
+    /// Longest sequence the bias is laid out for.
+    reach: usize,
+    /// Each head's bias by distance, expanded once at load so attention
+    /// reads it as a slice: `[heads, 2 reach - 1]`, distance
+    /// `key - query` at column `key - query + reach - 1`.
+    by_distance: Vec<f32>,
 }
 
 impl RelativeBias {
@@ -895,18 +900,30 @@ impl RelativeBias {
         bucket
     }
 
-    /// For a sequence of `len` tokens, each head's bias by distance:
-    /// `out[h * (2 len - 1) + (key - query + len - 1)]`.
-    fn for_len(&self, len: usize, out: &mut Vec<f32>) {
-        let width = 2 * len - 1;
-        out.clear();
-        out.resize(self.heads * width, 0.0);
+    /// From the stored `[buckets, heads]` table, for sequences of up to
+    /// `reach` tokens.
+    fn new(table: &[f32], buckets: usize, heads: usize, reach: usize) -> Self {
+        let mut bias = Self {
+            buckets,
+            reach,
+            by_distance: Vec::new(),
+        };
+        let width = 2 * reach - 1;
+        let mut by_distance = vec![0.0; heads * width];
         for k in 0..width {
-            let bucket = self.bucket(k as i64 - (len as i64 - 1));
-            for h in 0..self.heads {
-                out[h * width + k] = self.table[bucket * self.heads + h];
+            let bucket = bias.bucket(k as i64 - (reach as i64 - 1));
+            for h in 0..heads {
+                by_distance[h * width + k] = table[bucket * heads + h];
             }
         }
+        bias.by_distance = by_distance;
+        bias
+    }
+
+    /// Head `h`'s bias for query `i` against keys `0..len` of its sequence.
+    fn row(&self, h: usize, i: usize, len: usize) -> &[f32] {
+        let width = 2 * self.reach - 1;
+        &self.by_distance[h * width + (self.reach - 1 - i)..][..len]
     }
 }
 
@@ -971,13 +988,9 @@ fn attention_body(
     };
     let mut keys: Vec<f32> = Vec::new();
     let mut scores: Vec<f32> = Vec::new();
-    let mut bias: Vec<f32> = Vec::new();
     let mut start = 0;
     for &len in lens {
         let padded = len.div_ceil(LANES) * LANES;
-        if let Some(relative) = relative {
-            relative.for_len(len, &mut bias);
-        }
         for h in 0..heads {
             let (queries, values) = (block(0, h, start, len), block(2, h, start, len));
             // keys[(b · head + d) · LANES + l] = key (b · LANES + l), dimension d.
@@ -1004,10 +1017,8 @@ fn attention_body(
                     s.copy_from_slice(&acc);
                 }
                 let scores = &mut scores[..len];
-                if relative.is_some() {
-                    // Key j of query i sits at j - i + len - 1 in the head's row.
-                    let row = &bias[h * (2 * len - 1) + (len - 1 - i)..][..len];
-                    for (s, b) in scores.iter_mut().zip(row) {
+                if let Some(relative) = relative {
+                    for (s, b) in scores.iter_mut().zip(relative.row(h, i, len)) {
                         *s = *s * scale + b;
                     }
                     let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
@@ -1281,11 +1292,7 @@ mod tests {
             .zip(&plain)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
         // And with MPNet's relative-position bias added to the scores.
-        let relative = RelativeBias {
-            table: spread(32 * heads),
-            buckets: 32,
-            heads,
-        };
+        let relative = RelativeBias::new(&spread(32 * heads), 32, heads, 64);
         attention(&qkv, &lens, heads, hidden, Some(&relative), &mut dispatched);
         attention_body(&qkv, &lens, heads, hidden, Some(&relative), &mut plain);
         assert!(dispatched

@@ -118,8 +118,7 @@ impl Embedder {
         };
         let config = model_config(&read("config.json")?)
             .map_err(|e| load_err("config.json", e.to_string()))?;
-        let mpnet = config.model_type.as_deref() == Some("mpnet");
-        if mpnet && engine == Engine::Candle {
+        if engine == Engine::Candle && config.model_type.as_deref() == Some("mpnet") {
             return Err(load_err(
                 "config.json",
                 "the candle reference engine runs BERT models only; MPNet runs on the packed engine"
