@@ -345,6 +345,18 @@ fn collect_segments(
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` asks whisper.cpp's build for ggml's tiled matrix
+    /// kernels; a build that loses them still works, only with an encoder
+    /// about 40% slower, which no other test would notice.
+    #[test]
+    fn whisper_is_built_with_the_tiled_matrix_kernels() {
+        let info = whisper_rs::print_system_info();
+        assert!(
+            info.contains("LLAMAFILE = 1"),
+            "whisper.cpp was built without GGML_LLAMAFILE (a build cache from before .cargo/config.toml set it? `cargo clean -p whisper-rs-sys`): {info}"
+        );
+    }
+
     #[test]
     fn dtw_presets_follow_the_model_family() {
         assert!(matches!(
