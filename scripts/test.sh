@@ -15,6 +15,11 @@ eval "$(scripts/garage.sh)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
 # Incremental state is several GB per test binary and buys nothing on a fresh clone.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# Cargo does not re-run whisper-rs-sys's build script when .cargo/config.toml's
+# GGML_* settings change: a cache built before GGML_LLAMAFILE was set is cleaned.
+if grep -qs "GGML_LLAMAFILE:BOOL=OFF" "$CARGO_TARGET_DIR"/debug/build/whisper-rs-sys-*/out/build/CMakeCache.txt; then
+  cargo clean -p whisper-rs-sys
+fi
 # Formatting first: it costs a second and fails fast.
 cargo fmt --check
 # Clippy rides on the test build as the workspace's rustc wrapper: it lints our
