@@ -41,7 +41,18 @@ pub struct LocalTranscriber {
     parts: usize,
     beam_size: u32,
     guards: GuardConfig,
-    one_at_a_time: Semaphore,
+    /// Decodes running at once: as many as the cores hold at `threads` each.
+    /// Whisper's threads spin at a barrier after every layer, so two decodes
+    /// sharing a core slow each other many times over. With one thread per
+    /// decode on a 2-core machine (`PITCHGRADE_WHISPER_THREADS=1`, two worker
+    /// slots), two pitches are heard side by side instead of one after the
+    /// other, each on a core of its own.
+    decodes: Semaphore,
+}
+
+/// How many decodes of `threads` threads each fit on `cores` cores (at least one).
+fn decodes_at_once(cores: usize, threads: usize) -> usize {
+    (cores / threads.max(1)).max(1)
 }
 
 fn permanent(message: impl Into<String>) -> TranscribeError {
@@ -107,7 +118,7 @@ impl LocalTranscriber {
             parts,
             beam_size,
             guards: cfg.guards.clone(),
-            one_at_a_time: Semaphore::new(1),
+            decodes: Semaphore::new(decodes_at_once(cores, threads)),
         })
     }
 }
@@ -151,7 +162,7 @@ impl Transcriber for LocalTranscriber {
     ) -> Result<Transcript, TranscribeError> {
         ensure_audio(NAME, audio)?;
         let _turn = self
-            .one_at_a_time
+            .decodes
             .acquire()
             .await
             .map_err(|e| permanent(e.to_string()))?;
@@ -348,6 +359,19 @@ mod tests {
     /// `.cargo/config.toml` asks whisper.cpp's build for ggml's tiled matrix
     /// kernels; a build that loses them still works, only with an encoder
     /// about 40% slower, which no other test would notice.
+    #[test]
+    fn decodes_run_side_by_side_only_when_the_cores_hold_them() {
+        assert_eq!(
+            decodes_at_once(2, 2),
+            1,
+            "the default: one decode, every core"
+        );
+        assert_eq!(decodes_at_once(2, 1), 2);
+        assert_eq!(decodes_at_once(8, 2), 4);
+        assert_eq!(decodes_at_once(4, 3), 1);
+        assert_eq!(decodes_at_once(1, 4), 1, "never zero: a decode always runs");
+    }
+
     #[test]
     fn whisper_is_built_with_the_tiled_matrix_kernels() {
         let info = whisper_rs::print_system_info();
