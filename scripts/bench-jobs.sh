@@ -13,7 +13,6 @@
 # LOAD=1 runs a competing CPU-bound process the whole time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pitchgrade-target}
 JOBS=${JOBS:-6}
 SPLITS=${SPLITS:-"1x2 2x1"}

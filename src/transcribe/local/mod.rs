@@ -356,9 +356,6 @@ fn collect_segments(
 mod tests {
     use super::*;
 
-    /// `.cargo/config.toml` asks whisper.cpp's build for ggml's tiled matrix
-    /// kernels; a build that loses them still works, only with an encoder
-    /// about 40% slower, which no other test would notice.
     #[test]
     fn decodes_run_side_by_side_only_when_the_cores_hold_them() {
         assert_eq!(
@@ -372,6 +369,9 @@ mod tests {
         assert_eq!(decodes_at_once(1, 4), 1, "never zero: a decode always runs");
     }
 
+    /// `.cargo/config.toml` asks whisper.cpp's build for ggml's tiled matrix
+    /// kernels; a build that loses them still works, only with an encoder
+    /// about 40% slower, which no other test would notice.
     #[test]
     fn whisper_is_built_with_the_tiled_matrix_kernels() {
         let info = whisper_rs::print_system_info();
